@@ -1,0 +1,1 @@
+"""Regia: the desk of a social-media marketing agency."""

@@ -1,0 +1,139 @@
+"""The application factory: wires settings, extensions, blueprints and CLI. Nothing at import."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask, has_app_context, request, session
+from flask import current_app as _current_app
+
+from agency.config import Settings
+from agency.db import db
+from agency.errors import DomainError
+from agency.extensions import api, babel, bootstrap, csrf, limiter, login_manager
+from agency.jobs import RedisHolder, redis_url
+
+SUPPORTED_LOCALES = ("en", "it")
+
+
+def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
+    """Build a Flask app. ``config`` may be a ``Settings`` or overrides for ``Settings``."""
+    if isinstance(config, Settings):
+        settings, flask_overrides = config, {}
+    else:
+        overrides = dict(config or {})
+        flask_overrides = overrides.pop("FLASK", {})
+        settings = Settings.from_env(**overrides)
+
+    app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
+    app.config.update(
+        REGIA=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.testing,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        PERMANENT_SESSION_LIFETIME=timedelta(days=14),
+        WTF_CSRF_TIME_LIMIT=None,
+        MAX_CONTENT_LENGTH=32 * 1024 * 1024,
+        BABEL_DEFAULT_LOCALE="en",
+        BABEL_TRANSLATION_DIRECTORIES="translations",
+        BOOTSTRAP_SERVE_LOCAL=True,
+        API_TITLE="Regia API",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        RATELIMIT_HEADERS_ENABLED=True,
+        RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 2},
+    )
+    app.config.update(flask_overrides)
+
+    db.init_app(app)
+    RedisHolder().init_app(app)
+    app.config.setdefault("RATELIMIT_STORAGE_URI", _limits_uri(redis_url(app)))
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    bootstrap.init_app(app)
+    api.init_app(app, spec_kwargs=_openapi_spec_kwargs())
+
+    _register_blueprints(app)
+    _register_error_handlers(app)
+    _register_cli(app)
+    return app
+
+
+def _limits_uri(url: str) -> str:
+    # The `limits` package spells a unix-socket Redis as redis+unix://.
+    if url.startswith("unix://"):
+        return "redis+unix://" + url[len("unix://") :]
+    return url
+
+
+def _openapi_spec_kwargs() -> dict[str, Any]:
+    return {
+        "info": {"description": "Regia's JSON API. Authenticate with `Authorization: Bearer`."},
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}},
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
+def select_locale() -> str:
+    from flask_login import current_user
+
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
+        return current_user.locale
+    chosen = session.get("locale")
+    if chosen in SUPPORTED_LOCALES:
+        return chosen
+    return request.accept_languages.best_match(SUPPORTED_LOCALES) or "en"
+
+
+def _register_blueprints(app: Flask) -> None:
+    from agency.web import context, health, views
+    from tenants import api as tenants_api
+    from tenants import views as tenants_views
+    from tenants import web as tenants_web
+
+    tenants_web.init_app(app)
+    context.init_app(app)
+    app.register_blueprint(health.bp)
+    app.register_blueprint(tenants_views.bp)
+    app.register_blueprint(views.bp)
+    tenants_api.register(api)
+    from agency.web import apidocs
+
+    app.register_blueprint(apidocs.bp)
+
+
+def _register_error_handlers(app: Flask) -> None:
+    from agency.web.errors import handle_domain_error
+
+    app.register_error_handler(DomainError, handle_domain_error)
+
+
+def _register_cli(app: Flask) -> None:
+    from agency import cli
+
+    cli.init_app(app)
+
+
+_job_app: Flask | None = None
+
+
+def app_for_jobs() -> Flask:
+    """The app a job runs in: the current one, or one built once per worker process."""
+    global _job_app
+    if has_app_context():
+        return _current_app._get_current_object()  # type: ignore[attr-defined]
+    if _job_app is None:
+        _job_app = create_app()
+    return _job_app
+

@@ -1,0 +1,121 @@
+"""Operator commands: ``flask --app wsgi db upgrade | worker | demo | create-agency``."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from agency import migrate
+from agency.db import db
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_group)
+    app.cli.add_command(worker_command)
+    app.cli.add_command(demo_command)
+    app.cli.add_command(create_agency_command)
+
+
+@click.group("db", help="Database migrations (Alembic).")
+def db_group() -> None:
+    pass
+
+
+@db_group.command("upgrade")
+@click.argument("revision", default="head")
+@with_appcontext
+def db_upgrade(revision: str) -> None:
+    """Migrate the database up to REVISION (default: head)."""
+    migrate.upgrade(current_app.config["REGIA"].database_url, revision)
+    click.echo(f"Database at {revision}.")
+
+
+@db_group.command("downgrade")
+@click.argument("revision")
+@with_appcontext
+def db_downgrade(revision: str) -> None:
+    """Migrate the database down to REVISION (e.g. -1, base)."""
+    migrate.downgrade(current_app.config["REGIA"].database_url, revision)
+    click.echo(f"Database at {revision}.")
+
+
+@click.command("worker")
+@click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: all).")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@with_appcontext
+def worker_command(queues: tuple[str, ...], burst: bool) -> None:
+    """Run an RQ worker (with the scheduler) on the publish, default, mail and billing queues."""
+    from rq import Worker
+
+    from agency.jobs import QUEUES, redis_client
+
+    names = list(queues) or list(QUEUES)
+    unknown = sorted(set(names) - set(QUEUES))
+    if unknown:
+        raise click.BadParameter(f"unknown queue(s): {', '.join(unknown)}", param_hint="--queue")
+    worker = Worker(names, connection=redis_client())
+    worker.work(burst=burst, with_scheduler=True)
+
+
+@click.command("create-agency")
+@click.argument("name")
+@click.option("--owner-email", required=True)
+@click.option("--owner-name", required=True)
+@click.password_option("--password", help="The owner's password (asked for when omitted).")
+@with_appcontext
+def create_agency_command(name: str, owner_email: str, owner_name: str, password: str) -> None:
+    """Create an agency and its owner from the shell (sign-up may be disabled)."""
+    from agency.errors import ValidationFailed
+    from tenants import service
+
+    try:
+        agency, user, _token = service.signup(name, owner_name, owner_email, password)
+    except ValidationFailed as exc:
+        for field, messages in exc.errors.items():
+            click.echo(f"{field}: {' '.join(messages)}", err=True)
+        raise SystemExit(1) from exc
+    click.echo(f"Created agency {agency.name!r} (slug {agency.slug}) owned by {user.email}.")
+
+
+@click.command("demo")
+@click.option("--serve", is_flag=True, help="Then start the web app and a worker.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@with_appcontext
+def demo_command(serve: bool, host: str, port: int) -> None:
+    """Migrate, seed a demo agency (idempotent) and print the logins."""
+    from agency.demo import DEMO_PASSWORD, seed_demo
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    migrate.upgrade(app.config["REGIA"].database_url)
+    agency, logins = seed_demo()
+    db.session.remove()
+    url = f"http://{host}:{port}/"
+    click.echo("")
+    click.echo(f"Regia demo agency: {agency.name}")
+    click.echo(f"Open {url} and sign in as any of (password {DEMO_PASSWORD!r}):")
+    for role, email in logins:
+        click.echo(f"  {role:<15} {email}")
+    if not serve:
+        return
+    worker = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=dict(os.environ)
+    )
+    click.echo(f"Worker started (pid {worker.pid}). Web app on {url} — Ctrl+C stops both.")
+    try:
+        app.run(host=host, port=port, use_reloader=False, threaded=True)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=10)
+
+
+def main() -> None:
+    """The ``regia`` console script: the same commands without ``--app wsgi``."""
+    from agency.app import create_app
+
+    FlaskGroup(create_app=create_app)(prog_name="regia")

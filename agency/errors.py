@@ -1,0 +1,33 @@
+"""Domain errors raised by services and mapped to HTTP by the delivery layer."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    http_status = 400
+
+    def __init__(self, message: str, errors: dict | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.errors = errors or {}
+
+
+class ValidationFailed(DomainError):
+    """Input is well-formed but invalid; ``errors`` maps field names to messages."""
+
+    http_status = 422
+
+    def __init__(self, errors: dict[str, list[str]], message: str = "Validation failed.") -> None:
+        super().__init__(message, errors)
+
+
+class NotFound(DomainError):
+    http_status = 404
+
+
+class PermissionDenied(DomainError):
+    http_status = 403
+
+
+class IllegalTransition(DomainError):
+    http_status = 409

@@ -1,0 +1,40 @@
+"""Extension instances, created unbound and wired in ``create_app``."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_babel import Babel
+from flask_bootstrap import Bootstrap5
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_smorest import Api
+from flask_wtf.csrf import CSRFProtect
+
+API_PREFIXES = ("/api/", "/webhooks/")
+
+
+def wants_json() -> bool:
+    return request.path.startswith(API_PREFIXES)
+
+
+class RegiaApi(Api):
+    """flask-smorest's Api, with DESIGN.md §9's error shape on API paths only."""
+
+    def handle_http_exception(self, error):  # noqa: ANN001, ANN201
+        if not wants_json():
+            from agency.web.errors import render_error_page
+
+            return render_error_page(error)
+        payload, code, headers = super().handle_http_exception(error)
+        payload.setdefault("message", error.description)
+        payload.setdefault("errors", {})
+        return payload, code, headers
+
+
+csrf = CSRFProtect()
+login_manager = LoginManager()
+babel = Babel()
+limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+api = RegiaApi()
+bootstrap = Bootstrap5()

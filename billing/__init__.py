@@ -1,0 +1,1 @@
+"""Rate cards, usage, invoices, Stripe and finance exports."""

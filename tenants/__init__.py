@@ -1,0 +1,1 @@
+"""Agencies, client companies, users, memberships, roles and the tenant boundary."""

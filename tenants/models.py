@@ -1,0 +1,159 @@
+"""Identity and tenancy models.
+
+Global tables (looked up before an agency is known): ``agencies``, ``users``,
+``memberships``, ``api_tokens``. Everything else carries ``agency_id`` through
+``TenantScoped`` and is scoped automatically.
+"""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from agency.db import Base, Timestamped, UUIDPrimaryKey, utcnow
+from tenants.scoping import TenantScoped
+
+
+class Role(enum.StrEnum):
+    OWNER = "owner"
+    MANAGER = "manager"
+    STAFF = "staff"
+    FINANCE = "finance"
+    CLIENT_MANAGER = "client_manager"
+    CLIENT_VIEWER = "client_viewer"
+
+    @property
+    def is_client_role(self) -> bool:
+        return self in (Role.CLIENT_MANAGER, Role.CLIENT_VIEWER)
+
+
+AGENCY_ROLES = (Role.OWNER, Role.MANAGER, Role.STAFF, Role.FINANCE)
+CLIENT_ROLES = (Role.CLIENT_MANAGER, Role.CLIENT_VIEWER)
+
+
+class ClientStatus(enum.StrEnum):
+    ONBOARDING = "onboarding"
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OFFBOARDED = "offboarded"
+
+
+class Agency(UUIDPrimaryKey, Timestamped, Base):
+    __tablename__ = "agencies"
+
+    name: Mapped[str] = mapped_column(String(200))
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    default_locale: Mapped[str] = mapped_column(String(8), default="en")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
+
+    def __repr__(self) -> str:
+        return f"<Agency {self.slug}>"
+
+
+class User(UserMixin, UUIDPrimaryKey, Timestamped, Base):
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    locale: Mapped[str | None] = mapped_column(String(8))
+    active: Mapped[bool] = mapped_column(default=True)
+    password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    memberships: Mapped[list[Membership]] = relationship(back_populates="user")
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login
+        return self.active
+
+    def get_id(self) -> str:
+        # The session id embeds a fingerprint of the password hash: changing the
+        # password ends every other session (tenants.web.load_user checks it).
+        import hashlib
+
+        digest = hashlib.sha256(f"{self.id}:{self.password_hash}".encode()).hexdigest()[:20]
+        return f"{self.id}:{digest}"
+
+    def __repr__(self) -> str:
+        return f"<User {self.email}>"
+
+
+class Membership(UUIDPrimaryKey, Timestamped, Base):
+    """A user's role in one agency; client roles also name the client company."""
+
+    __tablename__ = "memberships"
+    __table_args__ = (UniqueConstraint("user_id", "agency_id", "client_id", name="uq_membership"),)
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str] = mapped_column(String(20))
+    # Plain column, no FK: client_companies is RLS-protected and memberships are read
+    # before the tenant is known.
+    client_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    active: Mapped[bool] = mapped_column(default=True)
+
+    user: Mapped[User] = relationship(back_populates="memberships")
+    agency: Mapped[Agency] = relationship()
+
+
+class ClientCompany(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
+    __tablename__ = "client_companies"
+    __table_args__ = (UniqueConstraint("agency_id", "name", name="uq_client_companies_name"),)
+
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default=ClientStatus.ONBOARDING.value)
+    legal_name: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    vat_number: Mapped[str | None] = mapped_column(String(40))
+    fiscal_code: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(500))
+    billing_email: Mapped[str | None] = mapped_column(String(320))
+    sdi_code: Mapped[str | None] = mapped_column(String(7))
+    pec: Mapped[str | None] = mapped_column(String(320))
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    language: Mapped[str] = mapped_column(String(8), default="en")
+
+    def __repr__(self) -> str:
+        return f"<ClientCompany {self.name}>"
+
+
+class StaffAssignment(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
+    """Which clients a staff member works on (staff see only these)."""
+
+    __tablename__ = "staff_assignments"
+    __table_args__ = (UniqueConstraint("membership_id", "client_id", name="uq_staff_assignment"),)
+
+    membership_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("memberships.id", ondelete="CASCADE"), index=True
+    )
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("client_companies.id", ondelete="CASCADE"), index=True
+    )
+
+
+class ApiToken(UUIDPrimaryKey, Timestamped, Base):
+    """A personal API token bound to one user and one agency; only its hash is stored."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100), default="API token")
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+    agency: Mapped[Agency] = relationship()

@@ -1,0 +1,106 @@
+"""Fail-closed tenant scoping, layer 1 of 2 (the ORM); PostgreSQL RLS is layer 2.
+
+Every SELECT/UPDATE/DELETE issued through the ORM gets ``agency_id == current`` on every
+``TenantScoped`` entity (SQLAlchemy's "global WHERE criteria" recipe). With no agency in
+context nothing matches. Inserts are stamped with the current agency; a missing or
+different agency raises. The one escape hatch is the execution option named by
+``ALL_TENANTS`` -- grep for it.
+
+The same listener keeps PostgreSQL's transaction-local ``app.agency_id`` in step with the
+ContextVar, so raw SQL on the session is bound by the RLS policies too.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import ForeignKey, event, false, text
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    declared_attr,
+    mapped_column,
+    with_loader_criteria,
+)
+
+from tenants.context import TenantError, current_agency_id
+
+#: ``session.execute(stmt, execution_options={ALL_TENANTS: True})`` skips ORM scoping.
+#: Only for code that must see every tenant (migrations checks, operator CLI). Grep for it.
+ALL_TENANTS = "regia_all_tenants"
+
+_RLS_KEY = "regia_rls_agency"
+_UNSET = object()
+
+
+class TenantScoped:
+    """Mixin for every tenant-owned row: carries ``agency_id`` and is scoped automatically."""
+
+    @declared_attr
+    def agency_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
+        return mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
+
+
+def _sync_rls_setting(session: Session) -> None:
+    """Make ``app.agency_id`` on the session's connection equal the ContextVar."""
+    connection = session.connection()  # begins the transaction (and after_begin) if needed
+    if connection.dialect.name != "postgresql":
+        return
+    wanted = current_agency_id()
+    if session.info.get(_RLS_KEY, _UNSET) != wanted:
+        _set_rls(connection, wanted)
+        session.info[_RLS_KEY] = wanted
+
+
+def _set_rls(connection, agency_id: uuid.UUID | None) -> None:  # noqa: ANN001
+    connection.execute(
+        text("SELECT set_config('app.agency_id', :v, true)"),
+        {"v": str(agency_id) if agency_id else ""},
+    )
+
+
+@event.listens_for(Session, "after_begin")
+def _after_begin(session: Session, transaction, connection) -> None:  # noqa: ANN001
+    # set_config(..., true) is transaction-local: every new transaction starts unset.
+    session.info.pop(_RLS_KEY, None)
+    if connection.dialect.name == "postgresql":
+        wanted = current_agency_id()
+        _set_rls(connection, wanted)
+        session.info[_RLS_KEY] = wanted
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _scope_to_current_agency(state: ORMExecuteState) -> None:
+    _sync_rls_setting(state.session)
+    if state.execution_options.get(ALL_TENANTS):
+        return
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load:
+        return
+    agency_id = current_agency_id()
+    if agency_id is None:
+        state.statement = state.statement.options(
+            with_loader_criteria(TenantScoped, lambda cls: false(), include_aliases=True)
+        )
+    else:
+        state.statement = state.statement.options(
+            with_loader_criteria(
+                TenantScoped, lambda cls: cls.agency_id == agency_id, include_aliases=True
+            )
+        )
+
+
+@event.listens_for(Session, "before_flush")
+def _stamp_new_rows(session: Session, flush_context, instances) -> None:  # noqa: ANN001
+    agency_id = current_agency_id()
+    for obj in list(session.new) + list(session.dirty):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if agency_id is None:
+            raise TenantError(f"cannot write {type(obj).__name__} with no agency in context")
+        if obj.agency_id is None:
+            obj.agency_id = agency_id
+        elif obj.agency_id != agency_id:
+            raise TenantError(f"{type(obj).__name__} belongs to another agency")

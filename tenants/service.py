@@ -1,0 +1,246 @@
+"""Accounts, agencies, memberships and API tokens: the business rules of identity."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+import unicodedata
+import uuid
+
+from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import func, select
+
+from agency.db import db, utcnow
+from agency.errors import ValidationFailed
+from tenants.context import tenant_context
+from tenants.models import Agency, ApiToken, Membership, Role, StaffAssignment, User
+from tenants.passwords import hash_password, password_problems, verify_password
+from tenants.permissions import Access
+
+TOKEN_PREFIX = "rg_"  # noqa: S105 - a prefix, not a secret
+
+
+def normalize_email(email: str) -> str:
+    return (email or "").strip().lower()
+
+
+def email_problem(email: str) -> str | None:
+    try:
+        validate_email(email, check_deliverability=False)
+    except EmailNotValidError as exc:
+        return str(exc)
+    return None
+
+
+def slugify(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:60] or "agency"
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)
+    taken = set(
+        db.session.scalars(select(Agency.slug).where(Agency.slug.like(f"{base}%"))).all()
+    )
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(User.email == normalize_email(email)))
+
+
+def validate_new_account(name: str, email: str, password: str) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not (name or "").strip():
+        errors["name"] = ["Enter your name."]
+    email = normalize_email(email)
+    problem = email_problem(email)
+    if problem:
+        errors["email"] = [problem]
+    elif find_user_by_email(email) is not None:
+        errors["email"] = ["An account with this e-mail already exists."]
+    problems = password_problems(password or "")
+    if problems:
+        errors["password"] = problems
+    return errors
+
+
+def create_user(name: str, email: str, password: str, locale: str | None = None) -> User:
+    user = User(
+        name=name.strip(),
+        email=normalize_email(email),
+        password_hash=hash_password(password),
+        locale=locale,
+    )
+    db.session.add(user)
+    return user
+
+
+def signup(agency_name: str, name: str, email: str, password: str) -> tuple[Agency, User, str]:
+    """Create an agency, its owner and a first API token; commits. Raises ValidationFailed."""
+    errors = validate_new_account(name, email, password)
+    if not (agency_name or "").strip():
+        errors["agency_name"] = ["Enter the agency's name."]
+    elif len(agency_name.strip()) > 200:
+        errors["agency_name"] = ["Use at most 200 characters."]
+    if errors:
+        raise ValidationFailed(errors)
+    agency, user = create_agency_with_owner(agency_name, name, email, password)
+    token = issue_token(user, agency, name="signup")
+    db.session.commit()
+    return agency, user, token
+
+
+def create_agency_with_owner(
+    agency_name: str, name: str, email: str, password: str
+) -> tuple[Agency, User]:
+    agency = Agency(name=agency_name.strip(), slug=_unique_slug(agency_name))
+    user = find_user_by_email(email) or create_user(name, email, password)
+    db.session.add(agency)
+    db.session.flush()
+    add_membership(user, agency, Role.OWNER)
+    return agency, user
+
+
+def add_membership(
+    user: User, agency: Agency, role: Role, client_id: uuid.UUID | None = None
+) -> Membership:
+    membership = Membership(user=user, agency=agency, role=role.value, client_id=client_id)
+    db.session.add(membership)
+    db.session.flush()
+    return membership
+
+
+def assign_staff(membership: Membership, client_id: uuid.UUID) -> None:
+    with tenant_context(membership.agency_id):
+        db.session.add(StaffAssignment(membership_id=membership.id, client_id=client_id))
+        db.session.flush()
+
+
+def authenticate(email: str, password: str) -> User | None:
+    """The user for these credentials, or None; unknown e-mail and wrong password look alike."""
+    user = find_user_by_email(email)
+    ok = verify_password(user.password_hash if user else None, password or "")
+    if user is None or not ok or not user.active:
+        return None
+    return user
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    errors: dict[str, list[str]] = {}
+    if not verify_password(user.password_hash, current or ""):
+        errors["current_password"] = ["The current password is not right."]
+    problems = password_problems(new or "")
+    if problems:
+        errors["new_password"] = problems
+    if errors:
+        raise ValidationFailed(errors)
+    user.password_hash = hash_password(new)
+    user.password_changed_at = utcnow()
+    db.session.commit()
+
+
+def _hash_token(plain: str) -> str:
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def issue_token(user: User, agency: Agency, name: str = "API token") -> str:
+    """Create a token and return its only plain copy (shown once, stored hashed)."""
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    db.session.add(
+        ApiToken(
+            user_id=user.id,
+            agency_id=agency.id,
+            name=name,
+            token_hash=_hash_token(plain),
+            prefix=plain[:10],
+        )
+    )
+    db.session.flush()
+    return plain
+
+
+def resolve_token(plain: str) -> ApiToken | None:
+    """The live token for this plain value, or None (revoked, unknown, user inactive)."""
+    if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
+        return None
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
+    if token is None or token.revoked_at is not None or not token.user.active:
+        return None
+    return token
+
+
+def memberships_of(user: User) -> list[Membership]:
+    return list(
+        db.session.scalars(
+            select(Membership)
+            .where(Membership.user_id == user.id, Membership.active.is_(True))
+            .order_by(Membership.created_at)
+        )
+    )
+
+
+def agencies_of(user: User) -> list[Agency]:
+    return list(
+        db.session.scalars(
+            select(Agency)
+            .join(Membership, Membership.agency_id == Agency.id)
+            .where(Membership.user_id == user.id, Membership.active.is_(True))
+            .distinct()
+            .order_by(Agency.name)
+        )
+    )
+
+
+def find_agency_by_slug(slug: str) -> Agency | None:
+    return db.session.scalar(select(Agency).where(Agency.slug == slug))
+
+
+def find_agency_for_login(slug_or_id: str) -> Agency | None:
+    return find_agency_by_slug(slug_or_id)
+
+
+def load_access(user: User, agency: Agency) -> Access | None:
+    """What ``user`` may do in ``agency``; None when they have no live membership there."""
+    if not user.active:
+        return None
+    rows = db.session.scalars(
+        select(Membership).where(
+            Membership.user_id == user.id,
+            Membership.agency_id == agency.id,
+            Membership.active.is_(True),
+        )
+    ).all()
+    if not rows:
+        return None
+    access = Access(user=user, agency=agency)
+    staff_membership = None
+    for m in rows:
+        role = Role(m.role)
+        if m.client_id is not None:
+            access.client_roles[m.client_id] = role
+        else:
+            access.agency_role = role
+            if role == Role.STAFF:
+                staff_membership = m
+    if staff_membership is not None:
+        with tenant_context(agency.id):
+            access.assigned_client_ids = set(
+                db.session.scalars(
+                    select(StaffAssignment.client_id).where(
+                        StaffAssignment.membership_id == staff_membership.id
+                    )
+                )
+            )
+    return access
+
+
+def count_users() -> int:
+    return db.session.scalar(select(func.count()).select_from(User)) or 0

@@ -1,0 +1,151 @@
+"""Accounts pages: login, logout, sign-up, agency switcher, profile and password."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_login import current_user, login_required, login_user, logout_user
+
+from agency.app import SUPPORTED_LOCALES
+from agency.db import db
+from agency.errors import ValidationFailed
+from agency.extensions import limiter
+from tenants import service
+from tenants.forms import LoginForm, PasswordForm, ProfileForm, SignupForm
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+
+def _login_limit() -> str:
+    return current_app.config["REGIA"].login_rate_limit
+
+
+def _safe_next(target: str | None) -> str | None:
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+@bp.route("/")
+def home():  # noqa: ANN201
+    if not current_user.is_authenticated:
+        return redirect(url_for("auth.login"))
+    return redirect(_landing_url())
+
+
+def _landing_url() -> str:
+    agencies = service.agencies_of(current_user)
+    if len(agencies) == 1:
+        return url_for("shell.dashboard", agency_slug=agencies[0].slug)
+    return url_for("auth.agencies")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda _r: g.get("login_failed", False))
+def login():  # noqa: ANN201
+    if current_user.is_authenticated and request.method == "GET":
+        return redirect(_landing_url())
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = service.authenticate(form.email.data, form.password.data)
+        if user is not None:
+            session.clear()  # no session fixation across the login boundary
+            login_user(user, remember=form.remember.data)
+            return redirect(_safe_next(request.args.get("next")) or _landing_url())
+        g.login_failed = True
+        flash(_("Wrong e-mail or password."), "danger")
+        return render_template("auth/login.html", form=form), 401
+    if request.method == "POST":
+        g.login_failed = True
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():  # noqa: ANN201
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/signup", methods=["GET", "POST"])
+def signup():  # noqa: ANN201
+    if not current_app.config["REGIA"].signup_enabled:
+        abort(404)
+    form = SignupForm()
+    if form.validate_on_submit():
+        try:
+            agency, user, _token = service.signup(
+                form.agency_name.data, form.name.data, form.email.data, form.password.data
+            )
+        except ValidationFailed as exc:
+            for field, messages in exc.errors.items():
+                getattr(form, field).errors = list(messages)
+        else:
+            session.clear()
+            login_user(user)
+            flash(_("Welcome to Regia! Your agency is ready."), "success")
+            return redirect(url_for("shell.dashboard", agency_slug=agency.slug))
+    return render_template("auth/signup.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/agencies")
+@login_required
+def agencies():  # noqa: ANN201
+    return render_template("auth/agencies.html", agencies=service.agencies_of(current_user))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@login_required
+def account():  # noqa: ANN201
+    profile = ProfileForm(prefix="profile", obj=current_user)
+    password = PasswordForm(prefix="password")
+    status = 200
+    if "profile-submit" in request.form and profile.validate_on_submit():
+        current_user.name = profile.name.data.strip()
+        current_user.locale = profile.locale.data or None
+        db.session.commit()
+        flash(_("Profile saved."), "success")
+        return redirect(url_for("auth.account"))
+    if "password-submit" in request.form and password.validate_on_submit():
+        try:
+            service.change_password(
+                current_user, password.current_password.data, password.new_password.data
+            )
+        except ValidationFailed as exc:
+            for field, messages in exc.errors.items():
+                getattr(password, field).errors = list(messages)
+        else:
+            login_user(current_user)  # this session gets the new fingerprint; others end
+            flash(_("Password changed. Your other sessions have been signed out."), "success")
+            return redirect(url_for("auth.account"))
+    if profile.errors or password.errors:
+        status = 422
+    return render_template("auth/account.html", profile=profile, password=password), status
+
+
+@bp.route("/locale", methods=["POST"])
+def set_locale():  # noqa: ANN201
+    locale = request.form.get("locale", "")
+    if locale not in SUPPORTED_LOCALES:
+        abort(400)
+    session["locale"] = locale
+    if current_user.is_authenticated:
+        current_user.locale = locale
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next")) or url_for("auth.home"))

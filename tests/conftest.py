@@ -1,0 +1,110 @@
+"""Fixtures: a real PostgreSQL database (as the non-superuser app role) and a real Redis.
+
+Isolation: tables are truncated and the Redis database flushed after every test, so tests
+may commit, run jobs and serve a browser from other threads exactly as production does.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+
+import pytest
+from cryptography.fernet import Fernet
+from redis import Redis
+from sqlalchemy import text
+
+from agency import migrate
+from agency.app import create_app
+from agency.config import Settings
+from agency.db import Base, db
+from tests import pg
+
+REDIS_BASE = os.environ.get("REGIA_TEST_REDIS", "redis://127.0.0.1:6379")
+
+
+def _worker_index() -> int:
+    match = re.search(r"(\d+)$", os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
+    return int(match.group(1)) if match else 0
+
+
+@pytest.fixture(scope="session")
+def database_url() -> str:
+    url = pg.recreate_database(f"regia_test_{_worker_index()}")
+    migrate.upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    return f"{REDIS_BASE}/{15 - _worker_index()}"
+
+
+@pytest.fixture(scope="session")
+def settings(database_url: str, redis_url: str, tmp_path_factory) -> Settings:
+    instance = tmp_path_factory.mktemp("instance")
+    return Settings.from_env(
+        env={},
+        instance_path=instance,
+        database_url=database_url,
+        redis_url=redis_url,
+        secret_key="test-secret-key",
+        encryption_keys=(Fernet.generate_key().decode(),),
+        mail_outbox_dir=None,
+        login_rate_limit="5 per minute",
+        testing=True,
+    )
+
+
+@pytest.fixture(scope="session")
+def make_app(settings: Settings):
+    """Build another app with changed settings: ``make_app(signup_enabled=False)``."""
+    from dataclasses import replace
+
+    def factory(flask_config: dict | None = None, **changes):
+        app = create_app(replace(settings, **changes))
+        app.config.update({"RQ_SYNC": True, **(flask_config or {})})
+        return app
+
+    return factory
+
+
+@pytest.fixture(scope="session")
+def _session_app(make_app):
+    return make_app()
+
+
+@pytest.fixture
+def app(_session_app) -> Iterator:
+    with _session_app.app_context():
+        yield _session_app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request, redis_url: str) -> Iterator[None]:
+    yield
+    db.session.remove()
+    if "database_url" not in request.fixturenames:
+        return
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with db.engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    Redis.from_url(redis_url).flushdb()
+
+
+@pytest.fixture
+def auth(client):
+    from tests.helpers import AuthActions
+
+    return AuthActions(client)

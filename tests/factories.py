@@ -1,0 +1,77 @@
+"""Factories: plain functions that build committed rows through the services."""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+
+from agency.db import db
+from tenants import service
+from tenants.context import tenant_context
+from tenants.models import Agency, ClientCompany, Membership, Role, User
+
+PASSWORD = "correct horse battery"
+_seq = itertools.count(1)
+
+
+def make_user(email: str | None = None, name: str | None = None, password: str = PASSWORD) -> User:
+    n = next(_seq)
+    user = service.create_user(name or f"User {n}", email or f"user{n}@example.com", password)
+    db.session.commit()
+    return user
+
+
+def make_agency(name: str | None = None, owner: User | None = None) -> Agency:
+    n = next(_seq)
+    owner = owner or make_user(f"owner{n}@example.com", f"Owner {n}")
+    agency, _ = service.create_agency_with_owner(
+        name or f"Agency {n}", owner.name, owner.email, PASSWORD
+    )
+    db.session.commit()
+    return agency
+
+
+def make_client(agency: Agency, name: str | None = None, **fields) -> ClientCompany:
+    with tenant_context(agency.id):
+        client = ClientCompany(name=name or f"Client {next(_seq)}", **fields)
+        db.session.add(client)
+        db.session.commit()
+    return client
+
+
+def make_member(
+    agency: Agency,
+    role: Role,
+    *,
+    client: ClientCompany | None = None,
+    assigned: list[ClientCompany] | None = None,
+    email: str | None = None,
+) -> User:
+    user = make_user(email)
+    membership = service.add_membership(
+        user, agency, role, client_id=client.id if client else None
+    )
+    for c in assigned or []:
+        service.assign_staff(membership, c.id)
+    db.session.commit()
+    return user
+
+
+def owner_of(agency: Agency) -> User:
+    from sqlalchemy import select
+
+    return db.session.scalar(
+        select(User)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.agency_id == agency.id, Membership.role == Role.OWNER.value)
+    )
+
+
+def token_for(user: User, agency: Agency) -> str:
+    token = service.issue_token(user, agency)
+    db.session.commit()
+    return token
+
+
+def random_uuid() -> str:
+    return str(uuid.uuid4())

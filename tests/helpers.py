@@ -1,0 +1,34 @@
+"""Test helpers: reading CSRF tokens off pages and signing in through the real form."""
+
+from __future__ import annotations
+
+import re
+
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = CSRF_RE.search(html)
+    assert match, "no csrf_token on the page"
+    return match.group(1)
+
+
+def form_post(client, path: str, data: dict, *, page: str | None = None, **kwargs):
+    """GET ``page`` (default ``path``) for a CSRF token, then POST ``data`` to ``path``."""
+    html = client.get(page or path).get_data(as_text=True)
+    return client.post(path, data={"csrf_token": csrf_from(html), **data}, **kwargs)
+
+
+class AuthActions:
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def login(self, email: str, password: str = "correct horse battery"):
+        return form_post(self._client, "/login", {"email": email, "password": password})
+
+    def logout(self):
+        return form_post(self._client, "/logout", {}, page="/account")
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
