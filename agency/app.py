@@ -136,4 +136,3 @@ def app_for_jobs() -> Flask:
     if _job_app is None:
         _job_app = create_app()
     return _job_app
-

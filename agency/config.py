@@ -110,9 +110,7 @@ class Settings:
         if not self.encryption_keys:
             if production:
                 raise ConfigError("ENCRYPTION_KEYS must be set when DATABASE_URL names a server")
-            object.__setattr__(
-                self, "encryption_keys", (_instance_fernet_key(self.instance_path),)
-            )
+            object.__setattr__(self, "encryption_keys", (_instance_fernet_key(self.instance_path),))
         if not (
             self.database_url.startswith("sqlite")
             or self.database_url.startswith("postgresql+psycopg://")

@@ -41,9 +41,7 @@ def slugify(text: str) -> str:
 
 def _unique_slug(name: str) -> str:
     base = slugify(name)
-    taken = set(
-        db.session.scalars(select(Agency.slug).where(Agency.slug.like(f"{base}%"))).all()
-    )
+    taken = set(db.session.scalars(select(Agency.slug).where(Agency.slug.like(f"{base}%"))).all())
     if base not in taken:
         return base
     n = 2

@@ -48,9 +48,7 @@ def make_member(
     email: str | None = None,
 ) -> User:
     user = make_user(email)
-    membership = service.add_membership(
-        user, agency, role, client_id=client.id if client else None
-    )
+    membership = service.add_membership(user, agency, role, client_id=client.id if client else None)
     for c in assigned or []:
         service.assign_staff(membership, c.id)
     db.session.commit()
