@@ -24,9 +24,14 @@ from tests import pg
 REDIS_BASE = os.environ.get("REGIA_TEST_REDIS", "redis://127.0.0.1:6379")
 
 
+# REGIA_TEST_SLOT lets several suites run side by side on one machine without sharing
+# a database or a Redis db; xdist workers get consecutive slots.
+SLOT = int(os.environ.get("REGIA_TEST_SLOT", "0"))
+
+
 def _worker_index() -> int:
     match = re.search(r"(\d+)$", os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
-    return int(match.group(1)) if match else 0
+    return SLOT + (int(match.group(1)) if match else 0)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +43,7 @@ def database_url() -> str:
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return f"{REDIS_BASE}/{15 - _worker_index()}"
+    return f"{REDIS_BASE}/{15 - _worker_index() % 16}"
 
 
 @pytest.fixture(scope="session")
