@@ -26,6 +26,8 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         flask_overrides = overrides.pop("FLASK", {})
         settings = Settings.from_env(**overrides)
 
+    import agency.models  # noqa: F401 - every mapper configured before the first query
+
     app = Flask(__name__, instance_path=str(settings.instance_path.resolve()))
     app.config.update(
         REGIA=settings,

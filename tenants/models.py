@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey, utcnow
@@ -51,6 +51,14 @@ class Agency(UUIDPrimaryKey, Timestamped, Base):
     default_locale: Mapped[str] = mapped_column(String(8), default="en")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     default_currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    # Legal and fiscal details printed on invoices.
+    legal_name: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(2))
+    vat_number: Mapped[str | None] = mapped_column(String(40))
+    fiscal_code: Mapped[str | None] = mapped_column(String(40))
+    address: Mapped[str | None] = mapped_column(String(500))
+    tax_regime: Mapped[str | None] = mapped_column(String(4))  # FatturaPA RegimeFiscale, RF01..
+    logo_filename: Mapped[str | None] = mapped_column(String(200))  # under MEDIA_ROOT
 
     def __repr__(self) -> str:
         return f"<Agency {self.slug}>"
@@ -138,6 +146,35 @@ class StaffAssignment(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     client_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("client_companies.id", ondelete="CASCADE"), index=True
     )
+
+
+class Invitation(UUIDPrimaryKey, Timestamped, Base):
+    """An e-mailed, single-use, expiring, revocable invitation to join an agency or a client."""
+
+    __tablename__ = "invitations"
+
+    agency_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("agencies.id", ondelete="CASCADE"), index=True
+    )
+    email: Mapped[str] = mapped_column(String(320))
+    role: Mapped[str] = mapped_column(String(20))
+    client_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # client roles only
+    # Staff invitations may name the clients the new member will work on.
+    assigned_client_ids: Mapped[list] = mapped_column(JSON, default=list)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    expires_at: Mapped[datetime]
+    accepted_at: Mapped[datetime | None]
+    accepted_by_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    revoked_at: Mapped[datetime | None]
+    last_sent_at: Mapped[datetime | None]
+    send_count: Mapped[int] = mapped_column(default=0)
+
+    agency: Mapped[Agency] = relationship()
 
 
 class ApiToken(UUIDPrimaryKey, Timestamped, Base):

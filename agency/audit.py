@@ -1,0 +1,47 @@
+"""Append-only audit log: who did what, when, to which object (DESIGN.md §6)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import JSON, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agency.db import Base, Timestamped, UUIDPrimaryKey, db
+from tenants.scoping import TenantScoped
+
+
+class AuditEvent(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
+    __tablename__ = "audit_events"
+
+    actor_id: Mapped[uuid.UUID | None] = mapped_column(index=True)  # None: the system
+    action: Mapped[str] = mapped_column(String(60))  # e.g. "member.role_changed"
+    subject_type: Mapped[str] = mapped_column(String(40))
+    subject_id: Mapped[uuid.UUID | None]
+    client_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
+    via: Mapped[str] = mapped_column(String(20), default="web")  # web | api | link | job | cli
+    data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def record(
+    action: str,
+    *,
+    actor_id: uuid.UUID | None,
+    subject_type: str,
+    subject_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    via: str = "web",
+    **data: object,
+) -> AuditEvent:
+    """Add an audit event to the session; the caller's commit makes it durable with the change."""
+    event = AuditEvent(
+        actor_id=actor_id,
+        action=action,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        client_id=client_id,
+        via=via,
+        data={k: (str(v) if isinstance(v, uuid.UUID) else v) for k, v in data.items()},
+    )
+    db.session.add(event)
+    return event

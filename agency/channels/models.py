@@ -1,0 +1,44 @@
+"""A client's social account. Secret settings are stored encrypted, never rendered back."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+
+from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agency.db import Base, Timestamped, UUIDPrimaryKey
+from tenants.scoping import TenantScoped
+
+
+class Network(enum.StrEnum):
+    MASTODON = "mastodon"
+    BLUESKY = "bluesky"
+    X = "x"
+    FACEBOOK_PAGE = "facebook_page"
+    INSTAGRAM = "instagram"
+    LINKEDIN = "linkedin"
+    WEBHOOK = "webhook"
+    MANUAL = "manual"
+
+
+class ChannelStatus(enum.StrEnum):
+    CONNECTED = "connected"
+    NEEDS_RECONNECT = "needs_reconnect"
+    DISABLED = "disabled"
+
+
+class Channel(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
+    __tablename__ = "channels"
+
+    client_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("client_companies.id", ondelete="CASCADE"), index=True
+    )
+    network: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    handle: Mapped[str | None] = mapped_column(String(200))
+    # Non-secret settings only (base URLs, ids); secrets live in credentials_encrypted.
+    settings: Mapped[dict] = mapped_column(JSON, default=dict)
+    credentials_encrypted: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default=ChannelStatus.CONNECTED.value)
