@@ -5,9 +5,19 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
+from flask import current_app, has_app_context
 from sqlalchemy import DateTime, MetaData, create_engine, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, scoped_session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    scoped_session,
+    sessionmaker,
+)
+
+CONNECT_TIMEOUT = 5  # seconds
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -37,29 +47,63 @@ class Timestamped:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class _AppBoundSession(Session):
+    """Binds to the engine of the app in context, so apps with other databases never mix."""
+
+    def get_bind(self, mapper=None, clause=None, bind=None, **kw):  # noqa: ANN001, ANN201
+        if bind is None and self.bind is None:
+            return db.engine
+        return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kw)
+
+
 class Database:
-    """Holds the engine and a thread-local session; ``init_app`` binds both to one app."""
+    """Engines per database URL and a thread-local session bound to the current app's engine.
+
+    Each app keeps its own engine (``app.extensions``), so building a second app with other
+    settings (tests, operator scripts) never rebinds the first. Outside an app context the
+    first engine configured is used.
+    """
 
     def __init__(self) -> None:
-        self.engine: Engine | None = None
-        self.session = scoped_session(sessionmaker(expire_on_commit=False))
+        self._engines: dict[str, Engine] = {}
+        self._default: Engine | None = None
+        self.session = scoped_session(sessionmaker(class_=_AppBoundSession, expire_on_commit=False))
+
+    @property
+    def engine(self) -> Engine | None:
+        if has_app_context():
+            engine = current_app.extensions.get("regia_db_engine")
+            if engine is not None:
+                return engine
+        return self._default
 
     def configure(self, url: str, **engine_options: object) -> Engine:
+        """The engine for ``url`` (created once per URL and reused) made the default."""
+        engine = self._engine_for(url, **engine_options)
+        self.session.remove()
+        self._default = engine
+        return engine
+
+    def _engine_for(self, url: str, **engine_options: object) -> Engine:
+        if url in self._engines:
+            return self._engines[url]
         if url.startswith("sqlite"):
             engine_options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         else:
             engine_options.setdefault("pool_pre_ping", True)
-        if self.engine is not None:
-            self.engine.dispose()
-        self.engine = create_engine(url, **engine_options)
+            # A database that does not answer must fail fast (readiness probe, requests).
+            engine_options.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
+        engine = create_engine(url, **engine_options)
         if url.startswith("sqlite"):
-            event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.session.remove()
-        self.session.configure(bind=self.engine)
-        return self.engine
+            event.listen(engine, "connect", _sqlite_pragmas)
+        self._engines[url] = engine
+        return engine
 
     def init_app(self, app) -> None:  # noqa: ANN001 - flask.Flask
-        self.configure(app.config["REGIA"].database_url)
+        engine = self._engine_for(app.config["REGIA"].database_url)
+        app.extensions["regia_db_engine"] = engine
+        if self._default is None:
+            self._default = engine
         app.teardown_appcontext(self._teardown)
 
     def _teardown(self, exc: BaseException | None) -> None:

@@ -33,7 +33,8 @@ class RedisHolder:
         settings = app.config["REGIA"]
         if settings.redis_url:
             self.url = settings.redis_url
-            self.client = Redis.from_url(settings.redis_url)
+            # A Redis that does not answer must fail fast (readiness probe, enqueue).
+            self.client = Redis.from_url(settings.redis_url, socket_connect_timeout=3)
         else:
             self.client, self.url = _embedded_redis(settings.instance_path)
         app.extensions["regia_redis"] = self
