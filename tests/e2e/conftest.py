@@ -1,0 +1,118 @@
+"""Browser tests: the suite's app served on a loopback port, driven by Debian's Chromium.
+
+The live server is the same app the other tests use (same PostgreSQL database as the
+non-superuser role, same Redis), so factories committed in the test thread are visible to
+the browser, and the suite's per-test truncation cleans up after both.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("REGIA_E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(
+    os.environ.get("REGIA_E2E_ARTIFACTS")
+    or Path(__file__).resolve().parents[2] / "test-artifacts/e2e"
+)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa: ANN201
+    report = yield
+    item.stash.setdefault(_reports_key, {})[report.when] = report
+    return report
+
+
+_reports_key = pytest.StashKey[dict]()
+
+
+class LiveServer:
+    """A werkzeug server for ``app`` on 127.0.0.1 and a free port, in a daemon thread."""
+
+    def __init__(self, app) -> None:  # noqa: ANN001 - flask.Flask
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="e2e-live-server", daemon=True
+        )
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+    def __call__(self, path: str = "/") -> str:
+        return self.url + path
+
+
+@pytest.fixture(scope="session")
+def live_server(_session_app) -> Iterator[LiveServer]:
+    server = LiveServer(_session_app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install chromium (or run .ci/run)"
+        if os.environ.get("CI"):
+            pytest.fail(message + " — browser tests must run in CI", pytrace=False)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(request: pytest.FixtureRequest, browser, live_server: LiveServer, app) -> Iterator:
+    """A fresh browser context (no cookies) whose relative URLs go to the live server."""
+    context = browser.new_context(base_url=live_server.url, locale="en-GB")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    reports = request.node.stash.get(_reports_key, {})
+    if any(r.failed for r in reports.values()):
+        _screenshot(page, request.node.nodeid)
+    context.close()
+
+
+def _screenshot(page, nodeid: str) -> None:  # noqa: ANN001
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / (re.sub(r"[^\w.-]+", "_", nodeid) + ".png")
+    try:
+        page.screenshot(path=str(path), full_page=True)
+        print(f"e2e screenshot: {path}")
+    except Exception as exc:  # noqa: BLE001 - a failed screenshot must not hide the failure
+        print(f"e2e screenshot failed: {exc}")
