@@ -1,0 +1,240 @@
+"""Fail-closed tenancy (DESIGN.md §3): the ORM layer and PostgreSQL RLS, each on its own."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from agency.db import Base, db
+from tenants.context import TenantError, tenant_context
+from tenants.models import ClientCompany
+from tenants.scoping import ALL_TENANTS, TenantScoped
+from tests import pg
+from tests.factories import make_agency, make_client
+
+# DESIGN.md §3: looked up before an agency is known; every query on them filters explicitly.
+GLOBAL_TABLES = {"users", "agencies", "memberships", "invitations", "api_tokens", "stripe_events"}
+
+
+@pytest.fixture
+def two_agencies(app, database_url):
+    agency_a, agency_b = make_agency("Agency A"), make_agency("Agency B")
+    client_a = make_client(agency_a, "Client of A")
+    client_b = make_client(agency_b, "Client of B")
+    # A fresh session: nothing of B may be served from the identity map.
+    db.session.remove()
+    return agency_a, agency_b, client_a, client_b
+
+
+def _superuser_rows(sql: str) -> list[tuple]:
+    """Read as the PostgreSQL superuser, which RLS does not bind: the ground truth."""
+    database = make_url(db.engine.url).database
+    dsn = pg.ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+    with psycopg.connect(dsn) as conn:
+        return conn.execute(sql).fetchall()
+
+
+def _all_client_names() -> set[str]:
+    return {name for (name,) in _superuser_rows("SELECT name FROM client_companies")}
+
+
+def _raw_client_names() -> list[str]:
+    return sorted(db.session.execute(text("SELECT name FROM client_companies")).scalars())
+
+
+# --- layer 1: the ORM -------------------------------------------------------------------
+
+
+def test_orm_select_with_no_agency_returns_no_tenant_rows(two_agencies):
+    assert db.session.scalars(select(ClientCompany)).all() == []
+    assert db.session.scalar(select(func.count()).select_from(ClientCompany)) == 0
+
+
+def test_orm_insert_with_no_agency_raises(two_agencies):
+    db.session.add(ClientCompany(name="Orphan"))
+    with pytest.raises(TenantError):
+        db.session.flush()
+    db.session.rollback()
+
+
+def test_orm_insert_for_another_agency_raises(two_agencies):
+    agency_a, agency_b, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        db.session.add(ClientCompany(name="Smuggled", agency_id=agency_b.id))
+        with pytest.raises(TenantError):
+            db.session.flush()
+        db.session.rollback()
+    with tenant_context(agency_b.id):
+        assert db.session.scalars(select(ClientCompany.name)).all() == ["Client of B"]
+
+
+def test_orm_insert_is_stamped_with_the_current_agency(two_agencies):
+    agency_a, _, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        client = ClientCompany(name="Stamped")
+        db.session.add(client)
+        db.session.flush()
+        assert client.agency_id == agency_a.id
+        db.session.rollback()
+
+
+def test_other_agency_rows_are_invisible_through_the_orm(two_agencies):
+    agency_a, _, client_a, client_b = two_agencies
+    with tenant_context(agency_a.id):
+        assert db.session.scalars(select(ClientCompany)).all() == [
+            db.session.get(ClientCompany, client_a.id)
+        ]
+        assert db.session.get(ClientCompany, client_b.id) is None
+        assert (
+            db.session.scalar(select(ClientCompany).where(ClientCompany.id == client_b.id)) is None
+        )
+
+
+def test_orm_update_and_delete_do_not_touch_other_agency(two_agencies):
+    agency_a, _, client_a, client_b = two_agencies
+    with tenant_context(agency_a.id):
+        result = db.session.execute(
+            update(ClientCompany).where(ClientCompany.id == client_b.id).values(name="Hacked")
+        )
+        assert result.rowcount == 0
+        result = db.session.execute(delete(ClientCompany).where(ClientCompany.id == client_b.id))
+        assert result.rowcount == 0
+        result = db.session.execute(update(ClientCompany).values(legal_name="Everyone"))
+        assert result.rowcount == 1  # only A's own client
+        db.session.commit()
+    names = _all_client_names()
+    assert names == {"Client of A", "Client of B"}
+    legal = _superuser_rows("SELECT name, legal_name FROM client_companies")
+    assert dict(legal) == {"Client of A": "Everyone", "Client of B": None}
+
+
+def test_orm_scoping_holds_even_when_rls_would_let_rows_through(two_agencies):
+    agency_a, agency_b, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        db.session.scalars(select(ClientCompany)).all()  # transaction begun as A
+        # Point the database setting at B behind the ORM's back: only layer 1 is left.
+        db.session.execute(
+            text("SELECT set_config('app.agency_id', :v, true)"), {"v": str(agency_b.id)}
+        )
+        assert _raw_client_names() == ["Client of B"]  # RLS now admits B's row ...
+        assert db.session.scalars(select(ClientCompany)).all() == []  # ... the ORM does not
+    db.session.rollback()
+
+
+# --- layer 2: PostgreSQL row-level security -----------------------------------------------
+
+
+def test_raw_sql_sees_only_the_current_agency(two_agencies):
+    agency_a, agency_b, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        assert _raw_client_names() == ["Client of A"]
+    db.session.commit()
+    with tenant_context(agency_b.id):
+        assert _raw_client_names() == ["Client of B"]
+
+
+def test_raw_sql_with_no_agency_sees_nothing(two_agencies):
+    assert _raw_client_names() == []
+    count = db.session.execute(text("SELECT count(*) FROM client_companies")).scalar()
+    assert count == 0
+
+
+def test_raw_sql_switches_with_the_context_inside_one_transaction(two_agencies):
+    agency_a, agency_b, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        assert _raw_client_names() == ["Client of A"]
+        with tenant_context(agency_b.id):
+            assert _raw_client_names() == ["Client of B"]
+        assert _raw_client_names() == ["Client of A"]
+    assert _raw_client_names() == []
+
+
+def test_raw_insert_of_another_agency_row_fails_with_check(two_agencies):
+    agency_a, agency_b, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        with pytest.raises(DBAPIError, match="row-level security"):
+            db.session.execute(
+                text(
+                    "INSERT INTO client_companies (id, agency_id, name, status, currency,"
+                    " timezone, language, created_at) VALUES (gen_random_uuid(), :agency,"
+                    " 'Smuggled', 'active', 'EUR', 'UTC', 'en', now())"
+                ),
+                {"agency": agency_b.id},
+            )
+        db.session.rollback()
+    with tenant_context(agency_b.id):
+        assert _raw_client_names() == ["Client of B"]
+
+
+def test_raw_update_cannot_reach_another_agency(two_agencies):
+    agency_a, _, _, client_b = two_agencies
+    with tenant_context(agency_a.id):
+        result = db.session.execute(
+            text("UPDATE client_companies SET name = 'Hacked' WHERE id = :id"), {"id": client_b.id}
+        )
+        assert result.rowcount == 0
+        db.session.commit()
+    assert "Client of B" in _all_client_names()
+
+
+# --- every table is covered ----------------------------------------------------------------
+
+
+def test_every_table_with_agency_id_is_scoped_and_has_forced_rls(app, database_url):
+    problems = []
+    checked = set()
+    for mapper in Base.registry.mappers:
+        table = mapper.local_table
+        if table is None or "agency_id" not in table.c or table.name in GLOBAL_TABLES:
+            continue
+        checked.add(table.name)
+        if not issubclass(mapper.class_, TenantScoped):
+            problems.append(f"{mapper.class_.__name__} has agency_id but is not TenantScoped")
+        row = db.session.execute(
+            text(
+                "SELECT relrowsecurity, relforcerowsecurity FROM pg_class"
+                " WHERE relname = :t AND relkind = 'r'"
+            ),
+            {"t": table.name},
+        ).one_or_none()
+        if row is None or not (row.relrowsecurity and row.relforcerowsecurity):
+            problems.append(f"{table.name}: row-level security is not enabled and forced")
+        policies = db.session.execute(
+            text("SELECT qual, with_check FROM pg_policies WHERE tablename = :t"),
+            {"t": table.name},
+        ).all()
+        if not policies:
+            problems.append(f"{table.name}: no RLS policy")
+        for qual, with_check in policies:
+            if "app.agency_id" not in (qual or "") or "app.agency_id" not in (with_check or ""):
+                problems.append(f"{table.name}: policy does not check app.agency_id both ways")
+    assert {"client_companies", "staff_assignments"} <= checked
+    assert not problems, "\n".join(problems)
+
+
+def test_every_tenant_scoped_class_has_an_agency_id_column(app):
+    for mapper in Base.registry.mappers:
+        if issubclass(mapper.class_, TenantScoped):
+            assert "agency_id" in mapper.local_table.c, mapper.class_.__name__
+            assert mapper.local_table.name not in GLOBAL_TABLES, mapper.class_.__name__
+
+
+def test_app_role_is_neither_superuser_nor_bypassrls(app, database_url):
+    row = db.session.execute(
+        text("SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+    ).one()
+    assert row.rolname != "postgres"
+    assert row.rolsuper is False
+    assert row.rolbypassrls is False
+
+
+def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies):
+    agency_a, _, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        names = db.session.scalars(
+            select(ClientCompany.name), execution_options={ALL_TENANTS: True}
+        ).all()
+    assert names == ["Client of A"]  # RLS still binds the app role
