@@ -33,6 +33,11 @@ class ProfileForm(FlaskForm):
     )
 
 
+class TokenForm(FlaskForm):
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
+    agency = SelectField(_l("Agency"), validators=[DataRequired()])
+
+
 class PasswordForm(FlaskForm):
     current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
     new_password = PasswordField(

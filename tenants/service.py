@@ -10,6 +10,7 @@ import uuid
 
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from agency.db import db, utcnow
 from agency.errors import ValidationFailed
@@ -163,6 +164,47 @@ def issue_token(user: User, agency: Agency, name: str = "API token") -> str:
     )
     db.session.flush()
     return plain
+
+
+def tokens_of(user: User) -> list[ApiToken]:
+    return list(
+        db.session.scalars(
+            select(ApiToken)
+            .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+            .options(selectinload(ApiToken.agency))
+            .order_by(ApiToken.created_at.desc())
+        )
+    )
+
+
+def create_personal_token(user: User, agency_slug: str, name: str) -> str:
+    """A new token for one of the user's agencies; returns the plain value (shown once)."""
+    errors: dict[str, list[str]] = {}
+    agency = find_agency_by_slug(agency_slug or "")
+    if agency is None or load_access(user, agency) is None:
+        errors["agency"] = ["Choose one of your agencies."]
+    name = (name or "").strip()
+    if not name or len(name) > 100:
+        errors["name"] = ["Give the token a name of at most 100 characters."]
+    if errors:
+        raise ValidationFailed(errors)
+    plain = issue_token(user, agency, name=name)
+    db.session.commit()
+    return plain
+
+
+def revoke_token(user: User, token_id: uuid.UUID) -> bool:
+    """Revoke one of the user's own tokens; False when there is no such live token."""
+    token = db.session.scalar(
+        select(ApiToken).where(
+            ApiToken.id == token_id, ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None)
+        )
+    )
+    if token is None:
+        return False
+    token.revoked_at = utcnow()
+    db.session.commit()
+    return True
 
 
 def resolve_token(plain: str) -> ApiToken | None:

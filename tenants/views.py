@@ -24,7 +24,7 @@ from agency.db import db
 from agency.errors import ValidationFailed
 from agency.extensions import limiter
 from tenants import service
-from tenants.forms import LoginForm, PasswordForm, ProfileForm, SignupForm
+from tenants.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -137,6 +137,45 @@ def account():  # noqa: ANN201
     if profile.errors or password.errors:
         status = 422
     return render_template("auth/account.html", profile=profile, password=password), status
+
+
+@bp.route("/account/tokens", methods=["GET", "POST"])
+@login_required
+def tokens():  # noqa: ANN201
+    """Personal API tokens: each bound to one agency, shown once, revocable."""
+    form = TokenForm()
+    form.agency.choices = [(a.slug, a.name) for a in service.agencies_of(current_user)]
+    new_token = None
+    if form.validate_on_submit():
+        try:
+            new_token = service.create_personal_token(
+                current_user, form.agency.data, form.name.data
+            )
+        except ValidationFailed as exc:
+            for field, messages in exc.errors.items():
+                getattr(form, field).errors = list(messages)
+        else:
+            form = TokenForm(formdata=None)
+            form.agency.choices = [(a.slug, a.name) for a in service.agencies_of(current_user)]
+    status = 422 if form.errors else (201 if new_token else 200)
+    return (
+        render_template(
+            "auth/tokens.html",
+            form=form,
+            tokens=service.tokens_of(current_user),
+            new_token=new_token,
+        ),
+        status,
+    )
+
+
+@bp.route("/account/tokens/<uuid:token_id>/revoke", methods=["POST"])
+@login_required
+def revoke_token(token_id):  # noqa: ANN001, ANN201
+    if not service.revoke_token(current_user, token_id):
+        abort(404)
+    flash(_("Token revoked. Programs using it can no longer sign in."), "success")
+    return redirect(url_for("auth.tokens"))
 
 
 @bp.route("/locale", methods=["POST"])

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 from cryptography.fernet import Fernet
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import text
 
@@ -62,6 +64,21 @@ def settings(database_url: str, redis_url: str, tmp_path_factory) -> Settings:
     )
 
 
+class FreshGlobalsClient(FlaskClient):
+    """A test client whose every request gets a fresh ``g``.
+
+    Tests keep one app context pushed (so they can use ``db.session``), and Flask reuses an
+    active app context for requests — which would carry ``g`` (CSRF token cache, current
+    user, tenant) from one request into the next, unlike production.
+    """
+
+    def open(self, *args, **kwargs):  # noqa: ANN002, ANN003, ANN201
+        ctx = _cv_app.get(None)
+        if ctx is not None and ctx.app is self.application:
+            ctx.g = self.application.app_ctx_globals_class()
+        return super().open(*args, **kwargs)
+
+
 @pytest.fixture(scope="session")
 def make_app(settings: Settings):
     """Build another app with changed settings: ``make_app(signup_enabled=False)``."""
@@ -69,6 +86,7 @@ def make_app(settings: Settings):
 
     def factory(flask_config: dict | None = None, **changes):
         app = create_app(replace(settings, **changes))
+        app.test_client_class = FreshGlobalsClient
         app.config.update({"RQ_SYNC": True, **(flask_config or {})})
         return app
 
