@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Flask, has_app_context, request, session
+from flask import Flask, has_app_context, has_request_context, request, session
 from flask import current_app as _current_app
 
 from agency.config import Settings
@@ -87,11 +87,15 @@ def _openapi_spec_kwargs() -> dict[str, Any]:
     }
 
 
-def select_locale() -> str:
+def select_locale() -> str | None:
+    """The user's saved language, else the footer switch's choice, else the browser's."""
     from flask_login import current_user
 
-    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale:
-        return current_user.locale
+    if not has_request_context():
+        return None  # jobs and CLI: the default, unless they wrap work in force_locale()
+    saved = getattr(current_user, "locale", None) if current_user.is_authenticated else None
+    if saved in SUPPORTED_LOCALES:
+        return saved
     chosen = session.get("locale")
     if chosen in SUPPORTED_LOCALES:
         return chosen
