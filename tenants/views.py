@@ -36,6 +36,9 @@ def _login_limit() -> str:
 def _safe_next(target: str | None) -> str | None:
     if not target:
         return None
+    # Browsers read "\\" as "/" and drop tabs/newlines, so "/\\evil" or "/\t/evil" leave the site.
+    if "\\" in target or any(ord(ch) < 32 or ch.isspace() for ch in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
@@ -131,7 +134,9 @@ def account():  # noqa: ANN201
             for field, messages in exc.errors.items():
                 getattr(password, field).errors = list(messages)
         else:
-            login_user(current_user)  # this session gets the new fingerprint; others end
+            # This session gets the new fingerprint; others end. The real user, not the proxy:
+            # Flask-Login would store the proxy in g and recurse on the next lookup.
+            login_user(current_user._get_current_object())
             flash(_("Password changed. Your other sessions have been signed out."), "success")
             return redirect(url_for("auth.account"))
     if profile.errors or password.errors:

@@ -1,0 +1,291 @@
+"""Accounts: login answers, rate limits, sessions, CSRF, API authentication, cookies, redirects."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import select
+
+from agency.db import db, utcnow
+from tenants.models import ApiToken, User
+from tests.factories import PASSWORD, make_agency, owner_of, token_for
+from tests.helpers import bearer, csrf_from, form_post
+
+CSRF_VALUE_RE = re.compile(r'(name="[\w-]*csrf_token"[^>]*value=")[^"]+"')
+NEW_PASSWORD = "a brand new passphrase"
+
+
+@pytest.fixture
+def owner(app, database_url) -> User:
+    return owner_of(make_agency("Accounts Agency"))
+
+
+def _login(client, email: str, password: str = PASSWORD, path: str = "/login"):
+    return form_post(client, path, {"email": email, "password": password}, page="/login")
+
+
+def _page_without_secrets(response, *echoed: str) -> str:
+    html = CSRF_VALUE_RE.sub(r'\1X"', response.get_data(as_text=True))
+    for value in echoed:
+        html = html.replace(value, "ECHO")
+    return html
+
+
+def _password_change(client, current: str, new: str):
+    html = client.get("/account").get_data(as_text=True)
+    token = re.search(r'name="password-csrf_token"[^>]*value="([^"]+)"', html).group(1)
+    return client.post(
+        "/account",
+        data={
+            "password-csrf_token": token,
+            "password-current_password": current,
+            "password-new_password": new,
+            "password-submit": "1",
+        },
+    )
+
+
+# --- same answer for unknown e-mail and wrong password -------------------------------------
+
+
+def test_web_login_wrong_password_and_unknown_email_look_alike(client, owner):
+    wrong = _login(client, owner.email, "not the password")
+    unknown = _login(client, "nobody@example.com", "not the password")
+    assert wrong.status_code == unknown.status_code == 401
+    assert _page_without_secrets(wrong, owner.email) == _page_without_secrets(
+        unknown, "nobody@example.com"
+    )
+    assert "Wrong e-mail or password." in wrong.get_data(as_text=True)
+
+
+def test_api_tokens_wrong_password_and_unknown_email_look_alike(client, owner):
+    agency_slug = "accounts-agency"
+    wrong = client.post(
+        "/api/v1/tokens",
+        json={"email": owner.email, "password": "not the password", "agency": agency_slug},
+    )
+    unknown = client.post(
+        "/api/v1/tokens",
+        json={"email": "nobody@example.com", "password": "not the password", "agency": agency_slug},
+    )
+    assert wrong.status_code == unknown.status_code == 401
+    assert wrong.json == unknown.json
+    assert set(wrong.json) >= {"code", "status", "message", "errors"}
+
+
+def test_inactive_user_cannot_log_in(client, owner):
+    owner.active = False
+    db.session.commit()
+    response = _login(client, owner.email)
+    assert response.status_code == 401
+    assert client.get("/account").status_code == 302
+
+
+# --- rate limits ----------------------------------------------------------------------------
+
+
+def test_too_many_failed_web_logins_answer_429(client, owner):
+    for _ in range(5):
+        assert _login(client, owner.email, "not the password").status_code == 401
+    assert _login(client, owner.email, "not the password").status_code == 429
+    # Even the right password waits out the limit: the address is what is limited.
+    assert _login(client, owner.email).status_code == 429
+
+
+def test_successful_web_logins_do_not_count_toward_the_limit(client, auth, owner):
+    for _ in range(4):
+        assert _login(client, owner.email, "not the password").status_code == 401
+    for _ in range(3):
+        assert _login(client, owner.email).status_code == 302
+        auth.logout()
+    assert _login(client, owner.email, "not the password").status_code == 401
+    assert _login(client, owner.email, "not the password").status_code == 429
+
+
+def test_too_many_failed_token_requests_answer_429(client, owner):
+    body = {"email": owner.email, "password": "not the password", "agency": "accounts-agency"}
+    for _ in range(5):
+        assert client.post("/api/v1/tokens", json=body).status_code == 401
+    response = client.post("/api/v1/tokens", json=body)
+    assert response.status_code == 429
+
+
+def test_successful_token_requests_do_not_count_toward_the_limit(client, owner):
+    good = {"email": owner.email, "password": PASSWORD, "agency": "accounts-agency"}
+    bad = {**good, "password": "not the password"}
+    for _ in range(4):
+        assert client.post("/api/v1/tokens", json=bad).status_code == 401
+    for _ in range(3):
+        assert client.post("/api/v1/tokens", json=good).status_code == 201
+    assert client.post("/api/v1/tokens", json=bad).status_code == 401
+    assert client.post("/api/v1/tokens", json=bad).status_code == 429
+
+
+# --- sessions -------------------------------------------------------------------------------
+
+
+def test_password_change_ends_other_sessions_but_not_this_one(app, owner):
+    this, other = app.test_client(), app.test_client()
+    assert _login(this, owner.email).status_code == 302
+    assert _login(other, owner.email).status_code == 302
+    assert other.get("/account").status_code == 200
+
+    response = _password_change(this, PASSWORD, NEW_PASSWORD)
+    assert response.status_code == 302
+
+    assert this.get("/account").status_code == 200
+    kicked = other.get("/account")
+    assert kicked.status_code == 302
+    assert "/login" in kicked.location
+    # And the new password is the one that works now.
+    fresh = app.test_client()
+    assert _login(fresh, owner.email, PASSWORD).status_code == 401
+    assert _login(fresh, owner.email, NEW_PASSWORD).status_code == 302
+
+
+def test_password_change_with_wrong_current_password_changes_nothing(client, owner):
+    _login(client, owner.email)
+    before = owner.password_hash
+    response = _password_change(client, "not the password", NEW_PASSWORD)
+    assert response.status_code == 422
+    db.session.expire_all()
+    assert db.session.get(User, owner.id).password_hash == before
+
+
+def test_form_post_without_csrf_token_is_refused_and_changes_nothing(client, owner):
+    _login(client, owner.email)
+    response = client.post(
+        "/account", data={"profile-name": "Changed By Forgery", "profile-submit": "1"}
+    )
+    assert response.status_code == 400
+    db.session.expire_all()
+    assert db.session.get(User, owner.id).name != "Changed By Forgery"
+
+
+def test_login_without_csrf_token_is_refused(client, owner):
+    response = client.post("/login", data={"email": owner.email, "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get("/account").status_code == 302
+
+
+def test_logout_ends_the_session(client, auth, owner):
+    _login(client, owner.email)
+    assert client.get("/account").status_code == 200
+    auth.logout()
+    assert client.get("/account").status_code == 302
+
+
+def test_session_cookie_is_httponly_and_samesite_lax(client, owner):
+    response = _login(client, owner.email)
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert cookies, "login sets the session cookie"
+    attributes = {part.strip().lower() for part in cookies[-1].split(";")}
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example/",
+        "\\\\evil.example/",
+        "/\t/evil.example/",
+        "javascript:alert(1)",
+        "http:evil.example",
+    ],
+)
+def test_login_next_refuses_off_site_urls(client, owner, target):
+    html = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        query_string={"next": target},
+        data={"csrf_token": csrf_from(html), "email": owner.email, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    assert "evil.example" not in response.location
+    assert "javascript" not in response.location
+    assert response.location.startswith("/")
+    assert not response.location.startswith(("//", "/\\"))
+
+
+def test_login_next_keeps_on_site_paths(client, owner):
+    html = client.get("/login").get_data(as_text=True)
+    response = client.post(
+        "/login",
+        query_string={"next": "/account?tab=password"},
+        data={"csrf_token": csrf_from(html), "email": owner.email, "password": PASSWORD},
+    )
+    assert response.status_code == 302
+    assert response.location == "/account?tab=password"
+
+
+# --- API authentication ---------------------------------------------------------------------
+
+
+def _assert_401_shape(response) -> None:
+    assert response.status_code == 401
+    assert response.is_json
+    body = response.json
+    assert body["code"] == 401
+    assert body["status"] == "Unauthorized"
+    assert body["message"]
+    assert body["errors"] == {}
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": ""},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Token rg_abc"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+        {"Authorization": "rg_abcdef"},
+        {"Authorization": "Bearer rg_not-a-real-token"},
+        {"Authorization": "Bearer not-even-the-prefix"},
+        {"Authorization": "Bearer " + "rg_" + "x" * 500},
+    ],
+)
+def test_api_without_a_valid_token_answers_401_in_json(client, owner, headers):
+    _assert_401_shape(client.get("/api/v1/me", headers=headers))
+
+
+def test_revoked_token_answers_401(client, owner):
+    agency = make_agency("Revocation Agency", owner=owner)
+    token = token_for(owner, agency)
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    row = db.session.scalar(select(ApiToken).where(ApiToken.prefix == token[:10]))
+    row.revoked_at = utcnow()
+    db.session.commit()
+    _assert_401_shape(client.get("/api/v1/me", headers=bearer(token)))
+
+
+def test_inactive_users_token_answers_401(client, owner):
+    agency = make_agency("Inactive Agency", owner=owner)
+    token = token_for(owner, agency)
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200
+    owner.active = False
+    db.session.commit()
+    _assert_401_shape(client.get("/api/v1/me", headers=bearer(token)))
+
+
+def test_token_of_a_removed_member_answers_401(client, owner):
+    from tenants.models import Membership
+
+    agency = make_agency("Left Agency", owner=owner)
+    token = token_for(owner, agency)
+    membership = db.session.scalar(
+        select(Membership).where(Membership.agency_id == agency.id, Membership.user_id == owner.id)
+    )
+    membership.active = False
+    db.session.commit()
+    _assert_401_shape(client.get("/api/v1/me", headers=bearer(token)))
+
+
+def test_session_cookie_does_not_authenticate_the_api(client, owner):
+    _login(client, owner.email)
+    _assert_401_shape(client.get("/api/v1/me"))
