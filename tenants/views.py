@@ -45,6 +45,14 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
+def _fresh_session() -> None:
+    """Start a new session, keeping only the language picked with the footer switch."""
+    locale = session.get("locale")
+    session.clear()
+    if locale in SUPPORTED_LOCALES:
+        session["locale"] = locale
+
+
 @bp.route("/")
 def home():  # noqa: ANN201
     if not current_user.is_authenticated:
@@ -68,7 +76,7 @@ def login():  # noqa: ANN201
     if form.validate_on_submit():
         user = service.authenticate(form.email.data, form.password.data)
         if user is not None:
-            session.clear()  # no session fixation across the login boundary
+            _fresh_session()  # no session fixation across the login boundary
             login_user(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or _landing_url())
         g.login_failed = True
@@ -82,7 +90,7 @@ def login():  # noqa: ANN201
 @bp.route("/logout", methods=["POST"])
 def logout():  # noqa: ANN201
     logout_user()
-    session.clear()
+    _fresh_session()
     return redirect(url_for("auth.login"))
 
 
@@ -100,7 +108,7 @@ def signup():  # noqa: ANN201
             for field, messages in exc.errors.items():
                 getattr(form, field).errors = list(messages)
         else:
-            session.clear()
+            _fresh_session()
             login_user(user)
             flash(_("Welcome to Regia! Your agency is ready."), "success")
             return redirect(url_for("shell.dashboard", agency_slug=agency.slug))

@@ -133,6 +133,18 @@ def test_footer_switch_works_before_signing_in(client, database_url):
     assert "Accedi a Regia" in _text(client.get("/login", headers=EN))
 
 
+def test_language_picked_before_signing_in_survives_sign_in_and_out(client, auth, database_url):
+    agency = make_agency("Studio Quattro")
+    owner = owner_of(agency)
+    form_post(client, "/locale", {"locale": "it", "next": "/login"}, page="/login")
+
+    auth.login(owner.email)  # a fresh session (no fixation), but the language stays
+    assert "Pannello" in _text(client.get(f"/a/{agency.slug}/", headers=EN))
+    auth.logout()
+    assert "Accedi a Regia" in _text(client.get("/login", headers=EN))
+    assert _saved_locale(owner.id) is None  # chosen for this browser, not saved on the user
+
+
 def test_footer_switch_rejects_unknown_languages(client, database_url):
     token = csrf_from(_text(client.get("/login")))
     response = client.post("/locale", data={"csrf_token": token, "locale": "xx"})
