@@ -117,6 +117,32 @@ def _register_blueprints(app: Flask) -> None:
     from agency.web import apidocs
 
     app.register_blueprint(apidocs.bp)
+    from agency.mail import views as mail_views
+    from agency.team import api as team_api
+    from agency.team import views as team_views
+
+    app.register_blueprint(mail_views.bp)
+    team_views.init_app(app)
+    team_api.register(api)
+    _register_onboarding(app)
+
+
+def _register_onboarding(app: Flask) -> None:
+    from agency.channels import api as channels_api
+    from agency.channels import cli as channels_cli
+    from agency.channels import views as channels_views
+    from agency.clients import api as clients_api
+    from agency.clients import views as clients_views
+    from agency.workflow import api as workflow_api
+    from agency.workflow import views as workflow_views
+
+    clients_views.init_app(app)
+    channels_views.init_app(app)
+    workflow_views.init_app(app)
+    clients_api.register(api)
+    channels_api.register(api)
+    workflow_api.register(api)
+    channels_cli.init_app(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

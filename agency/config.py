@@ -58,6 +58,7 @@ class Settings:
     secure_cookies: bool
     login_rate_limit: str
     testing: bool = False
+    invitation_ttl_hours: int = 7 * 24
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -95,6 +96,9 @@ class Settings:
             signup_enabled=_bool(env.get("REGIA_SIGNUP_ENABLED"), True),
             secure_cookies=_bool(env.get("REGIA_SECURE_COOKIES"), False),
             login_rate_limit=env.get("REGIA_LOGIN_RATE_LIMIT") or "10 per 5 minutes",
+            invitation_ttl_hours=_int(
+                "REGIA_INVITATION_TTL_HOURS", env.get("REGIA_INVITATION_TTL_HOURS"), 7 * 24
+            ),
         )
         values.update(overrides)
         return cls(**values).validated()

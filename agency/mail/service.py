@@ -1,0 +1,120 @@
+"""Outgoing e-mail: rendered in the recipient's language, delivered by a job on the ``mail`` queue.
+
+With ``SMTP_HOST`` set the job speaks SMTP; without it (the demo) mails land as ``.eml``
+files in an outbox folder that ``/dev/outbox`` lists, so a newcomer can click the links.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from flask import current_app, render_template
+from flask_babel import force_locale
+
+from agency.db import utcnow
+
+_OUTBOX_NAME = re.compile(r"^[0-9]{14}-[0-9a-f]{32}\.eml$")
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str | None
+
+
+def render_mail(template: str, locale: str | None, **context: Any) -> RenderedMail:
+    """Render ``<template>.subject.txt``/``.txt``/``.html`` in ``locale`` (default English)."""
+    with force_locale(locale or "en"):
+        subject = render_template(f"{template}.subject.txt", **context)
+        text = render_template(f"{template}.txt", **context)
+        html = render_template(f"{template}.html", **context)
+    return RenderedMail(" ".join(subject.split()), text, html)
+
+
+def send_mail(
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    *,
+    inline_images: list[dict[str, str]] | None = None,
+) -> str:
+    """Queue one e-mail on the ``mail`` queue; returns its id (also its Message-ID).
+
+    ``inline_images`` are ``{"cid", "path", "subtype"}`` dicts the HTML part refers to as
+    ``cid:<cid>`` (the agency's logo).
+    """
+    from agency.jobs import enqueue
+    from agency.mail.jobs import deliver_mail
+
+    message = {
+        "id": uuid.uuid4().hex,
+        "to": to,
+        "subject": subject,
+        "text": text,
+        "html": html,
+        "inline_images": list(inline_images or []),
+        "created_at": utcnow().strftime("%Y%m%d%H%M%S"),
+    }
+    enqueue("mail", deliver_mail, message, job_id=f"mail:{message['id']}")
+    return message["id"]
+
+
+def outbox_dir() -> Path | None:
+    """Where mails are written instead of sent, or None when SMTP is configured."""
+    settings = current_app.config["REGIA"]
+    if settings.smtp_host:
+        return None
+    return settings.mail_outbox_dir or settings.instance_path / "outbox"
+
+
+def outbox_page_enabled() -> bool:
+    """The outbox page exists only for demos and tests, never on a production server."""
+    settings = current_app.config["REGIA"]
+    if outbox_dir() is None:
+        return False
+    return settings.is_sqlite or settings.testing or settings.mail_outbox_dir is not None
+
+
+@dataclass(frozen=True)
+class OutboxMail:
+    name: str
+    to: str
+    subject: str
+    date: str
+    text: str
+    html: str | None
+
+
+def list_outbox(limit: int = 200) -> list[OutboxMail]:
+    folder = outbox_dir()
+    if folder is None or not folder.is_dir():
+        return []
+    names = sorted((p.name for p in folder.iterdir() if _OUTBOX_NAME.match(p.name)), reverse=True)
+    return [read_outbox(name) for name in names[:limit]]
+
+
+def read_outbox(name: str) -> OutboxMail:
+    """One outbox mail by file name; ``FileNotFoundError`` for anything else."""
+    folder = outbox_dir()
+    if folder is None or not _OUTBOX_NAME.match(name) or not (folder / name).is_file():
+        raise FileNotFoundError(name)
+    with open(folder / name, "rb") as handle:
+        message = BytesParser(policy=policy.default).parse(handle)
+    text_part = message.get_body(preferencelist=("plain",))
+    html_part = message.get_body(preferencelist=("html",))
+    return OutboxMail(
+        name=name,
+        to=str(message["To"]),
+        subject=str(message["Subject"]),
+        date=str(message["Date"]),
+        text=text_part.get_content() if text_part else "",
+        html=html_part.get_content() if html_part else None,
+    )
