@@ -73,3 +73,44 @@ def token_for(user: User, agency: Agency) -> str:
 
 def random_uuid() -> str:
     return str(uuid.uuid4())
+
+
+def make_channel(
+    agency: Agency,
+    client: ClientCompany,
+    *,
+    network: str = "mastodon",
+    name: str | None = None,
+    settings: dict | None = None,
+    secrets: dict | None = None,
+    status: str = "connected",
+):
+    """A channel stored directly (credentials encrypted as the service does)."""
+    from agency import crypto
+    from agency.channels.models import Channel
+
+    if network == "mastodon" and settings is None and secrets is None:
+        settings = {"instance_url": "https://mastodon.example"}
+        secrets = {"access_token": "factory-token"}
+    with tenant_context(agency.id):
+        channel = Channel(
+            client_id=client.id,
+            network=network,
+            name=name or f"Channel {next(_seq)}",
+            settings=settings or {},
+            credentials_encrypted=crypto.encrypt_json(secrets) if secrets else None,
+            status=status,
+        )
+        db.session.add(channel)
+        db.session.commit()
+    return channel
+
+
+def make_policy(agency: Agency, client: ClientCompany, **fields):
+    from agency.workflow.models import ApprovalPolicy
+
+    with tenant_context(agency.id):
+        policy = ApprovalPolicy(client_id=client.id, **fields)
+        db.session.add(policy)
+        db.session.commit()
+    return policy

@@ -1,0 +1,320 @@
+"""Channels of a client: per-network settings, validation and encrypted credentials.
+
+Secret settings (tokens, passwords, signing secrets) go only into ``credentials_encrypted``;
+they are never returned, rendered, logged or written to the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from agency import audit, crypto
+from agency.channels.models import Channel, ChannelStatus, Network
+from agency.clients.service import require_manage
+from agency.db import db
+from agency.errors import NotFound, ValidationFailed
+from tenants.models import ClientCompany
+from tenants.permissions import Access
+
+SECRET_FIELDS = frozenset({"access_token", "refresh_token", "app_password", "secret"})
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    name: str
+    kind: str = "text"  # text | url | secret
+    default: str | None = None  # base URLs default to the network's public API
+    pattern: str | None = None
+
+    @property
+    def secret(self) -> bool:
+        return self.kind == "secret"
+
+
+def _url(name: str, default: str | None = None) -> SettingSpec:
+    return SettingSpec(name, "url", default)
+
+
+def _secret(name: str) -> SettingSpec:
+    return SettingSpec(name, "secret")
+
+
+NETWORK_SETTINGS: dict[Network, tuple[SettingSpec, ...]] = {
+    Network.MASTODON: (_url("instance_url"), _secret("access_token")),
+    Network.BLUESKY: (
+        _url("pds_url", "https://bsky.social"),
+        SettingSpec("handle"),
+        _secret("app_password"),
+    ),
+    Network.X: (
+        _secret("access_token"),
+        _secret("refresh_token"),
+        SettingSpec("client_id"),
+        _url("api_base", "https://api.x.com"),
+    ),
+    Network.FACEBOOK_PAGE: (
+        SettingSpec("page_id", pattern=r"^\d{1,30}$"),
+        _secret("access_token"),
+        _url("graph_base", "https://graph.facebook.com"),
+    ),
+    Network.INSTAGRAM: (
+        SettingSpec("ig_user_id", pattern=r"^\d{1,30}$"),
+        _secret("access_token"),
+        _url("graph_base", "https://graph.facebook.com"),
+    ),
+    Network.LINKEDIN: (
+        SettingSpec("organization_urn", pattern=r"^urn:li:organization:\d+$"),
+        _secret("access_token"),
+        _url("api_base", "https://api.linkedin.com"),
+    ),
+    Network.WEBHOOK: (_url("url"), _secret("secret")),
+    Network.MANUAL: (),
+}
+NETWORK_LABELS = {
+    Network.MASTODON: "Mastodon",
+    Network.BLUESKY: "Bluesky",
+    Network.X: "X",
+    Network.FACEBOOK_PAGE: "Facebook Page",
+    Network.INSTAGRAM: "Instagram",
+    Network.LINKEDIN: "LinkedIn",
+    Network.WEBHOOK: "Webhook",
+    Network.MANUAL: "Manual",
+}
+
+
+def specs_for(network: str) -> tuple[SettingSpec, ...]:
+    return NETWORK_SETTINGS[Network(network)]
+
+
+def parse_network(value: object) -> Network:
+    try:
+        return Network(str(value or "").strip())
+    except ValueError as exc:
+        raise ValidationFailed(
+            {"network": [_("Unknown network. Choose one of: %(n)s.", n=", ".join(Network))]}
+        ) from exc
+
+
+def _check_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
+
+
+def validate_settings(
+    network: Network, given: Mapping[str, object], stored_secrets: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
+    """``(public settings, secrets)`` for ``network``, or ValidationFailed with per-setting errors.
+
+    ``stored_secrets`` are kept for secret fields left blank (editing a channel).
+    """
+    specs = NETWORK_SETTINGS[network]
+    known = {spec.name for spec in specs}
+    errors: dict[str, list[str]] = {}
+    for key in given:
+        if key not in known:
+            errors[key] = [_("Not a setting of this network.")]
+    public: dict[str, str] = {}
+    secrets: dict[str, str] = {}
+    for spec in specs:
+        raw = given.get(spec.name)
+        value = str(raw).strip() if raw is not None else ""
+        if len(value) > 4000:
+            errors[spec.name] = [_("This value is too long.")]
+            continue
+        if not value and spec.secret and stored_secrets and spec.name in stored_secrets:
+            secrets[spec.name] = stored_secrets[spec.name]
+            continue
+        if not value and spec.default:
+            value = spec.default
+        if not value:
+            errors[spec.name] = [_("This setting is required.")]
+        elif spec.kind == "url" and not _check_url(value):
+            errors[spec.name] = [_("Enter an http:// or https:// URL.")]
+        elif spec.pattern and not re.match(spec.pattern, value):
+            errors[spec.name] = [_("This value does not have the expected format.")]
+        elif spec.secret:
+            secrets[spec.name] = value
+        else:
+            public[spec.name] = value.rstrip("/") if spec.kind == "url" else value
+    if errors:
+        raise ValidationFailed({"settings": errors})
+    return public, secrets
+
+
+def _clean_name(name: object, errors: dict) -> str:
+    text = str(name or "").strip()
+    if not text:
+        errors["name"] = [_("Enter a name for this channel.")]
+    elif len(text) > 200:
+        errors["name"] = [_("Use at most %(n)d characters.", n=200)]
+    return text
+
+
+def _clean_handle(handle: object, errors: dict) -> str | None:
+    text = str(handle or "").strip()
+    if len(text) > 200:
+        errors["handle"] = [_("Use at most %(n)d characters.", n=200)]
+    return text or None
+
+
+def _validate(
+    network: Network,
+    data: Mapping[str, object],
+    stored_secrets: Mapping[str, str] | None = None,
+) -> tuple[str, str | None, dict[str, str], dict[str, str]]:
+    errors: dict = {}
+    name = _clean_name(data.get("name"), errors)
+    handle = _clean_handle(data.get("handle"), errors)
+    settings = data.get("settings") or {}
+    if not isinstance(settings, Mapping):
+        errors["settings"] = {"_schema": [_("Settings must be an object.")]}
+        settings = {}
+    try:
+        public, secrets = validate_settings(network, settings, stored_secrets)
+    except ValidationFailed as exc:
+        errors.update(exc.errors)
+        public, secrets = {}, {}
+    if errors:
+        raise ValidationFailed(errors)
+    if handle is None and "handle" in public:
+        handle = public["handle"]
+    return name, handle, public, secrets
+
+
+def list_channels(access: Access, client: ClientCompany) -> list[Channel]:
+    """The client's channels; the caller got ``client`` through ``get_client`` (visibility)."""
+    return list(
+        db.session.scalars(
+            select(Channel).where(Channel.client_id == client.id).order_by(Channel.name)
+        )
+    )
+
+
+def get_channel(access: Access, client: ClientCompany, channel_id: uuid.UUID) -> Channel:
+    channel = db.session.get(Channel, channel_id)
+    if channel is None or channel.client_id != client.id:
+        raise NotFound(_("No such channel."))
+    return channel
+
+
+def credential_fields(channel: Channel) -> list[str]:
+    """Names (never values) of the secret settings stored for ``channel``."""
+    if not channel.credentials_encrypted:
+        return []
+    return [spec.name for spec in specs_for(channel.network) if spec.secret]
+
+
+def _record(access: Access, action: str, channel: Channel, via: str, **data: object) -> None:
+    audit.record(
+        action,
+        actor_id=access.user.id,
+        subject_type="channel",
+        subject_id=channel.id,
+        client_id=channel.client_id,
+        via=via,
+        network=channel.network,
+        name=channel.name,
+        **data,
+    )
+
+
+def add_channel(
+    access: Access, client: ClientCompany, data: Mapping[str, object], *, via: str = "web"
+) -> Channel:
+    """Register a channel for ``client``; commits. Raises ValidationFailed/PermissionDenied."""
+    require_manage(access, client.id)
+    network = parse_network(data.get("network"))
+    name, handle, public, secrets = _validate(network, data)
+    channel = Channel(
+        id=uuid.uuid4(),
+        client_id=client.id,
+        network=network.value,
+        name=name,
+        handle=handle,
+        settings=public,
+        credentials_encrypted=crypto.encrypt_json(secrets) if secrets else None,
+        status=ChannelStatus.CONNECTED.value,
+    )
+    db.session.add(channel)
+    _record(access, "channel.added", channel, via, settings=sorted(public))
+    db.session.commit()
+    return channel
+
+
+def update_channel(
+    access: Access, channel: Channel, data: Mapping[str, object], *, via: str = "web"
+) -> Channel:
+    """Change name, handle and settings; blank secret settings keep their stored value."""
+    require_manage(access, channel.client_id)
+    network = Network(channel.network)
+    if data.get("network") not in (None, "", network.value):
+        raise ValidationFailed({"network": [_("A channel's network cannot be changed.")]})
+    merged = {"name": channel.name, "handle": channel.handle, **data}
+    if isinstance(data.get("settings"), Mapping):
+        merged["settings"] = {**channel.settings, **data["settings"]}
+    else:
+        merged.setdefault("settings", None)
+        merged["settings"] = merged["settings"] or dict(channel.settings)
+    stored = crypto.decrypt_json(channel.credentials_encrypted)
+    name, handle, public, secrets = _validate(network, merged, stored)
+    secrets_changed = secrets != stored
+    channel.name, channel.handle, channel.settings = name, handle, public
+    if secrets_changed:
+        channel.credentials_encrypted = crypto.encrypt_json(secrets) if secrets else None
+        if channel.status == ChannelStatus.NEEDS_RECONNECT.value:
+            channel.status = ChannelStatus.CONNECTED.value  # new credentials: try again
+    _record(access, "channel.updated", channel, via, credentials_changed=secrets_changed)
+    db.session.commit()
+    return channel
+
+
+def set_channel_enabled(
+    access: Access, channel: Channel, enabled: bool, *, via: str = "web"
+) -> Channel:
+    require_manage(access, channel.client_id)
+    channel.status = (ChannelStatus.CONNECTED if enabled else ChannelStatus.DISABLED).value
+    _record(access, "channel.enabled" if enabled else "channel.disabled", channel, via)
+    db.session.commit()
+    return channel
+
+
+def set_channel_status(
+    access: Access, channel: Channel, status: str, *, via: str = "api"
+) -> Channel:
+    """The API's status change: only ``connected`` (enable) and ``disabled`` may be asked for."""
+    if status not in (ChannelStatus.CONNECTED.value, ChannelStatus.DISABLED.value):
+        raise ValidationFailed({"status": [_("Use connected or disabled.")]})
+    return set_channel_enabled(access, channel, status == ChannelStatus.CONNECTED.value, via=via)
+
+
+def delete_channel(access: Access, channel: Channel, *, via: str = "web") -> None:
+    require_manage(access, channel.client_id)
+    _record(access, "channel.removed", channel, via)
+    db.session.delete(channel)
+    db.session.commit()
+
+
+def rotate_all_credentials() -> int:
+    """Re-encrypt every channel's credentials under the newest key; returns how many."""
+    from tenants.context import tenant_context
+    from tenants.models import Agency
+
+    count = 0
+    agency_ids = list(db.session.scalars(select(Agency.id)))
+    for agency_id in agency_ids:
+        with tenant_context(agency_id):
+            channels = db.session.scalars(
+                select(Channel).where(Channel.credentials_encrypted.is_not(None))
+            )
+            for channel in channels:
+                channel.credentials_encrypted = crypto.rotate(channel.credentials_encrypted)
+                count += 1
+            db.session.commit()
+    return count

@@ -1,0 +1,152 @@
+"""Channel pages under /a/<agency_slug>/clients/<client_id>/channels."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+
+from agency.channels import service
+from agency.channels.models import Network
+from agency.clients.service import get_client, get_manageable_client, require_manage
+from agency.errors import ValidationFailed
+from tenants.permissions import Permission
+
+bp = Blueprint(
+    "channels",
+    __name__,
+    url_prefix="/a/<agency_slug>/clients/<uuid:client_id>/channels",
+    template_folder="templates",
+)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+
+
+def _submitted() -> dict:
+    settings = {
+        key.removeprefix("settings-"): value
+        for key, value in request.form.items()
+        if key.startswith("settings-")
+    }
+    return {
+        "network": request.form.get("network"),
+        "name": request.form.get("name"),
+        "handle": request.form.get("handle"),
+        "settings": settings,
+    }
+
+
+def _flat_errors(errors: dict) -> dict[str, list[str]]:
+    flat = {k: v for k, v in errors.items() if k != "settings"}
+    for key, messages in (errors.get("settings") or {}).items():
+        flat[f"settings-{key}"] = messages
+    return flat
+
+
+@bp.get("/")
+@login_required
+def index(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    client = get_client(g.access, client_id)
+    return render_template(
+        "channels/list.html",
+        client=client,
+        channels=service.list_channels(g.access, client),
+        can_manage=g.access.can(Permission.MANAGE_CLIENTS, client.id),
+        labels=service.NETWORK_LABELS,
+    )
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    client = get_manageable_client(g.access, client_id)
+    data = _submitted() if request.method == "POST" else {"network": request.args.get("network")}
+    errors: dict[str, list[str]] = {}
+    network = data.get("network") if data.get("network") in set(Network) else None
+    if request.method == "POST":
+        try:
+            channel = service.add_channel(g.access, client, data)
+        except ValidationFailed as exc:
+            errors = _flat_errors(exc.errors)
+        else:
+            flash(_("Channel %(name)s added.", name=channel.name), "success")
+            return redirect(url_for("channels.index", client_id=client.id))
+    return render_template(
+        "channels/form.html",
+        client=client,
+        channel=None,
+        network=network,
+        specs=service.specs_for(network) if network else (),
+        data=data,
+        errors=errors,
+        stored=set(),
+        labels=service.NETWORK_LABELS,
+    ), (422 if errors else 200)
+
+
+@bp.route("/<uuid:channel_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN201
+    client = get_manageable_client(g.access, client_id)
+    channel = service.get_channel(g.access, client, channel_id)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        data = _submitted()
+        try:
+            service.update_channel(g.access, channel, data)
+        except ValidationFailed as exc:
+            errors = _flat_errors(exc.errors)
+        else:
+            flash(_("Channel saved."), "success")
+            return redirect(url_for("channels.index", client_id=client.id))
+    else:
+        data = {"name": channel.name, "handle": channel.handle, "settings": channel.settings}
+    return render_template(
+        "channels/form.html",
+        client=client,
+        channel=channel,
+        network=channel.network,
+        specs=service.specs_for(channel.network),
+        data=data,
+        errors=errors,
+        stored=set(service.credential_fields(channel)),
+        labels=service.NETWORK_LABELS,
+    ), (422 if errors else 200)
+
+
+def _action(client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN202
+    client = get_client(g.access, client_id)
+    require_manage(g.access, client.id)
+    return client, service.get_channel(g.access, client, channel_id)
+
+
+@bp.post("/<uuid:channel_id>/disable")
+@login_required
+def disable(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN201
+    client, channel = _action(client_id, channel_id)
+    service.set_channel_enabled(g.access, channel, False)
+    flash(_("Channel %(name)s disabled.", name=channel.name), "success")
+    return redirect(url_for("channels.index", client_id=client.id))
+
+
+@bp.post("/<uuid:channel_id>/enable")
+@login_required
+def enable(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN201
+    client, channel = _action(client_id, channel_id)
+    service.set_channel_enabled(g.access, channel, True)
+    flash(_("Channel %(name)s enabled.", name=channel.name), "success")
+    return redirect(url_for("channels.index", client_id=client.id))
+
+
+@bp.post("/<uuid:channel_id>/delete")
+@login_required
+def delete(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN201
+    client, channel = _action(client_id, channel_id)
+    name = channel.name
+    service.delete_channel(g.access, channel)
+    flash(_("Channel %(name)s deleted.", name=name), "success")
+    return redirect(url_for("channels.index", client_id=client.id))

@@ -1,0 +1,63 @@
+"""Clients API: ``GET, POST /api/v1/clients``; ``GET, PATCH /api/v1/clients/{id}``."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import g
+from flask.views import MethodView
+from flask_smorest import Api, Blueprint
+
+from agency.clients import service
+from agency.clients.schemas import (
+    ClientCreateIn,
+    ClientListArgs,
+    ClientListOut,
+    ClientOut,
+    ClientPatchIn,
+)
+from agency.extensions import csrf
+
+blp = Blueprint("api-clients", __name__, url_prefix="/api/v1", description="Client companies")
+
+
+@blp.route("/clients")
+class Clients(MethodView):
+    @blp.arguments(ClientListArgs, location="query")
+    @blp.response(200, ClientListOut)
+    def get(self, args: dict):
+        """Visible clients, by name; pass `next_cursor` back as `cursor` for the next page."""
+        items, next_cursor = service.list_clients(
+            g.access, status=args.get("status"), cursor=args.get("cursor"), limit=args["limit"]
+        )
+        return {"items": items, "next_cursor": next_cursor}
+
+    @blp.arguments(ClientCreateIn)
+    @blp.response(201, ClientOut)
+    @blp.alt_response(422, description="Field errors in `errors.json`.")
+    def post(self, data: dict):
+        """Onboard a client company (owner, manager)."""
+        return service.create_client(g.access, data, via="api")
+
+
+@blp.route("/clients/<uuid:client_id>")
+class ClientResource(MethodView):
+    @blp.response(200, ClientOut)
+    def get(self, client_id: uuid.UUID):
+        """One client company."""
+        return service.get_client(g.access, client_id)
+
+    @blp.arguments(ClientPatchIn)
+    @blp.response(200, ClientOut)
+    @blp.alt_response(409, description="Illegal status transition.")
+    @blp.alt_response(422, description="Field errors in `errors.json`.")
+    def patch(self, data: dict, client_id: uuid.UUID):
+        """Change details and/or `status` (active, paused, offboarded)."""
+        client = service.get_manageable_client(g.access, client_id)
+        status = data.pop("status", None)
+        return service.patch_client(g.access, client, data, status, via="api")
+
+
+def register(api: Api) -> None:
+    csrf.exempt(blp)
+    api.register_blueprint(blp)

@@ -1,0 +1,46 @@
+"""Web forms of the client pages. Only shapes and CSRF here; the rules live in the service."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import Length
+
+from agency.clients.validation import CURRENCIES, LANGUAGES
+
+
+class ClientForm(FlaskForm):
+    name = StringField(_l("Name"), validators=[Length(max=200)])
+    legal_name = StringField(_l("Legal name"), validators=[Length(max=300)])
+    country = StringField(
+        _l("Country"),
+        validators=[Length(max=2)],
+        description=_l("ISO 3166 two-letter code, e.g. IT"),
+    )
+    vat_number = StringField(_l("VAT id"), validators=[Length(max=40)])
+    fiscal_code = StringField(_l("Fiscal code"), validators=[Length(max=40)])
+    address = TextAreaField(_l("Address"), validators=[Length(max=500)])
+    billing_email = StringField(_l("Billing e-mail"), validators=[Length(max=320)])
+    sdi_code = StringField(
+        _l("SDI code"),
+        validators=[Length(max=7)],
+        description=_l("Italian e-invoicing recipient code (7 characters)"),
+    )
+    pec = StringField(_l("PEC"), validators=[Length(max=320)])
+    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES], default="EUR")
+    timezone = StringField(_l("Time zone"), default="UTC", validators=[Length(max=64)])
+    language = SelectField(
+        _l("Language"),
+        choices=[(code, {"en": "English", "it": "Italiano"}[code]) for code in LANGUAGES],
+        default="en",
+    )
+
+    def details(self) -> dict[str, str | None]:
+        return {name: field.data for name, field in self._fields.items() if name != "csrf_token"}
+
+    def show_errors(self, errors: dict[str, list[str]]) -> None:
+        for name, messages in errors.items():
+            field = self._fields.get(name)
+            if field is not None:
+                field.errors = list(messages)

@@ -1,0 +1,161 @@
+"""Validation and normalisation of a client company's legal and billing details.
+
+Pure functions (no database): each returns the normalised value or raises ``FieldError``.
+"""
+
+from __future__ import annotations
+
+import re
+import zoneinfo
+from functools import cache
+
+from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
+from stdnum import get_cc_module
+from stdnum.eu import vat as eu_vat
+from stdnum.exceptions import ValidationError as StdnumError
+from stdnum.it import codicefiscale, iva
+
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RON", "CAD")
+LANGUAGES = ("en", "it")
+SDI_RE = re.compile(r"^[A-Z0-9]{7}$")
+SDI_PEC_ONLY = "0000000"  # the SDI code meaning "deliver to the PEC address"
+# Codes babel knows that are not countries (regions, unions, placeholders).
+_NOT_COUNTRIES = {"EU", "EZ", "UN", "QO", "ZZ", "XA", "XB"}
+
+
+class FieldError(ValueError):
+    """One field's value is invalid; the message is user-facing."""
+
+
+@cache
+def country_codes() -> frozenset[str]:
+    from babel import Locale
+
+    return frozenset(
+        code
+        for code in Locale("en").territories
+        if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES
+    )
+
+
+def country_name(code: str | None, locale: str = "en") -> str:
+    from babel import Locale
+
+    if not code:
+        return ""
+    return Locale.parse(locale).territories.get(code, code)
+
+
+@cache
+def timezones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
+def clean_text(value: object, max_length: int) -> str | None:
+    text = (str(value) if value is not None else "").strip()
+    if len(text) > max_length:
+        raise FieldError(_("Use at most %(n)d characters.", n=max_length))
+    return text or None
+
+
+def clean_country(value: object) -> str | None:
+    code = (str(value) if value is not None else "").strip().upper()
+    if not code:
+        return None
+    if code not in country_codes():
+        raise FieldError(_("Enter an ISO 3166 two-letter country code, like IT or DE."))
+    return code
+
+
+def clean_currency(value: object) -> str:
+    code = (str(value) if value is not None else "").strip().upper()
+    if code not in CURRENCIES:
+        raise FieldError(_("Choose one of: %(codes)s.", codes=", ".join(CURRENCIES)))
+    return code
+
+
+def clean_timezone(value: object) -> str:
+    name = (str(value) if value is not None else "").strip()
+    if name not in timezones():
+        raise FieldError(_("Enter a time zone like Europe/Rome."))
+    return name
+
+
+def clean_language(value: object) -> str:
+    code = (str(value) if value is not None else "").strip().lower()
+    if code not in LANGUAGES:
+        raise FieldError(_("Choose English (en) or Italian (it)."))
+    return code
+
+
+def clean_email(value: object) -> str | None:
+    text = (str(value) if value is not None else "").strip()
+    if not text:
+        return None
+    if len(text) > 320:
+        raise FieldError(_("Use at most %(n)d characters.", n=320))
+    try:
+        return validate_email(text, check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise FieldError(_("Enter a valid e-mail address.")) from exc
+
+
+def _eu_prefix(country: str) -> str:
+    return "EL" if country == "GR" else country
+
+
+def clean_vat(value: object, country: str | None) -> str | None:
+    """The compact VAT id, with the EU country prefix for EU member states."""
+    raw = re.sub(r"[\s.\-/]", "", str(value) if value is not None else "").upper()
+    if not raw:
+        return None
+    if not country:
+        raise FieldError(_("Choose the country first: VAT ids are checked per country."))
+    if country.lower() in eu_vat.MEMBER_STATES or country == "GR":
+        prefix = _eu_prefix(country)
+        if raw[:2].isalpha():
+            if raw[:2] != prefix:
+                raise FieldError(_("This VAT id does not belong to the client's country."))
+            number = raw
+        else:
+            number = prefix + raw
+        try:
+            return eu_vat.validate(number)
+        except StdnumError as exc:
+            raise FieldError(_("This is not a valid VAT id for %(c)s.", c=country)) from exc
+    module = get_cc_module(country.lower(), "vat")
+    if module is None:
+        if len(raw) > 40 or not raw.isalnum():
+            raise FieldError(_("Use letters and digits only, at most 40."))
+        return raw
+    try:
+        return module.validate(raw)
+    except StdnumError as exc:
+        raise FieldError(_("This is not a valid VAT id for %(c)s.", c=country)) from exc
+
+
+def clean_fiscal_code(value: object, country: str | None) -> str | None:
+    """Italian codice fiscale (person, 16 chars, or company, 11 digits); free text elsewhere."""
+    raw = re.sub(r"[\s.\-/]", "", str(value) if value is not None else "").upper()
+    if not raw:
+        return None
+    if country == "IT":
+        if len(raw) == 11 and raw.isdigit():
+            if iva.is_valid(raw):
+                return raw
+        elif codicefiscale.is_valid(raw):
+            return codicefiscale.compact(raw)
+        raise FieldError(_("This is not a valid Italian fiscal code."))
+    if len(raw) > 40 or not raw.isalnum():
+        raise FieldError(_("Use letters and digits only, at most 40."))
+    return raw
+
+
+def clean_sdi(value: object) -> str | None:
+    code = (str(value) if value is not None else "").strip().upper()
+    if not code:
+        return None
+    if not SDI_RE.match(code):
+        raise FieldError(_("The SDI code has exactly 7 letters or digits."))
+    return code
