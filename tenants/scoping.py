@@ -95,12 +95,18 @@ def _scope_to_current_agency(state: ORMExecuteState) -> None:
 @event.listens_for(Session, "before_flush")
 def _stamp_new_rows(session: Session, flush_context, instances) -> None:  # noqa: ANN001
     agency_id = current_agency_id()
+    tenant_rows = False
     for obj in list(session.new) + list(session.dirty):
         if not isinstance(obj, TenantScoped):
             continue
+        tenant_rows = True
         if agency_id is None:
             raise TenantError(f"cannot write {type(obj).__name__} with no agency in context")
         if obj.agency_id is None:
             obj.agency_id = agency_id
         elif obj.agency_id != agency_id:
             raise TenantError(f"{type(obj).__name__} belongs to another agency")
+    if tenant_rows or any(isinstance(obj, TenantScoped) for obj in session.deleted):
+        # The transaction may have begun under another (or no) agency: flushes do not pass
+        # through do_orm_execute, so bring the RLS setting in step here.
+        _sync_rls_setting(session)

@@ -238,3 +238,24 @@ def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies):
             select(ClientCompany.name), execution_options={ALL_TENANTS: True}
         ).all()
     assert names == ["Client of A"]  # RLS still binds the app role
+
+
+def test_insert_works_when_the_transaction_began_under_no_agency(two_agencies):
+    agency_a, _, _, _ = two_agencies
+    db.session.execute(text("SELECT 1"))  # transaction begun with no agency
+    with tenant_context(agency_a.id):
+        db.session.add(ClientCompany(name="Late Context"))
+        db.session.commit()
+    assert "Late Context" in _all_client_names()
+
+
+def test_flush_under_another_agency_keeps_rls_in_step(two_agencies):
+    agency_a, agency_b, _, _ = two_agencies
+    with tenant_context(agency_a.id):
+        db.session.scalars(select(ClientCompany)).all()  # transaction begun as A
+        with tenant_context(agency_b.id):
+            db.session.add(ClientCompany(name="B via nested context"))
+            db.session.flush()
+        db.session.commit()
+    with tenant_context(agency_b.id):
+        assert "B via nested context" in _raw_client_names()
