@@ -131,3 +131,57 @@ def auth(client):
     from tests.helpers import AuthActions
 
     return AuthActions(client)
+
+
+class SmtpSink:
+    """Messages delivered to the local aiosmtpd server, parsed as ``email.message.EmailMessage``."""
+
+    def __init__(self) -> None:
+        self.messages: list = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201, N802
+        from email import message_from_bytes, policy
+
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        message.envelope_rcpt = list(envelope.rcpt_tos)
+        self.messages.append(message)
+        return "250 Message accepted for delivery"
+
+
+@pytest.fixture(scope="session")
+def smtp_server() -> Iterator[tuple]:
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and a free port, for the whole session."""
+    import socket
+
+    from aiosmtpd.controller import Controller
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = SmtpSink()
+    controller = Controller(sink, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield sink, port
+    controller.stop()
+
+
+@pytest.fixture(scope="session")
+def _smtp_app(make_app, smtp_server):
+    _sink, port = smtp_server
+    return make_app(smtp_host="127.0.0.1", smtp_port=port)
+
+
+@pytest.fixture
+def smtp(_smtp_app, smtp_server):
+    """An app that sends mail to the local SMTP server; ``smtp.messages`` are what arrived.
+
+    ``smtp.app`` is in context for the test; ``smtp.client`` is its test client.
+    """
+    from types import SimpleNamespace
+
+    sink, port = smtp_server
+    sink.messages.clear()
+    with _smtp_app.app_context():
+        yield SimpleNamespace(
+            app=_smtp_app, client=_smtp_app.test_client(), messages=sink.messages, port=port
+        )

@@ -31,7 +31,8 @@ class RenderedMail:
 
 def render_mail(template: str, locale: str | None, **context: Any) -> RenderedMail:
     """Render ``<template>.subject.txt``/``.txt``/``.html`` in ``locale`` (default English)."""
-    with force_locale(locale or "en"):
+    context["locale"] = locale = locale or "en"
+    with force_locale(locale):
         subject = render_template(f"{template}.subject.txt", **context)
         text = render_template(f"{template}.txt", **context)
         html = render_template(f"{template}.html", **context)
@@ -63,7 +64,7 @@ def send_mail(
         "inline_images": list(inline_images or []),
         "created_at": utcnow().strftime("%Y%m%d%H%M%S"),
     }
-    enqueue("mail", deliver_mail, message, job_id=f"mail:{message['id']}")
+    enqueue("mail", deliver_mail, message, job_id=f"mail-{message['id']}")
     return message["id"]
 
 

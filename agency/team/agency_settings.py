@@ -140,6 +140,7 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
                 via=via,
                 fields=sorted(changed),
             )
+            db.session.flush()  # stamped with the agency while it is in context
     db.session.commit()
     return agency
 
@@ -185,6 +186,7 @@ def save_logo(access: Access, content: bytes, *, via: str = "web") -> Agency:
             subject_id=agency.id,
             via=via,
         )
+        db.session.flush()  # stamped with the agency while it is in context
     db.session.commit()
     return agency
 

@@ -104,6 +104,7 @@ def create_invitation(
             email=email,
             role=wanted.value,
         )
+        db.session.flush()  # stamped with the agency while it is in context
     db.session.commit()
     _email_invitation(invitation, token, access.user)
     return invitation, token
@@ -221,6 +222,7 @@ def revoke_invitation(access: Access, invitation_id: uuid.UUID | str, *, via: st
             via=via,
             email=invitation.email,
         )
+        db.session.flush()  # stamped with the agency while it is in context
     db.session.commit()
 
 
@@ -245,6 +247,7 @@ def resend_invitation(
             via=via,
             email=invitation.email,
         )
+        db.session.flush()  # stamped with the agency while it is in context
     db.session.commit()
     _email_invitation(invitation, token, access.user)
     return invitation, token
@@ -318,6 +321,7 @@ def accept_invitation(
             role=invitation.role,
             invitation_id=invitation.id,
         )
+        db.session.flush()  # stamped with the agency while it is in context
     db.session.commit()
     return user, invitation.agency, membership
 
@@ -372,7 +376,6 @@ def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None
         expires_at=invitation.expires_at,
         has_account=user is not None,
         logo_cid=logo["cid"] if logo else None,
-        locale=locale,
     )
     send_mail(
         invitation.email, mail.subject, mail.text, mail.html, inline_images=[logo] if logo else []

@@ -167,6 +167,7 @@ def _audit(access: Access, action: str, membership: Membership, via: str, **data
             user_id=membership.user_id,
             **data,
         )
+        db.session.flush()  # stamped with the agency while it is in context
 
 
 def change_role(
