@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext as _
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so both failures cost the same time.
@@ -26,7 +27,7 @@ def verify_password(password_hash: str | None, password: str) -> bool:
 def password_problems(password: str) -> list[str]:
     problems = []
     if len(password) < MIN_PASSWORD_LENGTH:
-        problems.append(f"Use at least {MIN_PASSWORD_LENGTH} characters.")
+        problems.append(_("Use at least %(n)d characters.", n=MIN_PASSWORD_LENGTH))
     if len(password) > 1024:
-        problems.append("Use at most 1024 characters.")
+        problems.append(_("Use at most %(n)d characters.", n=1024))
     return problems

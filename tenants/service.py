@@ -9,6 +9,7 @@ import unicodedata
 import uuid
 
 from email_validator import EmailNotValidError, validate_email
+from flask_babel import gettext as _
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
@@ -58,13 +59,13 @@ def find_user_by_email(email: str) -> User | None:
 def validate_new_account(name: str, email: str, password: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if not (name or "").strip():
-        errors["name"] = ["Enter your name."]
+        errors["name"] = [_("Enter your name.")]
     email = normalize_email(email)
     problem = email_problem(email)
     if problem:
         errors["email"] = [problem]
     elif find_user_by_email(email) is not None:
-        errors["email"] = ["An account with this e-mail already exists."]
+        errors["email"] = [_("An account with this e-mail already exists.")]
     problems = password_problems(password or "")
     if problems:
         errors["password"] = problems
@@ -86,9 +87,9 @@ def signup(agency_name: str, name: str, email: str, password: str) -> tuple[Agen
     """Create an agency, its owner and a first API token; commits. Raises ValidationFailed."""
     errors = validate_new_account(name, email, password)
     if not (agency_name or "").strip():
-        errors["agency_name"] = ["Enter the agency's name."]
+        errors["agency_name"] = [_("Enter the agency's name.")]
     elif len(agency_name.strip()) > 200:
-        errors["agency_name"] = ["Use at most 200 characters."]
+        errors["agency_name"] = [_("Use at most 200 characters.")]
     if errors:
         raise ValidationFailed(errors)
     agency, user = create_agency_with_owner(agency_name, name, email, password)
@@ -135,7 +136,7 @@ def authenticate(email: str, password: str) -> User | None:
 def change_password(user: User, current: str, new: str) -> None:
     errors: dict[str, list[str]] = {}
     if not verify_password(user.password_hash, current or ""):
-        errors["current_password"] = ["The current password is not right."]
+        errors["current_password"] = [_("The current password is not right.")]
     problems = password_problems(new or "")
     if problems:
         errors["new_password"] = problems
@@ -182,10 +183,10 @@ def create_personal_token(user: User, agency_slug: str, name: str) -> str:
     errors: dict[str, list[str]] = {}
     agency = find_agency_by_slug(agency_slug or "")
     if agency is None or load_access(user, agency) is None:
-        errors["agency"] = ["Choose one of your agencies."]
+        errors["agency"] = [_("Choose one of your agencies.")]
     name = (name or "").strip()
     if not name or len(name) > 100:
-        errors["name"] = ["Give the token a name of at most 100 characters."]
+        errors["name"] = [_("Give the token a name of at most 100 characters.")]
     if errors:
         raise ValidationFailed(errors)
     plain = issue_token(user, agency, name=name)

@@ -72,6 +72,24 @@ def test_wrong_password_message_is_italian(client, database_url):
     assert "E-mail o password errati." in _text(response)
 
 
+def test_service_validation_messages_are_italian_for_an_italian_user(client, auth, database_url):
+    owner = owner_of(make_agency())
+    owner.locale = "it"
+    db.session.commit()
+    auth.login(owner.email)
+    response = form_post(
+        client,
+        "/account",
+        {
+            "password-current_password": "not my password",
+            "password-new_password": "another long password",
+            "password-submit": "1",
+        },
+    )
+    assert response.status_code == 422
+    assert "La password attuale non è corretta." in _text(response)
+
+
 def test_saved_italian_preference_beats_an_english_browser(client, auth, database_url):
     agency = make_agency("Studio Uno")
     make_client(agency, "Pasticceria Rossi")
