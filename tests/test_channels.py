@@ -1,0 +1,255 @@
+"""Channels through HTTP: per-network settings, validation, edit/disable/delete, key rotation."""
+
+from __future__ import annotations
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import func, select
+
+from agency import crypto
+from agency.audit import AuditEvent
+from agency.channels.models import Channel
+from agency.db import db
+from tenants.context import tenant_context
+from tests.factories import make_agency, make_channel, make_client, owner_of, token_for
+from tests.helpers import bearer, form_post
+
+VALID = {
+    "mastodon": {"instance_url": "https://mastodon.social", "access_token": "tok"},
+    "bluesky": {"handle": "acme.bsky.social", "app_password": "abcd-efgh-ijkl-mnop"},
+    "x": {"access_token": "a", "refresh_token": "r", "client_id": "cid"},
+    "facebook_page": {"page_id": "1234567890", "access_token": "fb"},
+    "instagram": {"ig_user_id": "17841400000000000", "access_token": "ig"},
+    "linkedin": {"organization_urn": "urn:li:organization:42", "access_token": "li"},
+    "webhook": {"url": "https://hooks.example/regia", "secret": "whsec_abc"},
+    "manual": {},
+}
+DEFAULT_BASES = {
+    "bluesky": ("pds_url", "https://bsky.social"),
+    "x": ("api_base", "https://api.x.com"),
+    "facebook_page": ("graph_base", "https://graph.facebook.com"),
+    "instagram": ("graph_base", "https://graph.facebook.com"),
+    "linkedin": ("api_base", "https://api.linkedin.com"),
+}
+
+
+@pytest.fixture
+def agency(database_url):
+    return make_agency()
+
+
+@pytest.fixture
+def target(agency):
+    return make_client(agency, "Channel Co")
+
+
+@pytest.fixture
+def headers(agency):
+    return bearer(token_for(owner_of(agency), agency))
+
+
+def _channels(agency) -> list[Channel]:
+    with tenant_context(agency.id):
+        return list(db.session.scalars(select(Channel)))
+
+
+def _url(target) -> str:
+    return f"/api/v1/clients/{target.id}/channels"
+
+
+@pytest.mark.parametrize("network", sorted(VALID))
+def test_each_network_registers_with_its_required_settings(
+    client, agency, target, headers, network
+):
+    payload = {"network": network, "name": f"{network} account", "settings": VALID[network]}
+    response = client.post(_url(target), json=payload, headers=headers)
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert body["network"] == network and body["status"] == "connected"
+    (channel,) = _channels(agency)
+    secret_names = {"access_token", "refresh_token", "app_password", "secret"}
+    expected_secrets = {k: v for k, v in VALID[network].items() if k in secret_names}
+    assert crypto.decrypt_json(channel.credentials_encrypted) == expected_secrets
+    assert not set(channel.settings) & secret_names
+    assert sorted(body["credential_fields"]) == sorted(expected_secrets)
+    assert body["has_credentials"] is bool(expected_secrets)
+    if network in DEFAULT_BASES:
+        key, default = DEFAULT_BASES[network]
+        assert body["settings"][key] == default
+
+
+@pytest.mark.parametrize("network", sorted(n for n in VALID if VALID[n]))
+def test_each_missing_setting_is_a_field_error_and_writes_nothing(
+    client, agency, target, headers, network
+):
+    for missing in VALID[network]:
+        settings = {k: v for k, v in VALID[network].items() if k != missing}
+        payload = {"network": network, "name": "Acct", "settings": settings}
+        response = client.post(_url(target), json=payload, headers=headers)
+        assert response.status_code == 422, (missing, response.json)
+        assert missing in response.json["errors"]["json"]["settings"]
+    assert _channels(agency) == []
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        ({"network": "myspace", "name": "X", "settings": {}}, "network"),
+        ({"network": "", "name": "X", "settings": {}}, "network"),
+        ({"network": "manual", "name": " ", "settings": {}}, "name"),
+        ({"network": "manual", "name": "M", "settings": {"token": "x"}}, "settings"),
+        (
+            {"network": "mastodon", "name": "M", "settings": {**VALID["mastodon"], "instance_url": "ftp://x"}},
+            "settings",
+        ),
+        (
+            {"network": "bluesky", "name": "B", "settings": {**VALID["bluesky"], "pds_url": "javascript:alert(1)"}},
+            "settings",
+        ),
+        (
+            {"network": "linkedin", "name": "L", "settings": {**VALID["linkedin"], "organization_urn": "acme"}},
+            "settings",
+        ),
+    ],
+)  # fmt: skip
+def test_bad_channel_input_is_rejected(client, agency, target, headers, payload, where):
+    response = client.post(_url(target), json=payload, headers=headers)
+    assert response.status_code == 422
+    assert where in response.json["errors"]["json"]
+    assert _channels(agency) == []
+    with tenant_context(agency.id):
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_web_unknown_network_and_missing_settings_show_errors(client, auth, agency, target):
+    auth.login(owner_of(agency).email)
+    base = f"/a/{agency.slug}/clients/{target.id}/channels"
+    chooser = client.get(f"{base}/new").get_data(as_text=True)
+    assert "network-choice" in chooser
+    unknown = form_post(client, f"{base}/new", {"network": "myspace", "name": "X"})
+    assert unknown.status_code == 422 and "Unknown network" in unknown.get_data(as_text=True)
+    missing = form_post(
+        client,
+        f"{base}/new",
+        {"network": "mastodon", "name": "M", "settings-instance_url": "https://m.example"},
+        page=f"{base}/new?network=mastodon",
+    )
+    assert missing.status_code == 422
+    assert "This setting is required." in missing.get_data(as_text=True)
+    assert _channels(agency) == []
+
+
+def test_web_add_edit_disable_enable_delete(client, auth, agency, target):
+    auth.login(owner_of(agency).email)
+    base = f"/a/{agency.slug}/clients/{target.id}/channels"
+    added = form_post(
+        client,
+        f"{base}/new",
+        {
+            "network": "mastodon",
+            "name": "Toots",
+            "handle": "@acme",
+            "settings-instance_url": "https://m.example/",
+            "settings-access_token": "first-token",
+        },
+        page=f"{base}/new?network=mastodon",
+    )
+    assert added.status_code == 302
+    (channel,) = _channels(agency)
+    assert channel.settings == {"instance_url": "https://m.example"}
+    edit = f"{base}/{channel.id}/edit"
+    page = client.get(edit).get_data(as_text=True)
+    assert "stored — leave blank to keep" in page
+    # Blank secret: the stored one is kept.
+    kept = form_post(
+        client,
+        edit,
+        {"name": "Toots 2", "settings-instance_url": "https://m2.example", "settings-access_token": ""},
+    )  # fmt: skip
+    assert kept.status_code == 302
+    (channel,) = _channels(agency)
+    assert channel.name == "Toots 2" and channel.settings["instance_url"] == "https://m2.example"
+    assert crypto.decrypt_json(channel.credentials_encrypted) == {"access_token": "first-token"}
+    replaced = form_post(
+        client,
+        edit,
+        {"name": "Toots 2", "settings-instance_url": "https://m2.example", "settings-access_token": "new"},
+    )  # fmt: skip
+    assert replaced.status_code == 302
+    assert crypto.decrypt_json(_channels(agency)[0].credentials_encrypted) == {
+        "access_token": "new"
+    }
+    bad = form_post(client, edit, {"name": "T", "settings-instance_url": "not a url"})
+    assert bad.status_code == 422 and _channels(agency)[0].name == "Toots 2"
+
+    listing = f"{base}/"
+    assert form_post(client, f"{base}/{channel.id}/disable", {}, page=listing).status_code == 302
+    assert _channels(agency)[0].status == "disabled"
+    assert "Disabled" in client.get(listing).get_data(as_text=True)
+    assert form_post(client, f"{base}/{channel.id}/enable", {}, page=listing).status_code == 302
+    assert _channels(agency)[0].status == "connected"
+    assert form_post(client, f"{base}/{channel.id}/delete", {}, page=listing).status_code == 302
+    assert _channels(agency) == []
+    with tenant_context(agency.id):
+        actions = db.session.scalars(select(AuditEvent.action).order_by(AuditEvent.created_at))
+        assert list(actions) == [
+            "channel.added",
+            "channel.updated",
+            "channel.updated",
+            "channel.disabled",
+            "channel.enabled",
+            "channel.removed",
+        ]
+
+
+def test_api_patch_status_and_delete(client, agency, target, headers):
+    channel = make_channel(agency, target)
+    url = f"{_url(target)}/{channel.id}"
+    assert client.patch(url, json={"status": "disabled"}, headers=headers).json["status"] == (
+        "disabled"
+    )
+    assert client.patch(url, json={"status": "needs_reconnect"}, headers=headers).status_code == 422
+    renamed = client.patch(url, json={"name": "Renamed"}, headers=headers)
+    assert renamed.status_code == 200 and renamed.json["name"] == "Renamed"
+    assert client.delete(url, headers=headers).status_code == 204
+    assert client.get(url, headers=headers).status_code == 404
+
+
+def test_channel_of_another_client_is_404(client, agency, target, headers):
+    other = make_client(agency, "Other")
+    channel = make_channel(agency, other)
+    assert client.get(f"{_url(target)}/{channel.id}", headers=headers).status_code == 404
+    assert client.delete(f"{_url(target)}/{channel.id}", headers=headers).status_code == 404
+    assert len(_channels(agency)) == 1
+
+
+def test_rotate_keys_reencrypts_under_the_newest_key(app, make_app, settings, agency, target):
+    other_agency = make_agency()
+    other_client = make_client(other_agency, "Elsewhere")
+    first = make_channel(
+        agency,
+        target,
+        secrets={"access_token": "one"},
+        settings={"instance_url": "https://a.example"},
+    )  # noqa: E501
+    second = make_channel(
+        other_agency,
+        other_client,
+        secrets={"access_token": "two"},
+        settings={"instance_url": "https://b.example"},
+    )  # noqa: E501
+    make_channel(agency, target, network="manual", settings={}, secrets={})
+    old_key = settings.encryption_keys[0]
+    new_key = Fernet.generate_key().decode()
+    rotated_app = make_app(encryption_keys=(new_key, old_key))
+    with rotated_app.app_context():  # the command runs in the app whose keys were rotated
+        result = rotated_app.test_cli_runner().invoke(args=["rotate-keys"])
+    assert result.exit_code == 0, result.output
+    assert "2 channel(s)" in result.output
+    new_only = Fernet(new_key.encode())
+    for owner, channel, secret in ((agency, first, "one"), (other_agency, second, "two")):
+        with tenant_context(owner.id):
+            stored = db.session.get(Channel, channel.id, populate_existing=True)
+            assert new_only.decrypt(stored.credentials_encrypted.encode()) == (
+                f'{{"access_token": "{secret}"}}'.encode()
+            )
