@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
@@ -85,13 +81,15 @@ def create_agency_command(name: str, owner_email: str, owner_name: str, password
 @click.command("demo")
 @click.option("--serve", is_flag=True, help="Then start the web app and a worker.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True, help="Web port (try another if busy).")
 @with_appcontext
 def demo_command(serve: bool, host: str, port: int) -> None:
-    """Migrate, seed a demo agency (idempotent) and print the logins."""
-    from agency.demo import DEMO_PASSWORD, seed_demo
+    """Migrate, seed a demo agency (idempotent), print the logins; --serve runs web + worker."""
+    from agency.demo import DEMO_PASSWORD, port_is_free, seed_demo, serve_with_worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
+    if serve and not port_is_free(host, port):
+        raise click.UsageError(f"{host}:{port} is already in use; choose another with --port.")
     migrate.upgrade(app.config["REGIA"].database_url)
     agency, logins = seed_demo()
     db.session.remove()
@@ -101,17 +99,8 @@ def demo_command(serve: bool, host: str, port: int) -> None:
     click.echo(f"Open {url} and sign in as any of (password {DEMO_PASSWORD!r}):")
     for role, email in logins:
         click.echo(f"  {role:<15} {email}")
-    if not serve:
-        return
-    worker = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
-        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], env=dict(os.environ)
-    )
-    click.echo(f"Worker started (pid {worker.pid}). Web app on {url} — Ctrl+C stops both.")
-    try:
-        app.run(host=host, port=port, use_reloader=False, threaded=True)
-    finally:
-        worker.terminate()
-        worker.wait(timeout=10)
+    if serve:
+        serve_with_worker(app, host, port)
 
 
 def main() -> None:

