@@ -241,9 +241,9 @@ def set_active(
     if membership.active == active:
         return membership
     if not active:
+        _ensure_not_last_owner(membership)
         if membership.user_id == access.user.id and membership.client_id is None:
             raise MemberConflict(_("You cannot deactivate yourself."))
-        _ensure_not_last_owner(membership)
         # Tokens are bound to the agency: revoke them so reactivation does not revive them.
         db.session.execute(
             update(ApiToken)
