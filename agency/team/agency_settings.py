@@ -52,7 +52,12 @@ def ensure_manage_agency(access: Access) -> None:
 
 @lru_cache(maxsize=1)
 def country_codes() -> frozenset[str]:
-    return frozenset(k for k in Locale("en").territories if len(k) == 2 and k.isalpha())
+    not_countries = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}  # CLDR groupings, pseudo-regions
+    return frozenset(
+        k
+        for k in Locale("en").territories
+        if len(k) == 2 and k.isalpha() and k not in not_countries
+    )
 
 
 @lru_cache(maxsize=1)
