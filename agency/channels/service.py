@@ -198,8 +198,11 @@ def list_channels(access: Access, client: ClientCompany) -> list[Channel]:
 
 
 def get_channel(access: Access, client: ClientCompany, channel_id: uuid.UUID) -> Channel:
-    channel = db.session.get(Channel, channel_id)
-    if channel is None or channel.client_id != client.id:
+    # A SELECT, not Session.get: an identity-map hit would skip the tenant criteria.
+    channel = db.session.scalar(
+        select(Channel).where(Channel.id == channel_id, Channel.client_id == client.id)
+    )
+    if channel is None:
         raise NotFound(_("No such channel."))
     return channel
 

@@ -66,7 +66,8 @@ def require_manage(access: Access, client_id: uuid.UUID | None = None) -> None:
 
 def get_client(access: Access, client_id: uuid.UUID) -> ClientCompany:
     """The client if this user may see it; otherwise NotFound (also for other agencies)."""
-    client = db.session.get(ClientCompany, client_id)
+    # A SELECT, not Session.get: an identity-map hit would skip the tenant criteria.
+    client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == client_id))
     if client is None or not access.can_see_client(client.id):
         raise NotFound(_("No such client."))
     return client
