@@ -24,6 +24,9 @@ VALID = {
     "webhook": {"url": "https://hooks.example/regia", "secret": "whsec_abc"},
     "manual": {},
 }
+MASTODON_FTP = {**VALID["mastodon"], "instance_url": "ftp://x"}
+BLUESKY_JS = {**VALID["bluesky"], "pds_url": "javascript:alert(1)"}
+LINKEDIN_BAD_URN = {**VALID["linkedin"], "organization_urn": "acme"}
 DEFAULT_BASES = {
     "bluesky": ("pds_url", "https://bsky.social"),
     "x": ("api_base", "https://api.x.com"),
@@ -98,20 +101,11 @@ def test_each_missing_setting_is_a_field_error_and_writes_nothing(
         ({"network": "", "name": "X", "settings": {}}, "network"),
         ({"network": "manual", "name": " ", "settings": {}}, "name"),
         ({"network": "manual", "name": "M", "settings": {"token": "x"}}, "settings"),
-        (
-            {"network": "mastodon", "name": "M", "settings": {**VALID["mastodon"], "instance_url": "ftp://x"}},
-            "settings",
-        ),
-        (
-            {"network": "bluesky", "name": "B", "settings": {**VALID["bluesky"], "pds_url": "javascript:alert(1)"}},
-            "settings",
-        ),
-        (
-            {"network": "linkedin", "name": "L", "settings": {**VALID["linkedin"], "organization_urn": "acme"}},
-            "settings",
-        ),
+        ({"network": "mastodon", "name": "M", "settings": MASTODON_FTP}, "settings"),
+        ({"network": "bluesky", "name": "B", "settings": BLUESKY_JS}, "settings"),
+        ({"network": "linkedin", "name": "L", "settings": LINKEDIN_BAD_URN}, "settings"),
     ],
-)  # fmt: skip
+)
 def test_bad_channel_input_is_rejected(client, agency, target, headers, payload, where):
     response = client.post(_url(target), json=payload, headers=headers)
     assert response.status_code == 422
@@ -161,20 +155,13 @@ def test_web_add_edit_disable_enable_delete(client, auth, agency, target):
     page = client.get(edit).get_data(as_text=True)
     assert "stored — leave blank to keep" in page
     # Blank secret: the stored one is kept.
-    kept = form_post(
-        client,
-        edit,
-        {"name": "Toots 2", "settings-instance_url": "https://m2.example", "settings-access_token": ""},
-    )  # fmt: skip
+    form = {"name": "Toots 2", "settings-instance_url": "https://m2.example"}
+    kept = form_post(client, edit, {**form, "settings-access_token": ""})
     assert kept.status_code == 302
     (channel,) = _channels(agency)
     assert channel.name == "Toots 2" and channel.settings["instance_url"] == "https://m2.example"
     assert crypto.decrypt_json(channel.credentials_encrypted) == {"access_token": "first-token"}
-    replaced = form_post(
-        client,
-        edit,
-        {"name": "Toots 2", "settings-instance_url": "https://m2.example", "settings-access_token": "new"},
-    )  # fmt: skip
+    replaced = form_post(client, edit, {**form, "settings-access_token": "new"})
     assert replaced.status_code == 302
     assert crypto.decrypt_json(_channels(agency)[0].credentials_encrypted) == {
         "access_token": "new"

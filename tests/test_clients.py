@@ -61,9 +61,7 @@ def owner_token(agency):
     return token_for(owner_of(agency), agency)
 
 
-def test_owner_creates_italian_client_on_the_web_and_values_are_normalised(
-    client, auth, agency
-):
+def test_owner_creates_italian_client_on_the_web_and_values_are_normalised(client, auth, agency):
     auth.login(owner_of(agency).email)
     base = f"/a/{agency.slug}/clients"
     response = form_post(client, f"{base}/new", ITALIAN)
@@ -271,17 +269,20 @@ def test_web_list_filters_and_scopes_to_visible_clients(client, auth, agency):
 def test_status_transitions_follow_the_table(client, agency, owner_token):
     target = make_client(agency, "Flow", status="active")
     url = f"/api/v1/clients/{target.id}"
-    assert client.patch(url, json={"status": "paused"}, headers=bearer(owner_token)).json[
-        "status"
-    ] == "paused"
+    assert (
+        client.patch(url, json={"status": "paused"}, headers=bearer(owner_token)).json["status"]
+        == "paused"
+    )
     illegal = client.patch(url, json={"status": "onboarding"}, headers=bearer(owner_token))
     assert illegal.status_code == 409
-    assert client.patch(url, json={"status": "active"}, headers=bearer(owner_token)).json[
-        "status"
-    ] == "active"
-    assert client.patch(url, json={"status": "offboarded"}, headers=bearer(owner_token)).json[
-        "status"
-    ] == "offboarded"
+    assert (
+        client.patch(url, json={"status": "active"}, headers=bearer(owner_token)).json["status"]
+        == "active"
+    )
+    assert (
+        client.patch(url, json={"status": "offboarded"}, headers=bearer(owner_token)).json["status"]
+        == "offboarded"
+    )
     again = client.patch(url, json={"status": "paused"}, headers=bearer(owner_token))
     assert again.status_code == 409 and again.json["code"] == 409
     assert _clients(agency)[0].status == "offboarded"
