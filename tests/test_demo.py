@@ -95,3 +95,24 @@ def test_shutdown_embedded_redis_stops_the_server_it_started(tmp_path):
         assert (tmp_path / "redis.rdb").exists()  # saved on the way down
     finally:
         jobs._embedded_servers.clear()
+
+
+def test_a_process_alone_on_the_embedded_server_stops_it_on_exit(tmp_path):
+    # A CLI command or worker that started the server, used it through RQ-style clones
+    # of its client, and exits must not leave an orphan redis-server behind.
+    code = (
+        "from pathlib import Path; from redis import ConnectionPool;"
+        "from rq.connections import parse_connection; from agency.jobs import _embedded_redis;"
+        f"c, _ = _embedded_redis(Path({str(tmp_path)!r})); c.set('probe', 'kept');"
+        "cls, pool, kw = parse_connection(c);"
+        "cls(connection_pool=ConnectionPool(connection_class=pool, **kw)).ping();"
+        "print(kw['path'])"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
+    )
+    socket_path = out.stdout.strip()
+
+    with pytest.raises(RedisConnectionError):
+        Redis(unix_socket_path=socket_path, retry=Retry(NoBackoff(), 0)).ping()
+    assert (tmp_path / "redis.rdb").exists()  # saved on the way down
