@@ -7,8 +7,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask_babel import gettext as _
 
 _hasher = PasswordHasher()
-# Verified against when the e-mail is unknown, so both failures cost the same time.
-_DUMMY_HASH = _hasher.hash("regia-timing-equaliser")
+_dummy_hash: str | None = None
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -17,9 +16,23 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def use_hasher(hasher: PasswordHasher) -> None:
+    """Swap the Argon2 parameters (the test suite uses cheap ones; production never calls it)."""
+    global _hasher, _dummy_hash
+    _hasher, _dummy_hash = hasher, None
+
+
+def _dummy() -> str:
+    # Verified against when the e-mail is unknown, so both failures cost the same time.
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("regia-timing-equaliser")
+    return _dummy_hash
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _dummy(), password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

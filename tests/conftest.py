@@ -36,6 +36,16 @@ def _worker_index() -> int:
     return SLOT + (int(match.group(1)) if match else 0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_password_hashing() -> None:
+    # Argon2's defaults cost ~0.3 s a hash on CI machines; hashing strength is not under test.
+    from argon2 import PasswordHasher
+
+    from tenants.passwords import use_hasher
+
+    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture(scope="session")
 def database_url() -> str:
     url = pg.recreate_database(f"regia_test_{_worker_index()}")
