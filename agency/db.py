@@ -55,6 +55,14 @@ class _AppBoundSession(Session):
             return db.engine
         return super().get_bind(mapper=mapper, clause=clause, bind=bind, **kw)
 
+    def get(self, entity, ident, **kw):  # noqa: ANN001, ANN003, ANN201
+        # An identity-map hit skips do_orm_execute (and so tenant scoping): ask the row.
+        obj = super().get(entity, ident, **kw)
+        visible = getattr(obj, "_regia_visible_in_context", None)
+        if visible is not None and not visible(kw.get("execution_options") or {}):
+            return None
+        return obj
+
 
 class Database:
     """Engines per database URL and a thread-local session bound to the current app's engine.

@@ -41,6 +41,12 @@ class TenantScoped:
     def agency_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805
         return mapped_column(ForeignKey("agencies.id", ondelete="CASCADE"), index=True)
 
+    def _regia_visible_in_context(self, execution_options: dict) -> bool:
+        """Used by ``Session.get`` for identity-map hits, which bypass ``do_orm_execute``."""
+        if execution_options.get(ALL_TENANTS):
+            return True
+        return self.agency_id is not None and self.agency_id == current_agency_id()
+
 
 def _sync_rls_setting(session: Session) -> None:
     """Make ``app.agency_id`` on the session's connection equal the ContextVar."""

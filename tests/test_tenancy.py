@@ -259,3 +259,17 @@ def test_flush_under_another_agency_keeps_rls_in_step(two_agencies):
         db.session.commit()
     with tenant_context(agency_b.id):
         assert "B via nested context" in _raw_client_names()
+
+
+def test_session_get_hides_another_agencys_row_already_in_the_identity_map(app, database_url):
+    from tests.factories import make_agency as _make_agency
+    from tests.factories import make_client as _make_client
+
+    a, b = _make_agency(), _make_agency()
+    client_b = _make_client(b, "B's client")
+    with tenant_context(b.id):
+        assert db.session.get(ClientCompany, client_b.id) is client_b  # now in the identity map
+    with tenant_context(a.id):
+        assert db.session.get(ClientCompany, client_b.id) is None
+    with tenant_context(None):
+        assert db.session.get(ClientCompany, client_b.id) is None
