@@ -103,45 +103,30 @@ def select_locale() -> str | None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from agency.web import context, health, views
+    from agency.channels import api as channels_api
+    from agency.channels import cli as channels_cli
+    from agency.channels import views as channels_views
+    from agency.clients import api as clients_api
+    from agency.clients import views as clients_views
+    from agency.mail import views as mail_views
+    from agency.team import api as team_api
+    from agency.team import views as team_views
+    from agency.web import apidocs, context, health, views
+    from agency.workflow import api as workflow_api
+    from agency.workflow import views as workflow_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
     from tenants import web as tenants_web
 
     tenants_web.init_app(app)
     context.init_app(app)
-    app.register_blueprint(health.bp)
-    app.register_blueprint(tenants_views.bp)
-    app.register_blueprint(views.bp)
-    tenants_api.register(api)
-    from agency.web import apidocs
-
-    app.register_blueprint(apidocs.bp)
-    from agency.mail import views as mail_views
-    from agency.team import api as team_api
-    from agency.team import views as team_views
-
-    app.register_blueprint(mail_views.bp)
-    team_views.init_app(app)
-    team_api.register(api)
-    _register_onboarding(app)
-
-
-def _register_onboarding(app: Flask) -> None:
-    from agency.channels import api as channels_api
-    from agency.channels import cli as channels_cli
-    from agency.channels import views as channels_views
-    from agency.clients import api as clients_api
-    from agency.clients import views as clients_views
-    from agency.workflow import api as workflow_api
-    from agency.workflow import views as workflow_views
-
-    clients_views.init_app(app)
-    channels_views.init_app(app)
-    workflow_views.init_app(app)
-    clients_api.register(api)
-    channels_api.register(api)
-    workflow_api.register(api)
+    for blueprint in (health.bp, tenants_views.bp, views.bp, apidocs.bp, mail_views.bp):
+        app.register_blueprint(blueprint)
+    # Feature packages, in the order their menu items appear.
+    for feature in (clients_views, channels_views, workflow_views, team_views):
+        feature.init_app(app)
+    for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
+        feature_api.register(api)
     channels_cli.init_app(app)
 
 
