@@ -30,8 +30,8 @@ def normalize_email(email: str) -> str:
 def email_problem(email: str) -> str | None:
     try:
         validate_email(email, check_deliverability=False)
-    except EmailNotValidError as exc:
-        return str(exc)
+    except EmailNotValidError:
+        return _("Enter a valid e-mail address.")
     return None
 
 

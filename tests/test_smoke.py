@@ -18,3 +18,26 @@ def test_me_returns_roles(client, database_url):
     response = client.get("/api/v1/me", headers=bearer(token))
     assert response.status_code == 200
     assert response.json["roles"] == ["owner"]
+
+
+def test_dashboard_links_each_client_to_its_page(client, auth, database_url):
+    from tests.factories import make_client
+
+    agency = make_agency()
+    acme = make_client(agency, "Acme")
+    auth.login(owner_of(agency).email)
+    html = client.get(f"/a/{agency.slug}/").get_data(as_text=True)
+    assert f'href="/a/{agency.slug}/clients/{acme.id}"' in html
+
+
+def test_client_page_shows_policy_choices_by_their_labels(client, auth, database_url):
+    from tests.factories import make_client, make_policy
+
+    agency = make_agency()
+    acme = make_client(agency, "Acme")
+    make_policy(agency, acme, client_approval="all", late_rule="publish_when_approved")
+    auth.login(owner_of(agency).email)
+    html = client.get(f"/a/{agency.slug}/clients/{acme.id}").get_data(as_text=True)
+    assert "All designated client managers" in html
+    assert "Publish as soon as it is approved" in html
+    assert "publish_when_approved" not in html

@@ -67,6 +67,7 @@ def create(agency_slug: str):  # noqa: ANN201
 @login_required
 def detail(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     from agency.channels.service import list_channels
+    from agency.workflow.forms import CLIENT_APPROVAL_CHOICES, LATE_CHOICES, REPLY_CHOICES
     from agency.workflow.service import find_policy
 
     client = service.get_client(g.access, client_id)
@@ -79,6 +80,11 @@ def detail(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         checklist=checklist,
         channels=list_channels(g.access, client),
         policy=find_policy(client),
+        policy_labels={
+            "client_approval": dict(CLIENT_APPROVAL_CHOICES),
+            "reply_policy": dict(REPLY_CHOICES),
+            "late_rule": dict(LATE_CHOICES),
+        },
         actions=service.allowed_actions(client) if can_manage else [],
     )
 

@@ -99,7 +99,11 @@ def browser() -> Iterator:
 def page(request: pytest.FixtureRequest, browser, live_server: LiveServer, app) -> Iterator:
     """A fresh browser context (no cookies) whose relative URLs go to the live server."""
     context = browser.new_context(base_url=live_server.url, locale="en-GB")
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
+    from playwright.sync_api import expect
+
+    # expect() has its own 5 s default; a loaded 2-core CI machine needs more headroom.
+    expect.set_options(timeout=15_000)
     page = context.new_page()
     yield page
     reports = request.node.stash.get(_reports_key, {})
