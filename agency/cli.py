@@ -99,6 +99,8 @@ def demo_command(serve: bool, host: str, port: int) -> None:
     click.echo(f"Open {url} and sign in as any of (password {DEMO_PASSWORD!r}):")
     for role, email in logins:
         click.echo(f"  {role:<15} {email}")
+    if app.config["REGIA"].smtp_host is None:
+        click.echo(f"E-mails (invitations, reminders) are not sent: read them at {url}dev/outbox/")
     if serve:
         serve_with_worker(app, host, port)
 
