@@ -13,6 +13,7 @@ from agency.db import db
 from agency.errors import DomainError
 from agency.extensions import api, babel, bootstrap, csrf, limiter, login_manager
 from agency.jobs import RedisHolder, redis_url
+from agency.web import input_guard
 
 SUPPORTED_LOCALES = ("en", "it")
 
@@ -63,6 +64,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     limiter.init_app(app)
     bootstrap.init_app(app)
     api.init_app(app, spec_kwargs=_openapi_spec_kwargs())
+    input_guard.init_app(app)
 
     _register_blueprints(app)
     _register_error_handlers(app)

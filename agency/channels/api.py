@@ -68,11 +68,7 @@ class ChannelResource(MethodView):
         client = get_manageable_client(g.access, client_id)
         channel = service.get_channel(g.access, client, channel_id)
         status = data.pop("status", None)
-        if data:
-            service.update_channel(g.access, channel, data, via="api")
-        if status is not None:
-            service.set_channel_status(g.access, channel, status, via="api")
-        return _out(channel)
+        return _out(service.patch_channel(g.access, channel, data, status, via="api"))
 
     @blp.response(204)
     def delete(self, client_id: uuid.UUID, channel_id: uuid.UUID):

@@ -32,6 +32,7 @@ class SettingSpec:
     kind: str = "text"  # text | url | secret
     default: str | None = None  # base URLs default to the network's public API
     pattern: str | None = None
+    max_length: int = 4000
 
     @property
     def secret(self) -> bool:
@@ -50,7 +51,7 @@ NETWORK_SETTINGS: dict[Network, tuple[SettingSpec, ...]] = {
     Network.MASTODON: (_url("instance_url"), _secret("access_token")),
     Network.BLUESKY: (
         _url("pds_url", "https://bsky.social"),
-        SettingSpec("handle"),
+        SettingSpec("handle", max_length=200),  # also the channel's handle column
         _secret("app_password"),
     ),
     Network.X: (
@@ -125,8 +126,8 @@ def validate_settings(
     for spec in specs:
         raw = given.get(spec.name)
         value = str(raw).strip() if raw is not None else ""
-        if len(value) > 4000:
-            errors[spec.name] = [_("This value is too long.")]
+        if len(value) > spec.max_length:
+            errors[spec.name] = [_("Use at most %(n)d characters.", n=spec.max_length)]
             continue
         if not value and spec.secret and stored_secrets and spec.name in stored_secrets:
             secrets[spec.name] = stored_secrets[spec.name]
@@ -252,7 +253,12 @@ def add_channel(
 
 
 def update_channel(
-    access: Access, channel: Channel, data: Mapping[str, object], *, via: str = "web"
+    access: Access,
+    channel: Channel,
+    data: Mapping[str, object],
+    *,
+    via: str = "web",
+    commit: bool = True,
 ) -> Channel:
     """Change name, handle and settings; blank secret settings keep their stored value."""
     require_manage(access, channel.client_id)
@@ -274,27 +280,57 @@ def update_channel(
         if channel.status == ChannelStatus.NEEDS_RECONNECT.value:
             channel.status = ChannelStatus.CONNECTED.value  # new credentials: try again
     _record(access, "channel.updated", channel, via, credentials_changed=secrets_changed)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return channel
 
 
 def set_channel_enabled(
-    access: Access, channel: Channel, enabled: bool, *, via: str = "web"
+    access: Access, channel: Channel, enabled: bool, *, via: str = "web", commit: bool = True
 ) -> Channel:
     require_manage(access, channel.client_id)
     channel.status = (ChannelStatus.CONNECTED if enabled else ChannelStatus.DISABLED).value
     _record(access, "channel.enabled" if enabled else "channel.disabled", channel, via)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return channel
 
 
-def set_channel_status(
-    access: Access, channel: Channel, status: str, *, via: str = "api"
-) -> Channel:
-    """The API's status change: only ``connected`` (enable) and ``disabled`` may be asked for."""
+def _check_status(status: str) -> None:
     if status not in (ChannelStatus.CONNECTED.value, ChannelStatus.DISABLED.value):
         raise ValidationFailed({"status": [_("Use connected or disabled.")]})
-    return set_channel_enabled(access, channel, status == ChannelStatus.CONNECTED.value, via=via)
+
+
+def set_channel_status(
+    access: Access, channel: Channel, status: str, *, via: str = "api", commit: bool = True
+) -> Channel:
+    """The API's status change: only ``connected`` (enable) and ``disabled`` may be asked for."""
+    _check_status(status)
+    enabled = status == ChannelStatus.CONNECTED.value
+    return set_channel_enabled(access, channel, enabled, via=via, commit=commit)
+
+
+def patch_channel(
+    access: Access,
+    channel: Channel,
+    data: Mapping[str, object],
+    status: str | None,
+    *,
+    via: str = "api",
+) -> Channel:
+    """Details and status in one change: all of it is written, or (on any error) none."""
+    try:
+        if status is not None:
+            _check_status(status)
+        if data:
+            update_channel(access, channel, data, via=via, commit=False)
+        if status is not None:
+            set_channel_status(access, channel, status, via=via, commit=False)
+    except Exception:
+        db.session.rollback()
+        raise
+    db.session.commit()
+    return channel
 
 
 def delete_channel(access: Access, channel: Channel, *, via: str = "web") -> None:

@@ -1,0 +1,213 @@
+"""Lists cost a constant number of SQL statements, whatever the data size (DESIGN.md §10).
+
+Each test counts the statements of one request with few rows, adds many more rows, and
+counts again. (The members page has its own test in tests/test_members.py.)
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import event
+
+from agency.db import db, utcnow
+from tenants.models import Invitation, Role
+from tests.factories import (
+    make_agency,
+    make_channel,
+    make_client,
+    make_member,
+    owner_of,
+    token_for,
+)
+from tests.helpers import bearer
+
+FEW, MANY = 2, 20
+
+
+@contextmanager
+def count_statements() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def before(_conn, _cursor, statement, *_args) -> None:  # noqa: ANN001
+        statements.append(statement)
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def _constant(request: Callable[[], object], grow: Callable[[int], None]) -> None:
+    """``request`` costs the same number of statements with FEW and with MANY rows."""
+    grow(FEW)
+    request()  # warm-up: first-request caches (locale, nav) are not what is measured
+    with count_statements() as few:
+        response = request()
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    assert few, "the statement counter saw nothing"
+    grow(MANY - FEW)
+    with count_statements() as many:
+        response = request()
+    assert response.status_code == 200
+    assert len(many) == len(few), (
+        f"{len(few)} statements for {FEW} rows but {len(many)} for {MANY}:\n" + "\n".join(many)
+    )
+
+
+@pytest.fixture
+def setup(app, client, database_url):
+    agency = make_agency()
+    owner = owner_of(agency)
+    with client.session_transaction() as session:
+        session["_user_id"] = owner.get_id()
+        session["_fresh"] = True
+    return agency, owner, token_for(owner, agency)
+
+
+def _clients(agency, *, staff=None):  # noqa: ANN001, ANN202
+    made: list = []
+
+    def grow(n: int) -> None:
+        for _ in range(n):
+            c = make_client(agency, f"Client {uuid.uuid4().hex[:8]}", country="DE")
+            make_channel(agency, c)
+            made.append(c)
+            if staff is not None:
+                from tenants.models import Membership
+                from tenants.service import assign_staff
+
+                membership = db.session.scalar(
+                    Membership.__table__.select()
+                    .with_only_columns(Membership.id)
+                    .where(Membership.user_id == staff.id)
+                )
+                assign_staff(db.session.get(Membership, membership), c.id)
+                db.session.commit()
+
+    return grow, made
+
+
+def test_clients_page_costs_the_same_for_2_or_20_clients(client, setup):
+    agency, _owner, _token = setup
+    grow, _ = _clients(agency)
+    _constant(lambda: client.get(f"/a/{agency.slug}/clients/"), grow)
+
+
+def test_clients_api_costs_the_same_for_2_or_20_clients(client, setup):
+    agency, _owner, token = setup
+    grow, _ = _clients(agency)
+    _constant(lambda: client.get("/api/v1/clients?limit=100", headers=bearer(token)), grow)
+
+
+def test_dashboard_costs_the_same_for_2_or_20_clients(client, setup):
+    agency, _owner, _token = setup
+    grow, _ = _clients(agency)
+    _constant(lambda: client.get(f"/a/{agency.slug}/"), grow)
+
+
+def test_staff_dashboard_costs_the_same_for_2_or_20_assigned_clients(app, client, setup):
+    agency, _owner, _token = setup
+    staff = make_member(agency, Role.STAFF)
+    web = app.test_client()
+    with web.session_transaction() as session:
+        session["_user_id"] = staff.get_id()
+        session["_fresh"] = True
+    grow, _ = _clients(agency, staff=staff)
+    _constant(lambda: web.get(f"/a/{agency.slug}/"), grow)
+
+
+def _channels(agency, client_company):  # noqa: ANN001, ANN202
+    networks = ["mastodon", "manual", "webhook"]
+
+    def grow(n: int) -> None:
+        for i in range(n):
+            network = networks[i % len(networks)]
+            if network == "webhook":
+                make_channel(
+                    agency,
+                    client_company,
+                    network="webhook",
+                    settings={"url": "https://hooks.example/x"},
+                    secrets={"secret": "s"},
+                )
+            else:
+                make_channel(agency, client_company, network=network)
+
+    return grow
+
+
+def test_channels_page_costs_the_same_for_2_or_20_channels(client, setup):
+    agency, _owner, _token = setup
+    acme = make_client(agency, "Acme")
+    url = f"/a/{agency.slug}/clients/{acme.id}/channels/"
+    _constant(lambda: client.get(url), _channels(agency, acme))
+
+
+def test_channels_api_costs_the_same_for_2_or_20_channels(client, setup):
+    agency, _owner, token = setup
+    acme = make_client(agency, "Acme")
+    url = f"/api/v1/clients/{acme.id}/channels"
+    _constant(lambda: client.get(url, headers=bearer(token)), _channels(agency, acme))
+
+
+def test_client_page_costs_the_same_for_2_or_20_channels(client, setup):
+    agency, _owner, _token = setup
+    acme = make_client(agency, "Acme")
+    url = f"/a/{agency.slug}/clients/{acme.id}"
+    _constant(lambda: client.get(url), _channels(agency, acme))
+
+
+def _invitations(agency, owner, clients):  # noqa: ANN001, ANN202
+    def grow(n: int) -> None:
+        for i in range(n):
+            client_role = i % 2 == 0
+            db.session.add(
+                Invitation(
+                    agency_id=agency.id,
+                    email=f"invitee-{uuid.uuid4().hex[:8]}@example.com",
+                    role=(Role.CLIENT_MANAGER if client_role else Role.STAFF).value,
+                    client_id=clients[i % len(clients)].id if client_role else None,
+                    assigned_client_ids=[] if client_role else [str(c.id) for c in clients],
+                    token_hash=uuid.uuid4().hex,
+                    invited_by_id=owner.id,
+                    expires_at=utcnow() + timedelta(days=7),
+                )
+            )
+        db.session.commit()
+
+    return grow
+
+
+def test_invitations_api_costs_the_same_for_2_or_20_invitations(client, setup):
+    agency, owner, token = setup
+    clients = [make_client(agency, f"C{i}") for i in range(3)]
+    grow = _invitations(agency, owner, clients)
+    _constant(lambda: client.get("/api/v1/invitations", headers=bearer(token)), grow)
+
+
+def test_members_page_costs_the_same_for_2_or_20_pending_invitations(client, setup):
+    agency, owner, _token = setup
+    clients = [make_client(agency, f"C{i}") for i in range(3)]
+    grow = _invitations(agency, owner, clients)
+    _constant(lambda: client.get(f"/a/{agency.slug}/members"), grow)
+
+
+def test_members_api_costs_the_same_for_2_or_20_members(client, setup):
+    agency, _owner, token = setup
+    clients = [make_client(agency, f"C{i}") for i in range(3)]
+
+    def grow(n: int) -> None:
+        for i in range(n):
+            if i % 2:
+                make_member(agency, Role.STAFF, assigned=clients)
+            else:
+                make_member(agency, Role.CLIENT_VIEWER, client=clients[i % 3])
+
+    _constant(lambda: client.get("/api/v1/members", headers=bearer(token)), grow)
