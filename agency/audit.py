@@ -8,6 +8,8 @@ from sqlalchemy import JSON, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey, db
+from tenants.context import current_agency_id, tenant_context
+from tenants.permissions import Access
 from tenants.scoping import TenantScoped
 
 
@@ -21,6 +23,26 @@ class AuditEvent(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     client_id: Mapped[uuid.UUID | None] = mapped_column(index=True)
     via: Mapped[str] = mapped_column(String(20), default="web")  # web | api | link | job | cli
     data: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+def record_by(
+    access: Access,
+    action: str,
+    *,
+    subject_type: str,
+    subject_id: uuid.UUID | None = None,
+    client_id: uuid.UUID | None = None,
+    via: str = "web",
+    **data: object,
+) -> AuditEvent:
+    """Record what a member did, stamped with their agency even outside its tenant context."""
+    fields = dict(subject_type=subject_type, subject_id=subject_id, client_id=client_id, via=via)
+    if current_agency_id() == access.agency.id:
+        return record(action, actor_id=access.user.id, **fields, **data)
+    with tenant_context(access.agency.id):
+        event = record(action, actor_id=access.user.id, **fields, **data)
+        db.session.flush()  # stamped and checked while the agency is in context
+    return event
 
 
 def record(

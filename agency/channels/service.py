@@ -216,9 +216,9 @@ def credential_fields(channel: Channel) -> list[str]:
 
 
 def _record(access: Access, action: str, channel: Channel, via: str, **data: object) -> None:
-    audit.record(
+    audit.record_by(
+        access,
         action,
-        actor_id=access.user.id,
         subject_type="channel",
         subject_id=channel.id,
         client_id=channel.client_id,

@@ -189,9 +189,9 @@ def create_client(access: Access, data: Mapping[str, object], *, via: str = "web
     # The id is set here so the audit row can name it before the (single) flush at commit.
     client = ClientCompany(id=uuid.uuid4(), status=ClientStatus.ONBOARDING.value, **values)
     db.session.add(client)
-    audit.record(
+    audit.record_by(
+        access,
         "client.created",
-        actor_id=access.user.id,
         subject_type="client",
         subject_id=client.id,
         client_id=client.id,
@@ -221,9 +221,9 @@ def update_client(
     for k in changed:
         setattr(client, k, values[k])
     if changed:
-        audit.record(
+        audit.record_by(
+            access,
             "client.updated",
-            actor_id=access.user.id,
             subject_type="client",
             subject_id=client.id,
             client_id=client.id,
@@ -259,9 +259,9 @@ def change_status(
                 _("Finish onboarding first: %(steps)s.", steps="; ".join(missing))
             )
     client.status = target.value
-    audit.record(
+    audit.record_by(
+        access,
         "client.status_changed",
-        actor_id=access.user.id,
         subject_type="client",
         subject_id=client.id,
         client_id=client.id,

@@ -137,9 +137,9 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
         setattr(agency, key, value)
     if changed:
         with tenant_context(agency.id):
-            audit.record(
+            audit.record_by(
+                access,
                 "agency.settings_changed",
-                actor_id=access.user.id,
                 subject_type="agency",
                 subject_id=agency.id,
                 via=via,
@@ -184,9 +184,9 @@ def save_logo(access: Access, content: bytes, *, via: str = "web") -> Agency:
         (folder / f"{agency.id}.{other}").unlink(missing_ok=True)
     agency.logo_filename = f"logos/{name}"
     with tenant_context(agency.id):
-        audit.record(
+        audit.record_by(
+            access,
             "agency.logo_changed",
-            actor_id=access.user.id,
             subject_type="agency",
             subject_id=agency.id,
             via=via,

@@ -93,18 +93,16 @@ def create_invitation(
     )
     db.session.add(invitation)
     db.session.flush()
-    with tenant_context(access.agency.id):
-        audit.record(
-            "invitation.created",
-            actor_id=access.user.id,
-            subject_type="invitation",
-            subject_id=invitation.id,
-            client_id=client_uuid,
-            via=via,
-            email=email,
-            role=wanted.value,
-        )
-        db.session.flush()  # stamped with the agency while it is in context
+    audit.record_by(
+        access,
+        "invitation.created",
+        subject_type="invitation",
+        subject_id=invitation.id,
+        client_id=client_uuid,
+        via=via,
+        email=email,
+        role=wanted.value,
+    )
     db.session.commit()
     _email_invitation(invitation, token, access.user)
     return invitation, token
@@ -212,17 +210,15 @@ def revoke_invitation(access: Access, invitation_id: uuid.UUID | str, *, via: st
     invitation = get_invitation(access, invitation_id)
     _ensure_may_touch(access, invitation)
     invitation.revoked_at = utcnow()
-    with tenant_context(access.agency.id):
-        audit.record(
-            "invitation.revoked",
-            actor_id=access.user.id,
-            subject_type="invitation",
-            subject_id=invitation.id,
-            client_id=invitation.client_id,
-            via=via,
-            email=invitation.email,
-        )
-        db.session.flush()  # stamped with the agency while it is in context
+    audit.record_by(
+        access,
+        "invitation.revoked",
+        subject_type="invitation",
+        subject_id=invitation.id,
+        client_id=invitation.client_id,
+        via=via,
+        email=invitation.email,
+    )
     db.session.commit()
 
 
@@ -237,17 +233,15 @@ def resend_invitation(
     invitation.expires_at = utcnow() + ttl()
     invitation.last_sent_at = utcnow()
     invitation.send_count += 1
-    with tenant_context(access.agency.id):
-        audit.record(
-            "invitation.resent",
-            actor_id=access.user.id,
-            subject_type="invitation",
-            subject_id=invitation.id,
-            client_id=invitation.client_id,
-            via=via,
-            email=invitation.email,
-        )
-        db.session.flush()  # stamped with the agency while it is in context
+    audit.record_by(
+        access,
+        "invitation.resent",
+        subject_type="invitation",
+        subject_id=invitation.id,
+        client_id=invitation.client_id,
+        via=via,
+        email=invitation.email,
+    )
     db.session.commit()
     _email_invitation(invitation, token, access.user)
     return invitation, token

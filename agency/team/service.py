@@ -156,18 +156,16 @@ def _ensure_not_last_owner(membership: Membership) -> None:
 
 
 def _audit(access: Access, action: str, membership: Membership, via: str, **data: object) -> None:
-    with tenant_context(access.agency.id):
-        audit.record(
-            action,
-            actor_id=access.user.id,
-            subject_type="membership",
-            subject_id=membership.id,
-            client_id=membership.client_id,
-            via=via,
-            user_id=membership.user_id,
-            **data,
-        )
-        db.session.flush()  # stamped with the agency while it is in context
+    audit.record_by(
+        access,
+        action,
+        subject_type="membership",
+        subject_id=membership.id,
+        client_id=membership.client_id,
+        via=via,
+        user_id=membership.user_id,
+        **data,
+    )
 
 
 def change_role(

@@ -137,9 +137,9 @@ def save_policy(
     changed = sorted(k for k in POLICY_FIELDS if created or getattr(policy, k) != values[k])
     for key in POLICY_FIELDS:
         setattr(policy, key, values[key])
-    audit.record(
+    audit.record_by(
+        access,
         "approval_policy.saved",
-        actor_id=access.user.id,
         subject_type="approval_policy",
         client_id=client.id,
         via=via,
