@@ -67,3 +67,10 @@ def test_cannot_revoke_someone_elses_token(client, auth, database_url):
     assert response.status_code == 404
     db.session.refresh(theirs)
     assert theirs.revoked_at is None
+
+
+def test_tokens_page_shows_the_authorization_header_literally(client, auth, database_url):
+    agency = make_agency()
+    auth.login(owner_of(agency).email)
+    html = client.get("/account/tokens").get_data(as_text=True)
+    assert "Authorization: Bearer &lt;token&gt;" in html
