@@ -46,6 +46,14 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
         "Aurora Social", owner_name, owner_email, DEMO_PASSWORD
     )
     agency.slug = DEMO_SLUG
+    # Legal details as an Italian agency would enter them (printed on invoices).
+    agency.legal_name = "Aurora Social S.r.l."
+    agency.country = "IT"
+    agency.vat_number = "IT01234560124"
+    agency.fiscal_code = "01234560124"
+    agency.address = "Corso Buenos Aires 10, 20124 Milano MI"
+    agency.tax_regime = "RF01"
+    agency.timezone = "Europe/Rome"
     with tenant_context(agency.id):
         trattoria = ClientCompany(
             name="Trattoria Bella Vista",

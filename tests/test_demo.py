@@ -116,3 +116,24 @@ def test_a_process_alone_on_the_embedded_server_stops_it_on_exit(tmp_path):
     with pytest.raises(RedisConnectionError):
         Redis(unix_socket_path=socket_path, retry=Retry(NoBackoff(), 0)).ping()
     assert (tmp_path / "redis.rdb").exists()  # saved on the way down
+
+
+def test_demo_agency_legal_details_pass_the_settings_validation(runner, database_url):
+    from agency.team.agency_settings import update_settings
+    from tenants.models import Role, User
+
+    assert runner.invoke(args=["demo"]).exit_code == 0
+    agency = db.session.scalar(select(Agency).where(Agency.slug == DEMO_SLUG))
+    owner = db.session.scalar(select(User).where(User.email == USERS[0][1]))
+    access = service.load_access(owner, agency)
+    assert access.agency_role == Role.OWNER
+    fields = ("name", "legal_name", "country", "vat_number", "fiscal_code", "address")
+    data = {f: getattr(agency, f) for f in fields} | {
+        "tax_regime": agency.tax_regime,
+        "default_locale": agency.default_locale,
+        "timezone": agency.timezone,
+        "default_currency": agency.default_currency,
+    }
+    with tenant_context(agency.id):
+        saved = update_settings(access, data)
+    assert saved.vat_number and saved.tax_regime == "RF01"
