@@ -46,7 +46,7 @@ def test_owner_saves_italian_legal_details(client, auth, database_url):
 
     assert response.status_code == 302
     saved = _fresh(agency)
-    assert (saved.country, saved.vat_number, saved.tax_regime) == ("IT", "00743110157", "RF01")
+    assert (saved.country, saved.vat_number, saved.tax_regime) == ("IT", "IT00743110157", "RF01")
     assert (saved.default_currency, saved.timezone, saved.default_locale) == (
         "EUR",
         "Europe/Rome",
@@ -99,7 +99,7 @@ def test_vat_is_checked_for_the_agencys_country_through_the_api(client, database
 
     assert bad.status_code == 422 and "vat_number" in bad.json["errors"]["json"]
     assert good.status_code == 200
-    assert good.json["vat_number"] == "136695976" and good.json["country"] == "DE"
+    assert good.json["vat_number"] == "DE136695976" and good.json["country"] == "DE"
     assert client.get("/api/v1/agency", headers=headers).json["country"] == "DE"
 
 

@@ -7,19 +7,17 @@ Italian tax regime (FatturaPA ``RegimeFiscale``) is required for Italian agencie
 from __future__ import annotations
 
 import uuid
-import zoneinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel import Locale
 from babel.numbers import list_currencies
 from flask import current_app
 from flask_babel import gettext as _
-from stdnum.exceptions import ValidationError as StdnumError
-from stdnum.util import get_cc_module
 
 from agency import audit
+from agency.clients import validation
+from agency.clients.validation import FieldError
 from agency.db import db
 from agency.errors import PermissionDenied, ValidationFailed
 from tenants.context import tenant_context
@@ -51,47 +49,17 @@ def ensure_manage_agency(access: Access) -> None:
 
 
 @lru_cache(maxsize=1)
-def country_codes() -> frozenset[str]:
-    not_countries = {"ZZ", "EU", "EZ", "UN", "QO", "XA", "XB"}  # CLDR groupings, pseudo-regions
-    return frozenset(
-        k
-        for k in Locale("en").territories
-        if len(k) == 2 and k.isalpha() and k not in not_countries
-    )
-
-
-@lru_cache(maxsize=1)
-def timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
-
-
-@lru_cache(maxsize=1)
 def currencies() -> frozenset[str]:
     return frozenset(list_currencies())
 
 
-def check_vat(country: str | None, value: str) -> tuple[str | None, str | None]:
-    """(normalized value, None) or (None, error message) for ``value`` in ``country``."""
-    module = get_cc_module(country.lower(), "vat") if country else None
-    if module is None:
-        return value.strip().upper(), None
+def _checked(errors: dict[str, list[str]], field: str, clean, *args: object):  # noqa: ANN001, ANN202
+    """``clean(*args)``, or None with the field's error noted."""
     try:
-        return module.validate(value), None
-    except StdnumError:
-        return None, _("This is not a valid VAT id for %(country)s.", country=country)
-
-
-def check_fiscal_code(country: str | None, value: str) -> tuple[str | None, str | None]:
-    if country != "IT":
-        return value.strip().upper(), None
-    from stdnum.it import codicefiscale, iva
-
-    for module in (codicefiscale, iva):  # a person's 16 characters or a company's 11 digits
-        try:
-            return module.validate(value), None
-        except StdnumError:
-            continue
-    return None, _("This is not a valid Italian fiscal code (codice fiscale).")
+        return clean(*args)
+    except FieldError as exc:
+        errors[field] = [str(exc)]
+        return None
 
 
 def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -> Agency:
@@ -106,27 +74,22 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
     for name, limit in (("name", 200), ("legal_name", 300), ("address", 500)):
         if values[name] and len(values[name]) > limit:
             errors[name] = [_("Use at most %(n)d characters.", n=limit)]
-    country = (values["country"] or "").upper() or None
-    if country and country not in country_codes():
-        errors["country"] = [_("Choose a country.")]
-        country = None
+    # The same legal-detail rules as client companies (python-stdnum per country).
+    country = _checked(errors, "country", validation.clean_country, values["country"])
     values["country"] = country
-    if values["vat_number"]:
-        values["vat_number"], problem = check_vat(country, values["vat_number"])
-        if problem:
-            errors["vat_number"] = [problem]
-    if values["fiscal_code"]:
-        values["fiscal_code"], problem = check_fiscal_code(country, values["fiscal_code"])
-        if problem:
-            errors["fiscal_code"] = [problem]
+    values["vat_number"] = _checked(
+        errors, "vat_number", validation.clean_vat, values["vat_number"], country
+    )
+    values["fiscal_code"] = _checked(
+        errors, "fiscal_code", validation.clean_fiscal_code, values["fiscal_code"], country
+    )
     if values["tax_regime"] and values["tax_regime"] not in TAX_REGIMES:
         errors["tax_regime"] = [_("Choose a tax regime code (RF01–RF19).")]
     elif country == "IT" and not values["tax_regime"]:
         errors["tax_regime"] = [_("Italian agencies must choose their tax regime.")]
     if values["default_locale"] not in SUPPORTED_LOCALES:
         errors["default_locale"] = [_("Choose English or Italian.")]
-    if values["timezone"] not in timezones():
-        errors["timezone"] = [_("Choose a time zone such as Europe/Rome.")]
+    values["timezone"] = _checked(errors, "timezone", validation.clean_timezone, values["timezone"])
     values["default_currency"] = (values["default_currency"] or "").upper()
     if values["default_currency"] not in currencies():
         errors["default_currency"] = [_("Choose an ISO currency code such as EUR.")]
@@ -136,16 +99,14 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
     for key, value in changed.items():
         setattr(agency, key, value)
     if changed:
-        with tenant_context(agency.id):
-            audit.record_by(
-                access,
-                "agency.settings_changed",
-                subject_type="agency",
-                subject_id=agency.id,
-                via=via,
-                fields=sorted(changed),
-            )
-            db.session.flush()  # stamped with the agency while it is in context
+        audit.record_by(
+            access,
+            "agency.settings_changed",
+            subject_type="agency",
+            subject_id=agency.id,
+            via=via,
+            fields=sorted(changed),
+        )
     db.session.commit()
     return agency
 

@@ -6,6 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, send_file,
 from flask_babel import gettext as _
 from flask_login import login_required
 
+from agency.clients import validation
 from agency.errors import ValidationFailed
 from agency.team import agency_settings
 from agency.team.forms import LogoForm, SettingsForm
@@ -24,10 +25,10 @@ def _settings_form(agency) -> SettingsForm:  # noqa: ANN001
     form = SettingsForm(prefix="settings", obj=agency)
     names = Locale.parse(str(get_locale() or "en")).territories
     form.country.choices = [("", "—")] + sorted(
-        ((code, names.get(code, code)) for code in agency_settings.country_codes()),
+        ((code, names.get(code, code)) for code in validation.country_codes()),
         key=lambda pair: pair[1],
     )
-    form.timezone.choices = sorted(agency_settings.timezones())
+    form.timezone.choices = sorted(validation.timezones())
     return form
 
 
