@@ -2,22 +2,32 @@
 
 from __future__ import annotations
 
+from babel import Locale
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from agency.clients.validation import CURRENCIES, LANGUAGES
+from agency.clients.validation import CURRENCIES, LANGUAGES, country_codes, timezones
+
+
+def country_choices() -> list[tuple[str, str]]:
+    """Every country by its name in the current language, after an empty choice."""
+    names = Locale.parse(str(get_locale() or "en")).territories
+    pairs = ((code, names.get(code, code)) for code in country_codes())
+    return [("", "—"), *sorted(pairs, key=lambda pair: pair[1])]
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name) for name in sorted(timezones())]
 
 
 class ClientForm(FlaskForm):
     name = StringField(_l("Name"), validators=[Length(max=200)])
     legal_name = StringField(_l("Legal name"), validators=[Length(max=300)])
-    country = StringField(
-        _l("Country"),
-        validators=[Length(max=2)],
-        description=_l("ISO 3166 two-letter code, e.g. IT"),
-    )
+    # Choices are filled per request (country names in the reader's language).
+    country = SelectField(_l("Country"), choices=[], validate_choice=False)
     vat_number = StringField(_l("VAT id"), validators=[Length(max=40)])
     fiscal_code = StringField(_l("Fiscal code"), validators=[Length(max=40)])
     address = TextAreaField(_l("Address"), validators=[Length(max=500)])
@@ -29,12 +39,17 @@ class ClientForm(FlaskForm):
     )
     pec = StringField(_l("PEC"), validators=[Length(max=320)])
     currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES], default="EUR")
-    timezone = StringField(_l("Time zone"), default="UTC", validators=[Length(max=64)])
+    timezone = SelectField(_l("Time zone"), choices=[], default="UTC", validate_choice=False)
     language = SelectField(
         _l("Language"),
         choices=[(code, {"en": "English", "it": "Italiano"}[code]) for code in LANGUAGES],
         default="en",
     )
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        super().__init__(*args, **kwargs)
+        self.country.choices = country_choices()
+        self.timezone.choices = timezone_choices()
 
     def details(self) -> dict[str, str | None]:
         return {name: field.data for name, field in self._fields.items() if name != "csrf_token"}

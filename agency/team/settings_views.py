@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, send_file,
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from agency.clients import validation
+from agency.clients.forms import country_choices, timezone_choices
 from agency.errors import ValidationFailed
 from agency.team import agency_settings
 from agency.team.forms import LogoForm, SettingsForm
@@ -19,16 +19,9 @@ bp = Blueprint(
 
 
 def _settings_form(agency) -> SettingsForm:  # noqa: ANN001
-    from babel import Locale
-    from flask_babel import get_locale
-
     form = SettingsForm(prefix="settings", obj=agency)
-    names = Locale.parse(str(get_locale() or "en")).territories
-    form.country.choices = [("", "—")] + sorted(
-        ((code, names.get(code, code)) for code in validation.country_codes()),
-        key=lambda pair: pair[1],
-    )
-    form.timezone.choices = sorted(validation.timezones())
+    form.country.choices = country_choices()
+    form.timezone.choices = timezone_choices()
     return form
 
 
