@@ -10,7 +10,7 @@ import uuid
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from agency.db import db, utcnow
@@ -218,16 +218,6 @@ def resolve_token(plain: str) -> ApiToken | None:
     return token
 
 
-def memberships_of(user: User) -> list[Membership]:
-    return list(
-        db.session.scalars(
-            select(Membership)
-            .where(Membership.user_id == user.id, Membership.active.is_(True))
-            .order_by(Membership.created_at)
-        )
-    )
-
-
 def agencies_of(user: User) -> list[Agency]:
     return list(
         db.session.scalars(
@@ -242,10 +232,6 @@ def agencies_of(user: User) -> list[Agency]:
 
 def find_agency_by_slug(slug: str) -> Agency | None:
     return db.session.scalar(select(Agency).where(Agency.slug == slug))
-
-
-def find_agency_for_login(slug_or_id: str) -> Agency | None:
-    return find_agency_by_slug(slug_or_id)
 
 
 def load_access(user: User, agency: Agency) -> Access | None:
@@ -281,7 +267,3 @@ def load_access(user: User, agency: Agency) -> Access | None:
                 )
             )
     return access
-
-
-def count_users() -> int:
-    return db.session.scalar(select(func.count()).select_from(User)) or 0

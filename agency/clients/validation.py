@@ -39,14 +39,6 @@ def country_codes() -> frozenset[str]:
     )
 
 
-def country_name(code: str | None, locale: str = "en") -> str:
-    from babel import Locale
-
-    if not code:
-        return ""
-    return Locale.parse(locale).territories.get(code, code)
-
-
 @cache
 def timezones() -> frozenset[str]:
     return frozenset(zoneinfo.available_timezones())
