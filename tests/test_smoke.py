@@ -41,3 +41,20 @@ def test_client_page_shows_policy_choices_by_their_labels(client, auth, database
     assert "All designated client managers" in html
     assert "Publish as soon as it is approved" in html
     assert "publish_when_approved" not in html
+
+
+def test_pages_and_api_send_security_headers(client, database_url):
+    for path in ("/login", "/api/v1/me", "/healthz"):
+        headers = client.get(path).headers
+        assert headers["X-Content-Type-Options"] == "nosniff"
+        assert headers["X-Frame-Options"] == "SAMEORIGIN"
+        # Invitation links carry tokens: never send the URL to another origin.
+        assert headers["Referrer-Policy"] == "same-origin"
+        assert "Strict-Transport-Security" not in headers  # plain HTTP in tests
+
+
+def test_hsts_is_sent_when_served_over_https(make_app, database_url):
+    app = make_app(secure_cookies=True)
+    with app.app_context():
+        response = app.test_client().get("/healthz")
+    assert response.headers["Strict-Transport-Security"].startswith("max-age=")
