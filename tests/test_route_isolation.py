@@ -12,10 +12,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-import psycopg
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Uuid, bindparam, select, text
 
 from agency.db import Base, db, utcnow
 from tenants.context import tenant_context
@@ -153,24 +151,25 @@ def tenants(app, database_url) -> tuple[Tenant, Tenant]:
 
 def _superuser_snapshot(agency_id: uuid.UUID) -> dict[str, list[tuple]]:
     """Every row that belongs to agency A, read as the superuser (RLS does not hide any)."""
-    database = make_url(db.engine.url).database
-    dsn = pg.ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+    agency = bindparam("agency", agency_id, type_=Uuid())
     snapshot: dict[str, list[tuple]] = {}
-    with psycopg.connect(dsn) as conn:
+    with pg.ground_truth(db.engine) as conn:
         for table in Base.metadata.sorted_tables:
             if "agency_id" in table.c:
                 rows = conn.execute(
-                    f'SELECT * FROM "{table.name}" WHERE agency_id = %s ORDER BY 1', (agency_id,)
-                ).fetchall()
+                    select(table).where(table.c.agency_id == agency).order_by(*table.primary_key)
+                ).all()
                 snapshot[table.name] = [tuple(map(str, row)) for row in rows]
-        snapshot["agencies"] = conn.execute(
-            "SELECT * FROM agencies WHERE id = %s", (agency_id,)
-        ).fetchall()
+        agencies, users, memberships = (
+            Base.metadata.tables[name] for name in ("agencies", "users", "memberships")
+        )
+        snapshot["agencies"] = conn.execute(select(agencies).where(agencies.c.id == agency)).all()
         snapshot["users"] = conn.execute(
-            "SELECT u.* FROM users u JOIN memberships m ON m.user_id = u.id"
-            " WHERE m.agency_id = %s ORDER BY u.id",
-            (agency_id,),
-        ).fetchall()
+            select(users)
+            .join(memberships, memberships.c.user_id == users.c.id)
+            .where(memberships.c.agency_id == agency)
+            .order_by(users.c.id)
+        ).all()
     return snapshot
 
 
@@ -345,6 +344,7 @@ def test_every_route_hides_agency_a_from_agency_b(app, tenants, auth):
         assert response.status_code != 404, f"{label}: agency A's owner got 404 for {url}"
 
 
+@pytest.mark.postgresql  # raw SQL under a tenant context: only RLS narrows it
 def test_agency_a_data_untouched_by_b_explicit_field(app, tenants):
     a, _ = tenants
     with tenant_context(a.agency.id):

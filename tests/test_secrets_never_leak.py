@@ -134,7 +134,7 @@ def test_channel_secrets_never_leak(client, auth, database_url, caplog):
     # At rest: only ciphertext in the column, and it decrypts to the secrets given.
     with tenant_context(agency.id):
         raw = db.session.execute(
-            text("SELECT network, settings::text, credentials_encrypted FROM channels")
+            text("SELECT network, CAST(settings AS TEXT), credentials_encrypted FROM channels")
         ).all()
     by_network = {network: (settings, cipher) for network, settings, cipher in raw}
     for settings, cipher in by_network.values():

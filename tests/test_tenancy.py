@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from sqlalchemy import delete, func, select, text, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from agency.db import Base, db
@@ -31,10 +29,8 @@ def two_agencies(app, database_url):
 
 def _superuser_rows(sql: str) -> list[tuple]:
     """Read as the PostgreSQL superuser, which RLS does not bind: the ground truth."""
-    database = make_url(db.engine.url).database
-    dsn = pg.ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(sql).fetchall()
+    with pg.ground_truth(db.engine) as conn:
+        return [tuple(row) for row in conn.execute(text(sql))]
 
 
 def _all_client_names() -> set[str]:
@@ -111,6 +107,7 @@ def test_orm_update_and_delete_do_not_touch_other_agency(two_agencies):
     assert dict(legal) == {"Client of A": "Everyone", "Client of B": None}
 
 
+@pytest.mark.postgresql
 def test_orm_scoping_holds_even_when_rls_would_let_rows_through(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -127,6 +124,7 @@ def test_orm_scoping_holds_even_when_rls_would_let_rows_through(two_agencies):
 # --- layer 2: PostgreSQL row-level security -----------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_raw_sql_sees_only_the_current_agency(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -136,12 +134,14 @@ def test_raw_sql_sees_only_the_current_agency(two_agencies):
         assert _raw_client_names() == ["Client of B"]
 
 
+@pytest.mark.postgresql
 def test_raw_sql_with_no_agency_sees_nothing(two_agencies):
     assert _raw_client_names() == []
     count = db.session.execute(text("SELECT count(*) FROM client_companies")).scalar()
     assert count == 0
 
 
+@pytest.mark.postgresql
 def test_raw_sql_switches_with_the_context_inside_one_transaction(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -152,6 +152,7 @@ def test_raw_sql_switches_with_the_context_inside_one_transaction(two_agencies):
     assert _raw_client_names() == []
 
 
+@pytest.mark.postgresql
 def test_raw_insert_of_another_agency_row_fails_with_check(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -169,6 +170,7 @@ def test_raw_insert_of_another_agency_row_fails_with_check(two_agencies):
         assert _raw_client_names() == ["Client of B"]
 
 
+@pytest.mark.postgresql
 def test_raw_update_cannot_reach_another_agency(two_agencies):
     agency_a, _, _, client_b = two_agencies
     with tenant_context(agency_a.id):
@@ -183,6 +185,7 @@ def test_raw_update_cannot_reach_another_agency(two_agencies):
 # --- every table is covered ----------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_every_table_with_agency_id_is_scoped_and_has_forced_rls(app, database_url):
     problems = []
     checked = set()
@@ -222,6 +225,7 @@ def test_every_tenant_scoped_class_has_an_agency_id_column(app):
             assert mapper.local_table.name not in GLOBAL_TABLES, mapper.class_.__name__
 
 
+@pytest.mark.postgresql
 def test_app_role_is_neither_superuser_nor_bypassrls(app, database_url):
     row = db.session.execute(
         text("SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
@@ -231,6 +235,7 @@ def test_app_role_is_neither_superuser_nor_bypassrls(app, database_url):
     assert row.rolbypassrls is False
 
 
+@pytest.mark.postgresql
 def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies):
     agency_a, _, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -249,6 +254,7 @@ def test_insert_works_when_the_transaction_began_under_no_agency(two_agencies):
     assert "Late Context" in _all_client_names()
 
 
+@pytest.mark.postgresql
 def test_flush_under_another_agency_keeps_rls_in_step(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agency import audit
 from agency.clients import validation as v
-from agency.db import db, utcnow
+from agency.db import db, utcnow, violates_unique
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from tenants.models import ClientCompany, ClientStatus, Invitation, Membership, Role
 from tenants.permissions import Access, Permission
@@ -174,7 +174,7 @@ def _commit_or_duplicate() -> None:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        if "uq_client_companies_name" in str(exc.orig):
+        if violates_unique(exc, "uq_client_companies_name"):
             raise _duplicate_name() from exc
         raise
 
