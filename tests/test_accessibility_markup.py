@@ -152,6 +152,13 @@ def test_required_fields_are_marked_visibly_and_for_screen_readers(client):
     assert "Fields marked * are required." in page.find("form")[0].text
 
 
+def test_a_refused_sign_in_is_an_error_in_the_title_too(client, agency):
+    response = form_post(client, "/login", {"email": "nobody@example.com", "password": "nope"})
+    page = page_of(response)
+    assert page.title == "Error: Sign in · Regia"
+    assert [e.text for e in page.find(role="alert")] == ["Wrong e-mail or password."]
+
+
 def test_channel_form_errors_are_announced_too(owner_client, agency):
     bellavista = make_client(agency, "Bellavista")
     path = f"/a/{agency.slug}/clients/{bellavista.id}/channels/new?network=mastodon"
