@@ -27,6 +27,7 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # Routes with no tenant object in the URL, by endpoint, with the reason.
 NO_TENANT_OBJECT = {
     "static": "the app's static files",
+    "favicon": "the app's icon",
     "bootstrap.static": "Bootstrap's static files",
     "apidocs.index": "API browser page, same for everyone",
     "apidocs.asset": "API browser assets",

@@ -66,7 +66,7 @@ def create(agency_slug: str):  # noqa: ANN201
 @bp.get("/<uuid:client_id>")
 @login_required
 def detail(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
-    from agency.channels.service import list_channels
+    from agency.channels.service import NETWORK_LABELS, list_channels
     from agency.workflow.forms import CLIENT_APPROVAL_CHOICES, LATE_CHOICES, REPLY_CHOICES
     from agency.workflow.service import find_policy
 
@@ -79,6 +79,7 @@ def detail(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         can_manage=can_manage,
         checklist=checklist,
         channels=list_channels(g.access, client),
+        network_labels={str(key.value): label for key, label in NETWORK_LABELS.items()},
         policy=find_policy(client),
         policy_labels={
             "client_approval": dict(CLIENT_APPROVAL_CHOICES),
