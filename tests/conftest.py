@@ -1,4 +1,5 @@
-"""Fixtures: a real PostgreSQL database (as the non-superuser app role) and a real Redis.
+"""Fixtures: a real PostgreSQL database (migrated by its owner, used by the DML-only app
+role, as in production) and a real Redis.
 
 Isolation: tables are truncated and the Redis database flushed after every test, so tests
 may commit, run jobs and serve a browser from other threads exactly as production does.
@@ -15,7 +16,6 @@ from cryptography.fernet import Fernet
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import text
 
 from agency import migrate
 from agency.app import create_app
@@ -48,9 +48,9 @@ def _cheap_password_hashing() -> None:
 
 @pytest.fixture(scope="session")
 def database_url() -> str:
-    url = pg.recreate_database(f"regia_test_{_worker_index()}")
-    migrate.upgrade(url)
-    return url
+    name = f"regia_test_{_worker_index()}"
+    migrate.upgrade(pg.recreate_database(name), app_role=pg.APP_ROLE)  # as the owner
+    return pg.app_url(name)  # the app runs as the role that owns nothing
 
 
 @pytest.fixture(scope="session")
@@ -65,6 +65,8 @@ def settings(database_url: str, redis_url: str, tmp_path_factory) -> Settings:
         env={},
         instance_path=instance,
         database_url=database_url,
+        migration_database_url=pg.migration_url_for(database_url),
+        app_database_role=pg.APP_ROLE,
         redis_url=redis_url,
         secret_key="test-secret-key",
         encryption_keys=(Fernet.generate_key().decode(),),
@@ -130,9 +132,8 @@ def _clean_state(request, redis_url: str) -> Iterator[None]:
     db.session.remove()
     if "database_url" not in request.fixturenames:
         return
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    tables = [t.name for t in Base.metadata.sorted_tables]
+    pg.truncate(request.getfixturevalue("database_url"), tables)
     Redis.from_url(redis_url).flushdb()
 
 
