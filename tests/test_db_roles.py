@@ -22,7 +22,9 @@ pytestmark = pytest.mark.postgresql
 
 GLOBAL_TABLES = {"users", "agencies", "memberships", "invitations", "api_tokens", "stripe_events"}
 TENANT_TABLES = sorted(
-    t.name for t in Base.metadata.sorted_tables if "agency_id" in t.c and t.name not in GLOBAL_TABLES
+    t.name
+    for t in Base.metadata.sorted_tables
+    if "agency_id" in t.c and t.name not in GLOBAL_TABLES
 )
 # Every way to loosen a table's protection; each needs ownership (or superuser).
 DDL = [
@@ -104,7 +106,11 @@ def test_runtime_role_owns_nothing_and_has_only_dml(database_url):
             ("TRIGGER", False),
         ]:
             (granted,) = _as_owner(
-                database_url, "SELECT has_table_privilege(%s, %s, %s)", pg.APP_ROLE, table, privilege
+                database_url,
+                "SELECT has_table_privilege(%s, %s, %s)",
+                pg.APP_ROLE,
+                table,
+                privilege,
             )[0]
             assert granted is expected, (table, privilege)
     (writable,) = _as_owner(
