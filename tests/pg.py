@@ -12,7 +12,7 @@ from functools import cache
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import create_engine, pool, text
+from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
 ADMIN_DSN = os.environ.get("REGIA_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -79,7 +79,7 @@ def recreate_database(database: str) -> str:
 
 @cache
 def _owner_engine(url: str) -> Engine:
-    return create_engine(url, poolclass=pool.NullPool)
+    return create_engine(url, pool_size=1)
 
 
 def truncate(database_url: str, tables: list[str]) -> None:

@@ -18,7 +18,6 @@ from urllib.parse import urlsplit
 
 import psycopg
 import pytest
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from werkzeug.datastructures import MultiDict
 
@@ -174,9 +173,7 @@ def snapshot() -> dict[str, str]:
 
 def reset_world() -> World:
     db.session.remove()
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    pg.truncate(str(db.engine.url), [t.name for t in Base.metadata.sorted_tables])
     return build_world()
 
 
