@@ -48,6 +48,18 @@ def grant_runtime_role(connection: Connection, role: str) -> None:
     current = connection.exec_driver_sql("SELECT current_user").scalar()
     if role == current:
         return
+    owned = connection.exec_driver_sql(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = 'public' AND pg_get_userbyid(c.relowner) = %(role)s",
+        {"role": role},
+    ).scalars()
+    owned = sorted(owned)
+    if owned:
+        # Owning a table would let the runtime role switch its row-level security off.
+        raise RuntimeError(
+            f"the runtime role {role!r} owns {', '.join(owned)}; as a superuser run "
+            f"REASSIGN OWNED BY {role} TO {current}; in this database, then migrate again"
+        )
     quote = connection.dialect.identifier_preparer.quote
     grantee = quote(role)
     tables = connection.exec_driver_sql(

@@ -184,3 +184,17 @@ def test_one_url_means_one_role_and_no_grants(tmp_path):
     )
     assert named.migration_database_url == "postgresql+psycopg://regia_owner@db/regia"
     assert named.app_database_role == "regia_web"
+
+
+def test_upgrade_refuses_a_runtime_role_that_owns_a_table(fresh_database):
+    from agency import migrate
+
+    with psycopg.connect(_dsn(pg.owner_url(fresh_database)), autocommit=True) as owner:
+        owner.execute(
+            sql.SQL("GRANT CREATE ON SCHEMA public TO {}").format(sql.Identifier(pg.APP_ROLE))
+        )
+    with psycopg.connect(_dsn(pg.app_url(fresh_database)), autocommit=True) as app_conn:
+        app_conn.execute("CREATE TABLE public.stray (id int)")
+
+    with pytest.raises(RuntimeError, match=rf"owns stray; .*REASSIGN OWNED BY {pg.APP_ROLE}"):
+        migrate.upgrade(pg.owner_url(fresh_database), app_role=pg.APP_ROLE)
