@@ -26,8 +26,9 @@ def db_group() -> None:
 @click.argument("revision", default="head")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
-    """Migrate the database up to REVISION (default: head)."""
-    migrate.upgrade(current_app.config["REGIA"].database_url, revision)
+    """Migrate the database up to REVISION (default: head), as the migration role."""
+    settings = current_app.config["REGIA"]
+    migrate.upgrade(settings.migration_database_url, revision, app_role=settings.app_database_role)
     click.echo(f"Database at {revision}.")
 
 
@@ -36,7 +37,10 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (e.g. -1, base)."""
-    migrate.downgrade(current_app.config["REGIA"].database_url, revision)
+    settings = current_app.config["REGIA"]
+    migrate.downgrade(
+        settings.migration_database_url, revision, app_role=settings.app_database_role
+    )
     click.echo(f"Database at {revision}.")
 
 
@@ -90,7 +94,8 @@ def demo_command(serve: bool, host: str, port: int) -> None:
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if serve and not port_is_free(host, port):
         raise click.UsageError(f"{host}:{port} is already in use; choose another with --port.")
-    migrate.upgrade(app.config["REGIA"].database_url)
+    settings = app.config["REGIA"]
+    migrate.upgrade(settings.migration_database_url, app_role=settings.app_database_role)
     agency, logins = seed_demo()
     db.session.remove()
     url = f"http://{host}:{port}/"

@@ -59,6 +59,9 @@ class Settings:
     login_rate_limit: str
     testing: bool = False
     invitation_ttl_hours: int = 7 * 24
+    # PostgreSQL: migrations run as the tables' owner; the app connects as a DML-only role.
+    migration_database_url: str = ""  # empty: the same as database_url
+    app_database_role: str | None = None  # granted DML by migrations; None: one role for both
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -69,11 +72,10 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         env = dict(os.environ if env is None else env)
         instance = Path(env.get("REGIA_INSTANCE_PATH") or PROJECT_ROOT / "instance")
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'regia.sqlite3'}"
-        if database_url.startswith("postgres://"):
-            database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
-        elif database_url.startswith("postgresql://"):
-            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+        database_url = _psycopg_url(
+            env.get("DATABASE_URL") or f"sqlite:///{instance / 'regia.sqlite3'}"
+        )
+        migration_url = _psycopg_url(env.get("REGIA_MIGRATION_DATABASE_URL") or "")
         secret = env.get("SECRET_KEY") or ""
         keys = tuple(k.strip() for k in (env.get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
         outbox = env.get("REGIA_MAIL_OUTBOX")
@@ -99,6 +101,8 @@ class Settings:
             invitation_ttl_hours=_int(
                 "REGIA_INVITATION_TTL_HOURS", env.get("REGIA_INVITATION_TTL_HOURS"), 7 * 24
             ),
+            migration_database_url=migration_url,
+            app_database_role=env.get("REGIA_APP_DATABASE_ROLE") or None,
         )
         values.update(overrides)
         return cls(**values).validated()
@@ -120,7 +124,32 @@ class Settings:
             or self.database_url.startswith("postgresql+psycopg://")
         ):
             raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
+        if not self.migration_database_url:
+            object.__setattr__(self, "migration_database_url", self.database_url)
+        if self.app_database_role is None:
+            role = _runtime_role(self.database_url, self.migration_database_url)
+            object.__setattr__(self, "app_database_role", role)
+        if self.migration_database_url.split(":", 1)[0] != self.database_url.split(":", 1)[0]:
+            raise ConfigError(
+                "REGIA_MIGRATION_DATABASE_URL must name the same kind of database as DATABASE_URL"
+            )
         return self
+
+
+def _psycopg_url(url: str) -> str:
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def _runtime_role(database_url: str, migration_url: str) -> str | None:
+    """With a separate migration URL, the role in DATABASE_URL is the one to grant DML to."""
+    if migration_url == database_url or not database_url.startswith("postgresql"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).username
 
 
 def _instance_secret(instance: Path, name: str) -> str:

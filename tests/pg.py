@@ -1,4 +1,8 @@
-"""Create the test database and the application role (neither superuser nor BYPASSRLS).
+"""The test database and its two roles, as in production (DESIGN.md §1).
+
+``regia_owner`` owns the database and runs the migrations; ``regia_app`` owns nothing and
+gets only the DML the migrations grant it; the app under test connects as ``regia_app``.
+Neither role is superuser nor BYPASSRLS.
 
 Also the helpers that work on either test backend (PostgreSQL or the embedded SQLite file):
 ``empty_database`` and ``ground_truth``.
@@ -9,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 
 import psycopg
 from psycopg import sql
@@ -17,37 +22,76 @@ from sqlalchemy.engine import Connection, Engine, make_url
 
 ADMIN_DSN = os.environ.get("REGIA_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_ROLE = os.environ.get("REGIA_TEST_APP_ROLE", "regia_app")
+OWNER_ROLE = os.environ.get("REGIA_TEST_OWNER_ROLE", "regia_owner")
 HOST = os.environ.get("REGIA_TEST_PG_HOST", "127.0.0.1")
 PORT = os.environ.get("REGIA_TEST_PG_PORT", "5432")
 
 
 def app_url(database: str) -> str:
+    """The runtime role's URL (``DATABASE_URL``)."""
     return f"postgresql+psycopg://{APP_ROLE}@{HOST}:{PORT}/{database}"
 
 
+def owner_url(database: str) -> str:
+    """The migration role's URL (``REGIA_MIGRATION_DATABASE_URL``)."""
+    return f"postgresql+psycopg://{OWNER_ROLE}@{HOST}:{PORT}/{database}"
+
+
+def migration_url_for(database_url: str) -> str:
+    """The owner's URL of the database ``database_url`` names (other backends: itself)."""
+    if not database_url.startswith("postgresql"):
+        return database_url
+    return owner_url(make_url(database_url).database)
+
+
+def _ensure_role(conn: psycopg.Connection, role: str) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    conn.execute(
+        sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE").format(
+            sql.SQL(verb), sql.Identifier(role)
+        )
+    )
+
+
 def recreate_database(database: str) -> str:
-    """Drop and create ``database`` owned by the app role; returns the app role's URL."""
+    """Drop and create ``database`` owned by the owner role; returns the owner's URL.
+
+    Migrate with ``migrate.upgrade(url, app_role=APP_ROLE)``, then connect with ``app_url``.
+    """
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
-        if not exists:
-            conn.execute(
-                sql.SQL(
-                    "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
-                ).format(sql.Identifier(APP_ROLE))
-            )
-        else:
-            conn.execute(
-                sql.SQL("ALTER ROLE {} NOSUPERUSER NOBYPASSRLS").format(sql.Identifier(APP_ROLE))
-            )
+        _ensure_role(conn, APP_ROLE)
+        _ensure_role(conn, OWNER_ROLE)
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
         conn.execute(
             sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database), sql.Identifier(OWNER_ROLE)
+            )
+        )
+        # Only the owner may create objects: the runtime role must never own anything.
+        conn.execute(
+            sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
+        )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(database), sql.Identifier(APP_ROLE)
             )
         )
-    return app_url(database)
+    return owner_url(database)
+
+
+@cache
+def _owner_engine(url: str) -> Engine:
+    return create_engine(url, pool_size=1)
+
+
+def truncate(database_url: str, tables: list[str]) -> None:
+    """Empty ``tables`` as the owner (the runtime role may not TRUNCATE, and must not)."""
+    quoted = ", ".join(f'"{t}"' for t in tables)
+    with _owner_engine(migration_url_for(database_url)).begin() as conn:
+        conn.execute(text(f"TRUNCATE {quoted} CASCADE"))
 
 
 @contextmanager
@@ -70,11 +114,12 @@ def ground_truth(engine: Engine) -> Iterator[Connection]:
 
 
 def empty_database(engine: Engine, metadata: MetaData) -> None:
-    """Delete every row of ``metadata``'s tables (TRUNCATE where the database has it)."""
+    """Delete every row of ``metadata``'s tables: TRUNCATE as the owner on PostgreSQL (the
+    runtime role may not), children-first deletes on SQLite (foreign keys stay on)."""
+    if engine.dialect.name != "sqlite":
+        url = engine.url.render_as_string(hide_password=False)
+        truncate(url, [t.name for t in metadata.sorted_tables])
+        return
     with engine.begin() as conn:
-        if conn.dialect.name == "sqlite":  # children first, foreign keys stay on
-            for table in reversed(metadata.sorted_tables):
-                conn.execute(table.delete())
-        else:
-            tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-            conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())

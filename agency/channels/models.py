@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey
+from tenants.models import client_fk
 from tenants.scoping import TenantScoped
 
 
@@ -31,10 +32,9 @@ class ChannelStatus(enum.StrEnum):
 
 class Channel(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     __tablename__ = "channels"
+    __table_args__ = (client_fk("channels"),)
 
-    client_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_companies.id", ondelete="CASCADE"), index=True
-    )
+    client_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     handle: Mapped[str | None] = mapped_column(String(200))

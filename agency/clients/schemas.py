@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
+from agency.clients.service import CURSOR_KINDS
+from agency.pagination import Cursor
+
 
 class _ClientDetails(Schema):
     """The editable details, shared by what the API takes and what it returns."""
@@ -43,7 +46,7 @@ class ClientPatchIn(ClientCreateIn):
 
 class ClientListArgs(Schema):
     status = fields.String()
-    cursor = fields.String()
+    cursor = Cursor(CURSOR_KINDS)
     limit = fields.Integer(load_default=25)
 
 

@@ -6,9 +6,6 @@ existence oracle), a visible one the role may not change is ``PermissionDenied``
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +18,7 @@ from agency import audit
 from agency.clients import validation as v
 from agency.db import db, utcnow, violates_unique
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from agency.pagination import BadCursor, decode_cursor, encode_cursor
 from tenants.models import ClientCompany, ClientStatus, Invitation, Membership, Role
 from tenants.permissions import Access, Permission
 
@@ -82,17 +80,13 @@ def get_manageable_client(access: Access, client_id: uuid.UUID) -> ClientCompany
 # -- listing ------------------------------------------------------------------------------
 
 
-def _encode_cursor(client: ClientCompany) -> str:
-    raw = json.dumps([client.name, str(client.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+CURSOR_KINDS = (str, uuid.UUID)  # (name, id): the list's sort key
 
 
 def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        name, cid = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return str(name), uuid.UUID(cid)
-    except (ValueError, TypeError, binascii.Error) as exc:
+        return decode_cursor(cursor, CURSOR_KINDS)
+    except BadCursor as exc:
         raise ValidationFailed({"cursor": [_("This cursor is not valid.")]}) from exc
 
 
@@ -113,7 +107,9 @@ def list_clients(
         name, cid = _decode_cursor(cursor)
         stmt = stmt.where(tuple_(ClientCompany.name, ClientCompany.id) > (name, cid))
     rows = list(db.session.scalars(stmt.limit(limit + 1)))
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].name, rows[limit - 1].id) if len(rows) > limit else None
+    )
     return rows[:limit], next_cursor
 
 

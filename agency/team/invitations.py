@@ -13,12 +13,18 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from agency import audit
 from agency.db import db, utcnow
 from agency.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from agency.team.service import client_ids_in_agency, ensure_manage_members, role_problem
+from agency.team.service import (
+    client_ids_in_agency,
+    ensure_manage_members,
+    role_problem,
+    set_staff_assignments,
+)
 from tenants import service as accounts
 from tenants.context import tenant_context
 from tenants.models import Agency, Invitation, Membership, Role, User
@@ -91,8 +97,14 @@ def create_invitation(
         last_sent_at=utcnow(),
         send_count=1,
     )
+    _close_expired(access.agency, email, client_uuid)
     db.session.add(invitation)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # A concurrent request invited the same address first (uq_invitations_pending_*).
+        db.session.rollback()
+        raise ValidationFailed({"email": [_pending_already()]}) from exc
     audit.record_by(
         access,
         "invitation.created",
@@ -165,7 +177,30 @@ def _refuse_duplicates(
         )
     ).all()
     if any(inv.client_id == client_id for inv in pending):
-        errors["email"] = [_("This person already has a pending invitation; resend it instead.")]
+        errors["email"] = [_pending_already()]
+
+
+def _pending_already() -> str:
+    return _("This person already has a pending invitation; resend it instead.")
+
+
+def _close_expired(agency: Agency, email: str, client_id: uuid.UUID | None) -> None:
+    """An expired, unused invitation is closed when a new one replaces it (one pending each)."""
+    now = utcnow()
+    db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.agency_id == agency.id,
+            Invitation.email == email,
+            Invitation.client_id.is_(None)
+            if client_id is None
+            else Invitation.client_id == client_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at <= now,
+        )
+        .values(revoked_at=now)
+    )
 
 
 def get_invitation(access: Access, invitation_id: uuid.UUID | str) -> Invitation:
@@ -300,7 +335,17 @@ def accept_invitation(
             db.session.rollback()
             raise ValidationFailed(errors)
         user = accounts.create_user(name, invitation.email, password)
-        db.session.flush()
+        try:
+            db.session.flush()
+        except IntegrityError as exc:
+            # Another invitation to this address was accepted at the same moment (uq_users_email).
+            db.session.rollback()
+            message = _(
+                "An account for %(email)s was created a moment ago: sign in with it, "
+                "then open this invitation again.",
+                email=invitation.email,
+            )
+            raise ValidationFailed({"email": [message]}) from exc
     membership = _join(invitation, user)
     invitation.accepted_at = utcnow()
     invitation.accepted_by_id = user.id
@@ -334,12 +379,19 @@ def _join(invitation: Invitation, user: User) -> Membership:
         db.session.rollback()
         raise ValidationFailed({"email": [_("You are already a member here.")]})
     if membership is None:
-        membership = accounts.add_membership(user, invitation.agency, role, invitation.client_id)
+        try:
+            membership = accounts.add_membership(
+                user, invitation.agency, role, invitation.client_id
+            )
+        except IntegrityError as exc:
+            # A concurrent accept made this membership first (uq_memberships_agency_team).
+            db.session.rollback()
+            raise ValidationFailed({"email": [_("You are already a member here.")]}) from exc
     else:
         membership.role, membership.active = role.value, True  # re-invited after deactivation
         db.session.flush()
-    for client_id in invitation.assigned_client_ids or []:
-        accounts.assign_staff(membership, uuid.UUID(client_id))
+    # Re-derived from this invitation alone: nothing from an earlier membership survives.
+    set_staff_assignments(membership, [uuid.UUID(c) for c in invitation.assigned_client_ids or []])
     return membership
 
 
