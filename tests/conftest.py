@@ -165,7 +165,7 @@ def _clean_state(request, redis_url: str) -> Iterator[None]:
     db.session.remove()
     if "database_url" not in request.fixturenames:
         return
-    pg.empty_database(db.engine, Base.metadata)
+    pg.empty_database(request.getfixturevalue("database_url"), Base.metadata)
     Redis.from_url(redis_url).flushdb()
 
 

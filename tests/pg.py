@@ -84,6 +84,8 @@ def recreate_database(database: str) -> str:
 
 @cache
 def _owner_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return create_engine(url, poolclass=pool.NullPool)
     return create_engine(url, pool_size=1)
 
 
@@ -113,13 +115,12 @@ def ground_truth(engine: Engine) -> Iterator[Connection]:
         truth.dispose()
 
 
-def empty_database(engine: Engine, metadata: MetaData) -> None:
+def empty_database(database_url: str, metadata: MetaData) -> None:
     """Delete every row of ``metadata``'s tables: TRUNCATE as the owner on PostgreSQL (the
     runtime role may not), children-first deletes on SQLite (foreign keys stay on)."""
-    if engine.dialect.name != "sqlite":
-        url = engine.url.render_as_string(hide_password=False)
-        truncate(url, [t.name for t in metadata.sorted_tables])
+    if not database_url.startswith("sqlite"):
+        truncate(database_url, [t.name for t in metadata.sorted_tables])
         return
-    with engine.begin() as conn:
+    with _owner_engine(database_url).begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())

@@ -189,7 +189,7 @@ def _sqlite_snapshot() -> dict[str, str]:
 
 def reset_world() -> World:
     db.session.remove()
-    pg.empty_database(db.engine, Base.metadata)
+    pg.empty_database(db.engine.url.render_as_string(hide_password=False), Base.metadata)
     return build_world()
 
 
