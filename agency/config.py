@@ -59,6 +59,22 @@ class Settings:
     login_rate_limit: str
     testing: bool = False
     invitation_ttl_hours: int = 7 * 24
+    # Reverse-proxy hops whose X-Forwarded-For/-Proto are trusted (werkzeug ProxyFix).
+    trusted_proxies: int = 0
+    # The demo switch: the mail outbox page exists only with it (never on a server database
+    # unless demo_force, which `flask demo --force` sets).
+    demo: bool = False
+    demo_force: bool = False
+    # Failed sign-ins per account from all addresses; above what one address can reach
+    # (login_rate_limit, keyed on account and address), so only a spread attack trips it.
+    login_account_rate_limit: str = "200 per hour"
+    signup_rate_limit: str = "10 per hour"  # successful sign-ups per address
+    invitation_rate_limit: str = "50 per hour"  # invitations and resends per agency
+    invitation_recipient_rate_limit: str = "5 per day"  # per invited address, all agencies
+    accept_rate_limit: str = "20 per 10 minutes"  # accept attempts per address and per link
+    reset_rate_limit: str = "5 per hour"  # password resets per address and per e-mail
+    reset_ttl_minutes: int = 60  # password-reset links
+    verification_resend_rate_limit: str = "5 per hour"  # per user
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -99,6 +115,8 @@ class Settings:
             invitation_ttl_hours=_int(
                 "REGIA_INVITATION_TTL_HOURS", env.get("REGIA_INVITATION_TTL_HOURS"), 7 * 24
             ),
+            trusted_proxies=_int("REGIA_TRUSTED_PROXIES", env.get("REGIA_TRUSTED_PROXIES"), 0),
+            demo=_bool(env.get("REGIA_DEMO"), False),
         )
         values.update(overrides)
         return cls(**values).validated()
@@ -120,6 +138,13 @@ class Settings:
             or self.database_url.startswith("postgresql+psycopg://")
         ):
             raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
+        if self.trusted_proxies < 0:
+            raise ConfigError("REGIA_TRUSTED_PROXIES must be 0 or more (hops of reverse proxy)")
+        if self.demo and production and not self.demo_force:
+            raise ConfigError(
+                "REGIA_DEMO is for the SQLite demo only: it publishes the mail outbox. "
+                "Unset it, or use `flask --app wsgi demo --serve --force` on purpose."
+            )
         return self
 
 
