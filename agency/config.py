@@ -35,6 +35,16 @@ def _int(name: str, value: str | None, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
 
 
+RATE_LIMIT_SETTINGS = (
+    "login_account_rate_limit",
+    "signup_rate_limit",
+    "invitation_rate_limit",
+    "invitation_recipient_rate_limit",
+    "accept_rate_limit",
+    "reset_rate_limit",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the application; ``from_env`` is the only reader of ``os.environ``."""
@@ -118,6 +128,9 @@ class Settings:
             trusted_proxies=_int("REGIA_TRUSTED_PROXIES", env.get("REGIA_TRUSTED_PROXIES"), 0),
             demo=_bool(env.get("REGIA_DEMO"), False),
         )
+        for name in RATE_LIMIT_SETTINGS:  # optional: the dataclass defaults apply when unset
+            if env.get(f"REGIA_{name.upper()}"):
+                values[name] = env[f"REGIA_{name.upper()}"]
         values.update(overrides)
         return cls(**values).validated()
 

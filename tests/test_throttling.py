@@ -44,6 +44,11 @@ def test_trusted_proxies_comes_from_the_environment(tmp_path):
     env = {"REGIA_INSTANCE_PATH": str(tmp_path), "REGIA_TRUSTED_PROXIES": "2"}
     assert Settings.from_env(env=env).trusted_proxies == 2
     assert Settings.from_env(env={"REGIA_INSTANCE_PATH": str(tmp_path)}).trusted_proxies == 0
+    limited = Settings.from_env(
+        env={"REGIA_INSTANCE_PATH": str(tmp_path), "REGIA_SIGNUP_RATE_LIMIT": "1 per day"}
+    )
+    assert limited.signup_rate_limit == "1 per day"
+    assert limited.login_account_rate_limit == "200 per hour"
 
 
 def test_behind_a_proxy_one_attacker_locks_out_neither_others_nor_the_victim(proxied):
