@@ -62,7 +62,7 @@ def test_sign_out_of_all_other_sessions_keeps_this_one(app, database_url):
     for browser in (here, laptop, phone):
         AuthActions(browser).login(user.email)
     page = here.get("/account").get_data(as_text=True)
-    assert "2 other browsers or devices" in page
+    assert "Other browsers or devices signed in: 2." in page
 
     response = form_post(here, "/account/sessions/revoke-others", {}, page="/account")
 
