@@ -192,3 +192,21 @@ def test_demo_and_invited_users_need_no_verification(client, database_url):
     member = make_member(agency, Role.STAFF)
     assert owner_of(agency).email_verified_at is not None
     assert member.email_verified_at is not None
+
+
+def test_web_signup_sends_the_verification_mail_and_the_account_page_says_so(smtp, database_url):
+    response = form_post(
+        smtp.client,
+        "/signup",
+        {
+            "agency_name": "Web Agency",
+            "name": "Wendy",
+            "email": "wendy@example.com",
+            "password": PASSWORD,
+        },
+    )
+    assert response.status_code == 302
+    path = _verify_link(smtp.messages)
+    assert 'id="verify-email"' in smtp.client.get("/account").get_data(as_text=True)
+    smtp.client.get(path)
+    assert 'id="verify-email"' not in smtp.client.get("/account").get_data(as_text=True)
