@@ -86,8 +86,13 @@ def create_agency_command(name: str, owner_email: str, owner_name: str, password
 @click.option("--serve", is_flag=True, help="Then start the web app and a worker.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, help="Web port (try another if busy).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Seed a server (PostgreSQL) database too: its logins share a published password.",
+)
 @with_appcontext
-def demo_command(serve: bool, host: str, port: int) -> None:
+def demo_command(serve: bool, host: str, port: int, force: bool) -> None:
     """Migrate, seed a demo agency (idempotent), print the logins; --serve runs web + worker."""
     from agency.demo import DEMO_PASSWORD, port_is_free, seed_demo, serve_with_worker
 
@@ -95,6 +100,11 @@ def demo_command(serve: bool, host: str, port: int) -> None:
     if serve and not port_is_free(host, port):
         raise click.UsageError(f"{host}:{port} is already in use; choose another with --port.")
     settings = app.config["REGIA"]
+    if not settings.is_sqlite and not force:
+        raise click.UsageError(
+            "DATABASE_URL names a server database; the demo's logins share a published "
+            "password. Refusing to seed it without --force."
+        )
     migrate.upgrade(settings.migration_database_url, app_role=settings.app_database_role)
     agency, logins = seed_demo()
     db.session.remove()
@@ -105,9 +115,9 @@ def demo_command(serve: bool, host: str, port: int) -> None:
     for role, email in logins:
         click.echo(f"  {role:<15} {email}")
     if app.config["REGIA"].smtp_host is None:
-        click.echo(f"E-mails (invitations, reminders) are not sent: read them at {url}dev/outbox/")
+        click.echo(f"E-mails are not sent: with --serve, signed in, read them at {url}dev/outbox/")
     if serve:
-        serve_with_worker(app, host, port)
+        serve_with_worker(app, host, port, force=force)
 
 
 def main() -> None:

@@ -35,6 +35,16 @@ def _int(name: str, value: str | None, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
 
 
+RATE_LIMIT_SETTINGS = (
+    "login_account_rate_limit",
+    "signup_rate_limit",
+    "invitation_rate_limit",
+    "invitation_recipient_rate_limit",
+    "accept_rate_limit",
+    "reset_rate_limit",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the application; ``from_env`` is the only reader of ``os.environ``."""
@@ -62,6 +72,22 @@ class Settings:
     # PostgreSQL: migrations run as the tables' owner; the app connects as a DML-only role.
     migration_database_url: str = ""  # empty: the same as database_url
     app_database_role: str | None = None  # granted DML by migrations; None: one role for both
+    # Reverse-proxy hops whose X-Forwarded-For/-Proto are trusted (werkzeug ProxyFix).
+    trusted_proxies: int = 0
+    # The demo switch: the mail outbox page exists only with it (never on a server database
+    # unless demo_force, which `flask demo --force` sets).
+    demo: bool = False
+    demo_force: bool = False
+    # Failed sign-ins per account from all addresses; above what one address can reach
+    # (login_rate_limit, keyed on account and address), so only a spread attack trips it.
+    login_account_rate_limit: str = "200 per hour"
+    signup_rate_limit: str = "10 per hour"  # successful sign-ups per address
+    invitation_rate_limit: str = "50 per hour"  # invitations and resends per agency
+    invitation_recipient_rate_limit: str = "5 per day"  # per invited address, all agencies
+    accept_rate_limit: str = "20 per 10 minutes"  # accept attempts per address and per link
+    reset_rate_limit: str = "5 per hour"  # password resets per address and per e-mail
+    reset_ttl_minutes: int = 60  # password-reset links
+    verification_resend_rate_limit: str = "5 per hour"  # per user
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -103,7 +129,12 @@ class Settings:
             ),
             migration_database_url=migration_url,
             app_database_role=env.get("REGIA_APP_DATABASE_ROLE") or None,
+            trusted_proxies=_int("REGIA_TRUSTED_PROXIES", env.get("REGIA_TRUSTED_PROXIES"), 0),
+            demo=_bool(env.get("REGIA_DEMO"), False),
         )
+        for name in RATE_LIMIT_SETTINGS:  # optional: the dataclass defaults apply when unset
+            if env.get(f"REGIA_{name.upper()}"):
+                values[name] = env[f"REGIA_{name.upper()}"]
         values.update(overrides)
         return cls(**values).validated()
 
@@ -132,6 +163,13 @@ class Settings:
         if self.migration_database_url.split(":", 1)[0] != self.database_url.split(":", 1)[0]:
             raise ConfigError(
                 "REGIA_MIGRATION_DATABASE_URL must name the same kind of database as DATABASE_URL"
+            )
+        if self.trusted_proxies < 0:
+            raise ConfigError("REGIA_TRUSTED_PROXIES must be 0 or more (hops of reverse proxy)")
+        if self.demo and production and not self.demo_force:
+            raise ConfigError(
+                "REGIA_DEMO is for the SQLite demo only: it publishes the mail outbox. "
+                "Unset it, or use `flask --app wsgi demo --serve --force` on purpose."
             )
         return self
 

@@ -36,6 +36,17 @@ class ProfileForm(FlaskForm):
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
     agency = SelectField(_l("Agency"), validators=[DataRequired()])
+    expires_in_days = SelectField(
+        _l("Expires"),
+        choices=[
+            ("0", _l("Never (until revoked)")),
+            ("7", _l("In 7 days")),
+            ("30", _l("In 30 days")),
+            ("90", _l("In 90 days")),
+            ("365", _l("In a year")),
+        ],
+        default="90",
+    )
 
 
 class PasswordForm(FlaskForm):

@@ -93,6 +93,9 @@ class User(UserMixin, UUIDPrimaryKey, Timestamped, Base):
     locale: Mapped[str | None] = mapped_column(String(8))
     active: Mapped[bool] = mapped_column(default=True)
     password_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # None until the owner of the address clicks the verification link (or accepts an
+    # invitation, or resets the password: each proves they read mail sent there).
+    email_verified_at: Mapped[datetime | None]
 
     memberships: Mapped[list[Membership]] = relationship(back_populates="user")
 
@@ -100,13 +103,17 @@ class User(UserMixin, UUIDPrimaryKey, Timestamped, Base):
     def is_active(self) -> bool:  # Flask-Login
         return self.active
 
+    @property
+    def email_verified(self) -> bool:
+        return self.email_verified_at is not None
+
     def get_id(self) -> str:
-        # The session id embeds a fingerprint of the password hash: changing the
-        # password ends every other session (tenants.web.load_user checks it).
+        # "<user>:<server-side session>:<password fingerprint>": logout revokes the session
+        # row, a password change alters the fingerprint (tenants.web.load_user checks both).
         import hashlib
 
         digest = hashlib.sha256(f"{self.id}:{self.password_hash}".encode()).hexdigest()[:20]
-        return f"{self.id}:{digest}"
+        return f"{self.id}:{getattr(self, 'session_id', '')}:{digest}"
 
     def __repr__(self) -> str:
         return f"<User {self.email}>"
@@ -238,7 +245,33 @@ class ApiToken(UUIDPrimaryKey, Timestamped, Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     prefix: Mapped[str] = mapped_column(String(12))
     last_used_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime | None]  # None: until revoked
     revoked_at: Mapped[datetime | None]
 
     user: Mapped[User] = relationship()
     agency: Mapped[Agency] = relationship()
+
+
+class UserSession(UUIDPrimaryKey, Timestamped, Base):
+    """A signed-in browser: the cookie names this row, so logout can end it on the server."""
+
+    __tablename__ = "user_sessions"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    user_agent: Mapped[str | None] = mapped_column(String(200))
+    revoked_at: Mapped[datetime | None]
+
+
+class PasswordReset(UUIDPrimaryKey, Timestamped, Base):
+    """A single-use, expiring password-reset link; only the token's sha256 is stored."""
+
+    __tablename__ = "password_resets"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]

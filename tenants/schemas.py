@@ -17,6 +17,11 @@ class TokenIn(Schema):
     password = fields.String(required=True, load_only=True)
     agency = fields.String(required=True, metadata={"description": "The agency's slug."})
     name = fields.String(load_default="API token", validate=validate.Length(max=100))
+    expires_at = fields.AwareDateTime(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Optional: the token stops working then (ISO 8601, with zone)."},
+    )
 
 
 class AgencyOut(Schema):
@@ -30,6 +35,9 @@ class UserOut(Schema):
     name = fields.String()
     email = fields.String()
     locale = fields.String(allow_none=True)
+    email_verified = fields.Boolean(
+        metadata={"description": "False until the address is confirmed; invitations need it."}
+    )
 
 
 class SignupOut(Schema):
@@ -40,6 +48,7 @@ class SignupOut(Schema):
 
 class TokenOut(Schema):
     token = fields.String(metadata={"description": "Shown once; store it safely."})
+    expires_at = fields.DateTime(allow_none=True)
 
 
 class ClientRoleOut(Schema):

@@ -154,7 +154,7 @@ def test_tokens_issues_a_token_for_a_member(client, database_url):
         json={"email": owner.email, "password": PASSWORD, "agency": agency.slug, "name": "ci"},
     )
     assert response.status_code == 201
-    assert set(response.json) == {"token"}
+    assert set(response.json) == {"token", "expires_at"}
     me = client.get("/api/v1/me", headers=bearer(response.json["token"]))
     assert me.status_code == 200
     assert me.json["agency"]["slug"] == agency.slug

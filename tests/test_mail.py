@@ -81,22 +81,5 @@ def test_invitation_mail_is_in_the_agency_language_with_its_name_and_logo(smtp, 
     assert len(images) == 1 and images[0].get_content() == PNG
 
 
-def test_without_smtp_mails_land_in_the_outbox_page(make_app, tmp_path, database_url):
-    app = make_app(smtp_host=None, mail_outbox_dir=tmp_path)
-    with app.app_context():
-        mail.send_mail(
-            "demo@example.com", "Your link", "Open http://127.0.0.1:5000/invitations/abc"
-        )
-        client = app.test_client()
-        listing = client.get("/dev/outbox/")
-        assert listing.status_code == 200
-        [name] = [p.name for p in tmp_path.iterdir()]
-        assert "Your link" in listing.get_data(as_text=True)
-        page = client.get(f"/dev/outbox/{name}").get_data(as_text=True)
-        assert '<a href="http://127.0.0.1:5000/invitations/abc"' in page
-        assert client.get("/dev/outbox/../secret").status_code == 404
-        assert client.get("/dev/outbox/nope.eml").status_code == 404
-
-
 def test_outbox_page_does_not_exist_when_smtp_is_configured(smtp, database_url):
     assert smtp.client.get("/dev/outbox/").status_code == 404

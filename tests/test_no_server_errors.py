@@ -37,7 +37,7 @@ from tests.factories import (
     owner_of,
     token_for,
 )
-from tests.helpers import bearer
+from tests.helpers import bearer, session_id_for
 from tests.test_route_isolation import IGNORED_METHODS, PARAM_RE, _fill
 
 ROLES = ("owner", "manager", "staff", "finance", "client_manager", "client_viewer")
@@ -127,7 +127,7 @@ def build_world() -> World:
 def sign_in(client, user: User) -> None:  # noqa: ANN001
     """Sign in without the login form (its rate limit is under test elsewhere)."""
     with client.session_transaction() as session:
-        session["_user_id"] = user.get_id()
+        session["_user_id"] = session_id_for(user)
         session["_fresh"] = True
 
 

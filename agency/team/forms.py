@@ -73,4 +73,4 @@ class AcceptNewForm(FlaskForm):
 
 
 class AcceptExistingForm(FlaskForm):
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    """The signed-in invitee confirms; no password is asked (it is never checked here)."""

@@ -37,8 +37,20 @@ class InvitationListOut(Schema):
 
 class AcceptIn(Schema):
     token = fields.String(required=True, validate=validate.Length(max=200))
-    name = fields.String(load_default="", validate=validate.Length(max=200))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    name = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "New accounts only."},
+    )
+    password = fields.String(
+        load_default="",
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={
+            "description": "New accounts only. An address that already has an account "
+            "accepts with its own bearer token instead; no password is taken for it."
+        },
+    )
 
 
 class AcceptOut(Schema):
