@@ -12,7 +12,7 @@ from tenants import service
 from tenants.context import tenant_context
 from tenants.models import Invitation, Membership, Role, StaffAssignment
 from tests.factories import PASSWORD, make_agency, make_client, make_member, owner_of, token_for
-from tests.helpers import bearer
+from tests.helpers import AuthActions, bearer, csrf_from
 
 
 def _membership(user, agency) -> Membership:  # noqa: ANN001
@@ -73,12 +73,14 @@ def test_reinvited_staff_sees_only_the_clients_of_the_new_invitation(client, dat
         json={"email": "back@example.com", "role": "staff", "assigned_client_ids": [str(gamma.id)]},
         headers=headers,
     )
+    # An existing account accepts while signed in (issue 6 finding 1): sign in, then accept.
+    assert AuthActions(client).login("back@example.com", PASSWORD).status_code == 302
+    page = client.get(f"/invitations/{invited.json['token']}").get_data(as_text=True)
     accepted = client.post(
-        "/api/v1/invitations/accept",
-        json={"token": invited.json["token"], "name": "", "password": PASSWORD},
+        f"/invitations/{invited.json['token']}", data={"csrf_token": csrf_from(page)}
     )
 
-    assert invited.status_code == 201 and accepted.status_code == 201, accepted.json
+    assert invited.status_code == 201 and accepted.status_code == 302, accepted.data
     assert _membership(staff, agency).active is True
     assert _visible_to(client, staff, agency) == {"Gamma"}
     with tenant_context(agency.id):
