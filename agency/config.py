@@ -59,6 +59,8 @@ class Settings:
     login_rate_limit: str
     testing: bool = False
     invitation_ttl_hours: int = 7 * 24
+    # Let channels and webhooks reach loopback/private addresses (tests with loopback fakes).
+    allow_private_hosts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -99,6 +101,7 @@ class Settings:
             invitation_ttl_hours=_int(
                 "REGIA_INVITATION_TTL_HOURS", env.get("REGIA_INVITATION_TTL_HOURS"), 7 * 24
             ),
+            allow_private_hosts=_bool(env.get("REGIA_ALLOW_PRIVATE_HOSTS"), False),
         )
         values.update(overrides)
         return cls(**values).validated()
