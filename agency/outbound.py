@@ -15,6 +15,7 @@ import ipaddress
 import random
 import re
 import socket
+import ssl
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -201,12 +202,12 @@ class _GuardedBackend(httpcore.SyncBackend):
 
 
 class _GuardedTransport(httpx.HTTPTransport):
-    def __init__(self, allow_private: bool) -> None:
+    def __init__(self, allow_private: bool, verify: ssl.SSLContext | None = None) -> None:
         super().__init__(trust_env=False)
         # The same pool httpx builds, with the guarded backend (no proxies: they resolve names
         # themselves, past the guard).
         self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(trust_env=False),
+            ssl_context=verify or httpx.create_ssl_context(trust_env=False),
             network_backend=_GuardedBackend(allow_private),
         )
 
@@ -228,11 +229,13 @@ class OutboundClient:
         timeout: httpx.Timeout | float = DEFAULT_TIMEOUT,
         max_redirects: int = MAX_REDIRECTS,
         headers: dict[str, str] | None = None,
+        verify: ssl.SSLContext | None = None,
     ) -> None:
+        """``verify``: the TLS context (trusted CAs); default: certifi's CA bundle."""
         self.allow_private = allow_private
         self.max_redirects = max_redirects
         self._http = httpx.Client(
-            transport=_GuardedTransport(allow_private),
+            transport=_GuardedTransport(allow_private, verify),
             timeout=timeout,
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             follow_redirects=False,
