@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agency import crypto
 from agency.audit import AuditEvent
-from agency.channels import service
+from agency.channels import names, service
 from agency.channels.models import Channel
 from agency.db import db
 from tenants.context import tenant_context
@@ -288,7 +288,7 @@ def test_the_database_refuses_a_duplicate_name_too(client, agency, target, heade
         db.session.commit()
     db.session.rollback()
     # Two requests racing past the check: the loser gets the field error, not a 500.
-    monkeypatch.setattr(service, "_check_name_free", lambda *a, **k: None)
+    monkeypatch.setattr(names, "check_name_free", lambda *a, **k: None)
     payload = {"network": "manual", "name": "shop", "settings": {}}
     response = client.post(url, json=payload, headers=headers)
     assert response.status_code == 422, response.json

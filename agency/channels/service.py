@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from agency import audit, crypto
+from agency.channels import names
 from agency.channels.endpoints import mask_url, url_error
-from agency.channels.models import NAME_INDEX, Channel, ChannelStatus, Network
+from agency.channels.models import Channel, ChannelStatus, Network
 from agency.clients.service import require_manage
 from agency.db import db
 from agency.errors import NotFound, ValidationFailed
@@ -255,30 +255,6 @@ def connection_settings(channel: Channel) -> dict[str, str]:
     return {**(channel.settings or {}), **crypto.decrypt_json(channel.credentials_encrypted)}
 
 
-def _name_taken_error() -> ValidationFailed:
-    return ValidationFailed({"name": [_("This client already has a channel with this name.")]})
-
-
-def _check_name_free(client_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> None:
-    """Channel names are unique per client, ignoring case (the index backs this up)."""
-    others = db.session.execute(
-        select(Channel.id, Channel.name).where(Channel.client_id == client_id)
-    )
-    if any(row.id != exclude and row.name.casefold() == name.casefold() for row in others):
-        raise _name_taken_error()
-
-
-def _commit() -> None:
-    """Commit; a concurrent save that took the same name becomes the same field error."""
-    try:
-        db.session.commit()
-    except IntegrityError as exc:
-        db.session.rollback()
-        if NAME_INDEX in str(exc.orig):
-            raise _name_taken_error() from exc
-        raise
-
-
 def _record(access: Access, action: str, channel: Channel, via: str, **data: object) -> None:
     audit.record_by(
         access,
@@ -300,7 +276,7 @@ def add_channel(
     require_manage(access, client.id)
     network = parse_network(data.get("network"))
     name, handle, public, secrets = _validate(network, data)
-    _check_name_free(client.id, name)
+    names.check_name_free(client.id, name)
     channel = Channel(
         id=uuid.uuid4(),
         client_id=client.id,
@@ -313,7 +289,7 @@ def add_channel(
     )
     db.session.add(channel)
     _record(access, "channel.added", channel, via, settings=sorted(public))
-    _commit()
+    names.commit()
     return channel
 
 
@@ -339,7 +315,7 @@ def update_channel(
     stored = crypto.decrypt_json(channel.credentials_encrypted)
     previous = {**channel.settings, **stored}
     name, handle, public, secrets = _validate(network, merged, stored, previous)
-    _check_name_free(channel.client_id, name, exclude=channel.id)
+    names.check_name_free(channel.client_id, name, exclude=channel.id)
     secrets_changed = secrets != stored
     channel.name, channel.handle, channel.settings = name, handle, public
     if secrets_changed:
@@ -348,7 +324,7 @@ def update_channel(
             channel.status = ChannelStatus.CONNECTED.value  # new credentials: try again
     _record(access, "channel.updated", channel, via, credentials_changed=secrets_changed)
     if commit:
-        _commit()
+        names.commit()
     return channel
 
 
@@ -396,7 +372,7 @@ def patch_channel(
     except Exception:
         db.session.rollback()
         raise
-    _commit()
+    names.commit()
     return channel
 
 
