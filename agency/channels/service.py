@@ -25,7 +25,7 @@ from agency.errors import NotFound, ValidationFailed
 from tenants.models import ClientCompany
 from tenants.permissions import Access
 
-SECRET_FIELDS = frozenset({"access_token", "refresh_token", "app_password", "secret", "url"})
+SECRET_FIELDS = frozenset({"access_token", "refresh_token", "app_password", "secret"})
 
 
 @dataclass(frozen=True)
