@@ -39,6 +39,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = b"ok"
+        if parts.path.startswith("/v1/customers"):  # enough of Stripe for one call
+            body = b'{"id": "cus_fake", "object": "customer", "email": "a@example.com"}'
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
@@ -167,6 +169,32 @@ def test_loopback_fake_is_refused_without_the_setting_and_reached_with_it(http_f
     (request,) = http_fake.seen
     assert request.headers["User-Agent"] == outbound.USER_AGENT
     assert outbound.USER_AGENT.startswith("Regia/")
+
+
+def test_the_stripe_sdk_goes_through_the_same_guard(http_fake, make_app):
+    import stripe
+
+    from agency.outbound_stripe import stripe_http_client
+
+    base = f"http://127.0.0.1:{http_fake.port}"
+    for allowed in (False, True):
+        with make_app(allow_private_hosts=allowed).app_context():
+            sdk = stripe.StripeClient(
+                "sk_test_fake",
+                http_client=stripe_http_client(),
+                base_addresses={"api": base},
+                max_network_retries=0,
+            )
+            if not allowed:
+                with pytest.raises(stripe.APIConnectionError):
+                    sdk.v1.customers.create(params={"email": "a@example.com"})
+                assert http_fake.seen == []
+            else:
+                customer = sdk.v1.customers.create(params={"email": "a@example.com"})
+                assert customer.id == "cus_fake"
+    (request,) = http_fake.seen
+    assert (request.method, request.path) == ("POST", "/v1/customers")
+    assert request.headers["Authorization"] == "Bearer sk_test_fake"
 
 
 def test_allow_private_hosts_is_read_from_the_environment(tmp_path):
