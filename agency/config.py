@@ -88,6 +88,8 @@ class Settings:
     reset_rate_limit: str = "5 per hour"  # password resets per address and per e-mail
     reset_ttl_minutes: int = 60  # password-reset links
     verification_resend_rate_limit: str = "5 per hour"  # per user
+    # Let channels and webhooks reach loopback/private addresses (tests with loopback fakes).
+    allow_private_hosts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -131,6 +133,7 @@ class Settings:
             app_database_role=env.get("REGIA_APP_DATABASE_ROLE") or None,
             trusted_proxies=_int("REGIA_TRUSTED_PROXIES", env.get("REGIA_TRUSTED_PROXIES"), 0),
             demo=_bool(env.get("REGIA_DEMO"), False),
+            allow_private_hosts=_bool(env.get("REGIA_ALLOW_PRIVATE_HOSTS"), False),
         )
         for name in RATE_LIMIT_SETTINGS:  # optional: the dataclass defaults apply when unset
             if env.get(f"REGIA_{name.upper()}"):

@@ -172,9 +172,10 @@ def _web(slug: str, t, ch) -> dict[str, tuple[str, str, dict | None]]:  # noqa: 
         "status": ("POST", f"{base}/{t}/status", {"action": "pause"}),
         "channels": ("GET", f"{base}/{t}/channels/", None),
         "add_channel_form": ("GET", f"{base}/{t}/channels/new?network=manual", None),
-        "add_channel": ("POST", f"{base}/{t}/channels/new", {"network": "manual", "name": "M"}),
+        # Names from the fresh channel's id: channel names are unique per client.
+        "add_channel": ("POST", f"{base}/{t}/channels/new", {"network": "manual", "name": ch}),
         "edit_channel_form": ("GET", f"{base}/{t}/channels/{ch}/edit", None),
-        "edit_channel": ("POST", f"{base}/{t}/channels/{ch}/edit", {"name": "Renamed"}),
+        "edit_channel": ("POST", f"{base}/{t}/channels/{ch}/edit", {"name": f"R {ch}"}),
         "disable_channel": ("POST", f"{base}/{t}/channels/{ch}/disable", {}),
         "delete_channel": ("POST", f"{base}/{t}/channels/{ch}/delete", {}),
         "policy_form": ("GET", f"{base}/{t}/approval-policy", None),

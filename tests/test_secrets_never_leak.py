@@ -146,3 +146,101 @@ def test_channel_secrets_never_leak(client, auth, database_url, caplog):
         "access_token": API_SECRET,
         "refresh_token": API_REFRESH,
     }
+
+
+HOOK_WEB = "https://hooks.example.com/services/T0WEB/B0WEB/webHOOKsecretPATH"
+HOOK_API = "https://discord.example.net/api/webhooks/42/apiHOOKsecretPATH"
+HOOK_PATHS = ("webHOOKsecretPATH", "apiHOOKsecretPATH")
+
+
+def test_webhook_urls_never_leak(client, auth, database_url, caplog):
+    """A webhook URL is a credential: encrypted at rest, never returned by the API, shown only
+    masked (host only) to the managers editing it, and not at all to finance or client users."""
+    from tenants.models import Role
+    from tests.factories import make_member
+
+    caplog.set_level(logging.DEBUG)
+    agency = make_agency()
+    target = make_client(agency, "Hooked Co")
+    owner = owner_of(agency)
+    finance = make_member(agency, Role.FINANCE)
+    client_manager = make_member(agency, Role.CLIENT_MANAGER, client=target)
+    viewer = make_member(agency, Role.CLIENT_VIEWER, client=target)
+    base = f"/a/{agency.slug}/clients/{target.id}"
+    api = f"/api/v1/clients/{target.id}/channels"
+
+    auth.login(owner.email)
+    added = form_post(
+        client,
+        f"{base}/channels/new",
+        {"network": "webhook", "name": "Slack", "settings-url": HOOK_WEB, "settings-secret": "w1"},
+        page=f"{base}/channels/new?network=webhook",
+    )
+    assert added.status_code == 302
+    failed = form_post(  # a failed submit does not echo the URL back
+        client,
+        f"{base}/channels/new",
+        {"network": "webhook", "name": "", "settings-url": HOOK_WEB, "settings-secret": "w1"},
+        page=f"{base}/channels/new?network=webhook",
+    )
+    assert failed.status_code == 422
+    owner_headers = bearer(token_for(owner, agency))
+    created = client.post(
+        api,
+        json={
+            "network": "webhook",
+            "name": "Discord",
+            "settings": {"url": HOOK_API, "secret": "a"},
+        },
+        headers=owner_headers,
+    )
+    assert created.status_code == 201
+    with tenant_context(agency.id):
+        channels = list(db.session.scalars(select(Channel).order_by(Channel.name)))
+    assert len(channels) == 2
+    bodies = [added.get_data(as_text=True), failed.get_data(as_text=True)]
+    bodies.append(created.get_data(as_text=True))
+    edit_pages = [client.get(f"{base}/channels/{c.id}/edit") for c in channels]
+    masked = {"https://hooks.example.com/…", "https://discord.example.net/…"}
+    for page in edit_pages:
+        assert page.status_code == 200
+        bodies.append(page.get_data(as_text=True))
+    assert all(any(m in body for body in bodies[-2:]) for m in masked)  # managers: masked only
+    for path in (base, f"{base}/channels/"):
+        bodies.append(client.get(path).get_data(as_text=True))
+    for path in (api, *(f"{api}/{c.id}" for c in channels), "/api/v1/openapi.json"):
+        response = client.get(path, headers=owner_headers)
+        assert response.status_code == 200
+        bodies.append(response.get_data(as_text=True))
+    auth.logout()
+
+    # Finance and the client's own people: no URL, not even masked.
+    outsiders = []
+    for user in (finance, client_manager, viewer):
+        auth.login(user.email)
+        for path in (base, f"{base}/channels/"):
+            response = client.get(path)
+            if response.status_code == 200:
+                outsiders.append(response.get_data(as_text=True))
+        headers = bearer(token_for(user, agency))
+        for path in (api, *(f"{api}/{c.id}" for c in channels)):
+            response = client.get(path, headers=headers)
+            if response.status_code == 200:
+                outsiders.append(response.get_data(as_text=True))
+        auth.logout()
+    assert len(outsiders) >= 6  # they could read the client and its channel list
+    for body in outsiders:
+        assert "hooks.example.com" not in body and "discord.example.net" not in body
+
+    with tenant_context(agency.id):
+        audit_rows = [repr((e.action, e.data)) for e in db.session.scalars(select(AuditEvent))]
+        raw = db.session.execute(
+            text("SELECT settings::text, credentials_encrypted FROM channels")
+        ).all()
+    logs = [record.getMessage() + repr(record.args) for record in caplog.records]
+    for haystack in bodies + outsiders + audit_rows + logs + [caplog.text]:
+        for secret in HOOK_PATHS:
+            assert secret not in haystack
+    for settings, cipher in raw:
+        assert "HOOK" not in settings and "HOOK" not in cipher and "hooks" not in settings
+    assert {crypto.decrypt_json(cipher)["url"] for _, cipher in raw} == {HOOK_WEB, HOOK_API}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import JSON, String, Text
+from sqlalchemy import JSON, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey
@@ -22,6 +22,9 @@ class Network(enum.StrEnum):
     LINKEDIN = "linkedin"
     WEBHOOK = "webhook"
     MANUAL = "manual"
+
+
+NAME_INDEX = "uq_channels_client_name"
 
 
 class ChannelStatus(enum.StrEnum):
@@ -42,3 +45,7 @@ class Channel(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default=ChannelStatus.CONNECTED.value)
+
+
+# A client's channel names are unique ignoring case (lower() works on PostgreSQL and SQLite).
+Index(NAME_INDEX, Channel.agency_id, Channel.client_id, func.lower(Channel.name), unique=True)
