@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey, utcnow
@@ -114,7 +114,6 @@ class Membership(UUIDPrimaryKey, Timestamped, Base):
 
 class ClientCompany(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     __tablename__ = "client_companies"
-    __table_args__ = (UniqueConstraint("agency_id", "name", name="uq_client_companies_name"),)
 
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default=ClientStatus.ONBOARDING.value)
@@ -132,6 +131,15 @@ class ClientCompany(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
 
     def __repr__(self) -> str:
         return f"<ClientCompany {self.name}>"
+
+
+# Client names are unique per agency whatever their case ("Acme" and "ACME" are one client).
+Index(
+    "uq_client_companies_name_ci",
+    ClientCompany.agency_id,
+    func.lower(ClientCompany.name),
+    unique=True,
+)
 
 
 class StaffAssignment(UUIDPrimaryKey, Timestamped, TenantScoped, Base):

@@ -17,6 +17,7 @@ from agency.db import db, utcnow
 from agency.errors import ValidationFailed
 from tenants.context import tenant_context
 from tenants.models import Agency, ApiToken, Membership, Role, StaffAssignment, User
+from tenants.names import InvalidName, clean_name
 from tenants.passwords import hash_password, password_problems, verify_password
 from tenants.permissions import Access
 
@@ -58,8 +59,9 @@ def find_user_by_email(email: str) -> User | None:
 
 def validate_new_account(name: str, email: str, password: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if not (name or "").strip():
-        errors["name"] = [_("Enter your name.")]
+    name_problem = person_name_problem(name)
+    if name_problem:
+        errors["name"] = [name_problem]
     email = normalize_email(email)
     problem = email_problem(email)
     if problem:
@@ -72,9 +74,18 @@ def validate_new_account(name: str, email: str, password: str) -> dict[str, list
     return errors
 
 
+def person_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a person's name (the shared rule of ``tenants.names``), or None."""
+    try:
+        clean_name(name, 200)
+    except InvalidName as exc:
+        return str(exc)
+    return None
+
+
 def create_user(name: str, email: str, password: str, locale: str | None = None) -> User:
     user = User(
-        name=name.strip(),
+        name=clean_name(name, 200) or "",
         email=normalize_email(email),
         password_hash=hash_password(password),
         locale=locale,
@@ -86,10 +97,10 @@ def create_user(name: str, email: str, password: str, locale: str | None = None)
 def signup(agency_name: str, name: str, email: str, password: str) -> tuple[Agency, User, str]:
     """Create an agency, its owner and a first API token; commits. Raises ValidationFailed."""
     errors = validate_new_account(name, email, password)
-    if not (agency_name or "").strip():
-        errors["agency_name"] = [_("Enter the agency's name.")]
-    elif len(agency_name.strip()) > 200:
-        errors["agency_name"] = [_("Use at most 200 characters.")]
+    try:
+        clean_name(agency_name, 200)
+    except InvalidName as exc:
+        errors["agency_name"] = [str(exc)]
     if errors:
         raise ValidationFailed(errors)
     agency, user = create_agency_with_owner(agency_name, name, email, password)
@@ -101,7 +112,7 @@ def signup(agency_name: str, name: str, email: str, password: str) -> tuple[Agen
 def create_agency_with_owner(
     agency_name: str, name: str, email: str, password: str
 ) -> tuple[Agency, User]:
-    agency = Agency(name=agency_name.strip(), slug=_unique_slug(agency_name))
+    agency = Agency(name=clean_name(agency_name, 200) or "", slug=_unique_slug(agency_name))
     user = find_user_by_email(email) or create_user(name, email, password)
     db.session.add(agency)
     db.session.flush()
@@ -184,9 +195,10 @@ def create_personal_token(user: User, agency_slug: str, name: str) -> str:
     agency = find_agency_by_slug(agency_slug or "")
     if agency is None or load_access(user, agency) is None:
         errors["agency"] = [_("Choose one of your agencies.")]
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        errors["name"] = [_("Give the token a name of at most 100 characters.")]
+    try:
+        name = clean_name(name, 100) or ""
+    except InvalidName as exc:
+        errors["name"] = [str(exc)]
     if errors:
         raise ValidationFailed(errors)
     plain = issue_token(user, agency, name=name)

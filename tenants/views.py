@@ -25,6 +25,7 @@ from agency.errors import ValidationFailed
 from agency.extensions import limiter
 from tenants import service
 from tenants.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
+from tenants.names import clean_name
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
@@ -128,7 +129,7 @@ def account():  # noqa: ANN201
     password = PasswordForm(prefix="password")
     status = 200
     if "profile-submit" in request.form and profile.validate_on_submit():
-        current_user.name = profile.name.data.strip()
+        current_user.name = clean_name(profile.name.data, 200)
         current_user.locale = profile.locale.data or None
         db.session.commit()
         flash(_("Profile saved."), "success")
