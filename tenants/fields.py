@@ -13,6 +13,21 @@ from tenants.names import NAME_PATTERN, InvalidName, clean_name
 MAX_EMAIL_LENGTH = 320
 
 
+def _special_use_domains_pattern() -> str:
+    """No address under a special-use domain (``.test``, ``.local``...), which
+    ``email-validator`` refuses; spelled without flags so every regex dialect agrees."""
+    from email_validator import SPECIAL_USE_DOMAIN_NAMES
+
+    names = "|".join(
+        "".join(f"[{c}{c.upper()}]" if c.isalpha() else c for c in name)
+        for name in SPECIAL_USE_DOMAIN_NAMES
+    )
+    return f"^(?![\\s\\S]*\\.(?:{names})$)"
+
+
+EMAIL_PATTERN = _special_use_domains_pattern()
+
+
 def name_field(max_length: int, **kwargs: Any) -> fields.String:
     """A human-given name (``tenants.names``): the pattern and lengths are in the spec."""
 
@@ -44,9 +59,10 @@ def email_field(**kwargs: Any) -> fields.String:
     metadata = dict(kwargs.pop("metadata", {}))
     checks: list = [validate.Length(max=MAX_EMAIL_LENGTH), _check_email]
     if kwargs.get("allow_none"):
-        metadata["anyOf"] = [{"format": "email"}, {"maxLength": 0}]
+        metadata["anyOf"] = [{"format": "email", "pattern": EMAIL_PATTERN}, {"maxLength": 0}]
     else:
         metadata["format"] = "email"
+        metadata["pattern"] = EMAIL_PATTERN
         checks.insert(0, validate.Length(min=1, max=MAX_EMAIL_LENGTH))
     return fields.String(validate=checks, metadata=metadata, **kwargs)
 

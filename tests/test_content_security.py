@@ -41,7 +41,9 @@ class InlineCode(HTMLParser):
             self.found.append("<style>")
         self.found += [f"<{tag} {n}=>" for n in names if n == "style" or n.startswith("on")]
         for name, value in attrs:
-            if name in ("href", "action") and (value or "").strip().lower().startswith("javascript:"):
+            if name in ("href", "action") and (value or "").strip().lower().startswith(
+                "javascript:"
+            ):
                 self.found.append(f"<{tag} {name}=javascript:>")
 
     def handle_endtag(self, tag: str) -> None:

@@ -6,6 +6,7 @@ import uuid
 
 from flask import g
 from flask.views import MethodView
+from marshmallow import RAISE
 from flask_smorest import Api, Blueprint
 
 from agency.clients import service
@@ -24,7 +25,8 @@ blp = Blueprint("api-clients", __name__, url_prefix="/api/v1", description="Clie
 
 @blp.route("/clients")
 class Clients(MethodView):
-    @blp.arguments(ClientListArgs, location="query")
+    # Unknown query parameters are refused (422 in errors.query), as the document says.
+    @blp.arguments(ClientListArgs, location="query", unknown=RAISE)
     @blp.response(200, ClientListOut)
     def get(self, args: dict):
         """Visible clients, by name; pass `next_cursor` back as `cursor` for the next page."""
