@@ -6,8 +6,8 @@ import uuid
 
 from flask import g
 from flask.views import MethodView
-from marshmallow import RAISE
 from flask_smorest import Api, Blueprint
+from marshmallow import RAISE
 
 from agency.clients import service
 from agency.clients.schemas import (
