@@ -29,7 +29,8 @@ def require_json_body() -> None:
         return
     if not takes_json_body(request.endpoint, request.method):
         return
-    if not request.get_data(cache=True):
+    # A form body has been parsed (and its stream read) already by the input guard.
+    if not (request.content_length or request.get_data(cache=True) or request.form):
         abort(
             422,
             message=_("A JSON body is required."),
