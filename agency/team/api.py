@@ -97,7 +97,7 @@ class InvitationAccept(MethodView):
     def post(self, data: dict):
         """Accept an invitation: a new account, or the existing account's password."""
         user, agency, _membership = invitations.accept_invitation(
-            data["token"], data["name"], data["password"], via="api"
+            data["token"], data.get("name", ""), data["password"], via="api"
         )
         token = accounts.issue_token(user, agency, name="invitation")
         from agency.db import db

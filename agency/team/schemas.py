@@ -44,7 +44,7 @@ class InvitationListOut(Schema):
 
 class AcceptIn(Schema):
     token = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    name = name_field(200, load_default="", metadata={"description": "Required for a new account."})
+    name = name_field(200, metadata={"description": "Required for a new account."})
     password = fields.String(
         required=True,
         load_only=True,
