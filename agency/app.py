@@ -13,7 +13,7 @@ from agency.db import db
 from agency.errors import DomainError
 from agency.extensions import api, babel, bootstrap, csrf, limiter, login_manager
 from agency.jobs import RedisHolder, redis_url
-from agency.web import input_guard, security_headers
+from agency.web import input_guard, json_body, security_headers
 
 SUPPORTED_LOCALES = ("en", "it")
 
@@ -70,6 +70,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     bootstrap.init_app(app)
     api.init_app(app, spec_kwargs=_openapi_spec_kwargs())
     input_guard.init_app(app)
+    json_body.init_app(app)
     security_headers.init_app(app)
 
     _register_blueprints(app)

@@ -107,6 +107,7 @@ class Settings:
         secret = env.get("SECRET_KEY") or ""
         keys = tuple(k.strip() for k in (env.get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
         outbox = env.get("REGIA_MAIL_OUTBOX")
+        base_url = (env.get("REGIA_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
         values: dict[str, Any] = dict(
             instance_path=instance,
             database_url=database_url,
@@ -122,9 +123,12 @@ class Settings:
             mail_sender=env.get("REGIA_MAIL_SENDER") or "Regia <no-reply@regia.localhost>",
             mail_outbox_dir=Path(outbox) if outbox else None,
             media_root=Path(env.get("MEDIA_ROOT") or instance / "media"),
-            base_url=(env.get("REGIA_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            base_url=base_url,
             signup_enabled=_bool(env.get("REGIA_SIGNUP_ENABLED"), True),
-            secure_cookies=_bool(env.get("REGIA_SECURE_COOKIES"), False),
+            # Served over HTTPS (the public URL says so): cookies only travel encrypted.
+            secure_cookies=_bool(
+                env.get("REGIA_SECURE_COOKIES"), base_url.lower().startswith("https://")
+            ),
             login_rate_limit=env.get("REGIA_LOGIN_RATE_LIMIT") or "10 per 5 minutes",
             invitation_ttl_hours=_int(
                 "REGIA_INVITATION_TTL_HOURS", env.get("REGIA_INVITATION_TTL_HOURS"), 7 * 24

@@ -21,6 +21,12 @@ def wants_json() -> bool:
 class RegiaApi(Api):
     """flask-smorest's Api, with DESIGN.md §9's error shape on API paths only."""
 
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+        from agency.web.openapi import ErrorSchema
+
+        self.ERROR_SCHEMA = ErrorSchema
+        super().__init__(*args, **kwargs)
+
     def handle_http_exception(self, error):  # noqa: ANN001, ANN201
         if not wants_json():
             from agency.web.errors import render_error_page
@@ -29,7 +35,21 @@ class RegiaApi(Api):
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description)
         payload.setdefault("errors", {})
+        # The exception's own headers (Allow on a 405, Retry-After...), minus its HTML type.
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":
+                headers.setdefault(name, value)
         return payload, code, headers
+
+    def _openapi_json(self):  # noqa: ANN202
+        from flask import current_app, json
+
+        from agency.web.openapi import complete
+
+        document = complete(self.spec.to_dict(), current_app)
+        return current_app.response_class(
+            json.dumps(document, indent=2, sort_keys=False), mimetype="application/json"
+        )
 
 
 csrf = CSRFProtect()

@@ -12,7 +12,16 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, ForeignKey, ForeignKeyConstraint, Index, String, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    String,
+    UniqueConstraint,
+    func,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey, utcnow
@@ -148,7 +157,6 @@ class Membership(UUIDPrimaryKey, Timestamped, Base):
 class ClientCompany(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     __tablename__ = "client_companies"
     __table_args__ = (
-        UniqueConstraint("agency_id", "name", name="uq_client_companies_name"),
         # The target of every tenant child's composite foreign key (an index, not a
         # constraint: SQLite adds it without rebuilding the table its children reference).
         Index("uq_client_companies_agency_id_id", "agency_id", "id", unique=True),
@@ -170,6 +178,15 @@ class ClientCompany(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
 
     def __repr__(self) -> str:
         return f"<ClientCompany {self.name}>"
+
+
+# Client names are unique per agency whatever their case ("Acme" and "ACME" are one client).
+Index(
+    "uq_client_companies_name_ci",
+    ClientCompany.agency_id,
+    func.lower(ClientCompany.name),
+    unique=True,
+)
 
 
 class StaffAssignment(UUIDPrimaryKey, Timestamped, TenantScoped, Base):

@@ -4,19 +4,35 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from tenants.fields import email_field, name_field
+from tenants.models import CLIENT_ROLES, Role
+from tenants.passwords import MIN_PASSWORD_LENGTH
+
+MAX_PASSWORD_LENGTH = 1024
+
 
 class SignupIn(Schema):
-    agency_name = fields.String(required=True, validate=validate.Length(max=200))
-    name = fields.String(required=True, validate=validate.Length(max=200))
-    email = fields.String(required=True, validate=validate.Length(max=320))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    agency_name = name_field(200, required=True)
+    name = name_field(200, required=True)
+    email = email_field(required=True)
+    password = fields.String(
+        required=True,
+        load_only=True,
+        validate=validate.Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH),
+    )
 
 
 class TokenIn(Schema):
-    email = fields.String(required=True)
-    password = fields.String(required=True, load_only=True)
-    agency = fields.String(required=True, metadata={"description": "The agency's slug."})
-    name = fields.String(load_default="API token", validate=validate.Length(max=100))
+    email = fields.String(required=True, validate=validate.Length(max=320))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(max=MAX_PASSWORD_LENGTH)
+    )
+    agency = fields.String(
+        required=True,
+        validate=validate.Length(max=80),
+        metadata={"description": "The agency's slug."},
+    )
+    name = name_field(100, load_default="API token")
     expires_at = fields.AwareDateTime(
         load_default=None,
         allow_none=True,
@@ -53,11 +69,11 @@ class TokenOut(Schema):
 
 class ClientRoleOut(Schema):
     client_id = fields.UUID()
-    role = fields.String()
+    role = fields.String(validate=validate.OneOf([r.value for r in CLIENT_ROLES]))
 
 
 class MeOut(Schema):
     user = fields.Nested(UserOut)
     agency = fields.Nested(AgencyOut)
-    roles = fields.List(fields.String())
+    roles = fields.List(fields.String(validate=validate.OneOf([r.value for r in Role])))
     client_roles = fields.List(fields.Nested(ClientRoleOut))

@@ -18,6 +18,7 @@ from agency.db import db, utcnow
 from agency.errors import ValidationFailed
 from tenants.context import tenant_context
 from tenants.models import Agency, ApiToken, Membership, Role, StaffAssignment, User
+from tenants.names import InvalidName, clean_name
 from tenants.passwords import hash_password, password_problems, verify_password
 from tenants.permissions import Access
 
@@ -59,8 +60,9 @@ def find_user_by_email(email: str) -> User | None:
 
 def validate_new_account(name: str, email: str, password: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if not (name or "").strip():
-        errors["name"] = [_("Enter your name.")]
+    name_problem = person_name_problem(name)
+    if name_problem:
+        errors["name"] = [name_problem]
     email = normalize_email(email)
     problem = email_problem(email)
     if problem:
@@ -73,11 +75,20 @@ def validate_new_account(name: str, email: str, password: str) -> dict[str, list
     return errors
 
 
+def person_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a person's name (the shared rule of ``tenants.names``), or None."""
+    try:
+        clean_name(name, 200)
+    except InvalidName as exc:
+        return str(exc)
+    return None
+
+
 def create_user(
     name: str, email: str, password: str, locale: str | None = None, *, verified: bool = True
 ) -> User:
     user = User(
-        name=name.strip(),
+        name=clean_name(name, 200) or "",
         email=normalize_email(email),
         password_hash=hash_password(password),
         locale=locale,
@@ -95,10 +106,10 @@ def signup(
     The owner's address is unverified (unless ``verified``): the caller sends the mail.
     """
     errors = validate_new_account(name, email, password)
-    if not (agency_name or "").strip():
-        errors["agency_name"] = [_("Enter the agency's name.")]
-    elif len(agency_name.strip()) > 200:
-        errors["agency_name"] = [_("Use at most 200 characters.")]
+    try:
+        clean_name(agency_name, 200)
+    except InvalidName as exc:
+        errors["agency_name"] = [str(exc)]
     if errors:
         raise ValidationFailed(errors)
     agency, user = create_agency_with_owner(agency_name, name, email, password, verified=verified)
@@ -110,7 +121,7 @@ def signup(
 def create_agency_with_owner(
     agency_name: str, name: str, email: str, password: str, *, verified: bool = True
 ) -> tuple[Agency, User]:
-    agency = Agency(name=agency_name.strip(), slug=_unique_slug(agency_name))
+    agency = Agency(name=clean_name(agency_name, 200) or "", slug=_unique_slug(agency_name))
     user = find_user_by_email(email) or create_user(name, email, password, verified=verified)
     db.session.add(agency)
     db.session.flush()
@@ -225,9 +236,10 @@ def create_personal_token(
     agency = find_agency_by_slug(agency_slug or "")
     if agency is None or load_access(user, agency) is None:
         errors["agency"] = [_("Choose one of your agencies.")]
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        errors["name"] = [_("Give the token a name of at most 100 characters.")]
+    try:
+        name = clean_name(name, 100) or ""
+    except InvalidName as exc:
+        errors["name"] = [str(exc)]
     if errors:
         raise ValidationFailed(errors)
     plain = issue_token(user, agency, name=name, expires_at=expires_at)

@@ -26,6 +26,7 @@ from agency.errors import ValidationFailed
 from agency.extensions import limiter
 from tenants import service, sessions
 from tenants.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
+from tenants.names import clean_name
 from tenants.throttle import account_and_address, client_address, setting, submitted_email
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -143,7 +144,7 @@ def account():  # noqa: ANN201
     password = PasswordForm(prefix="password")
     status = 200
     if "profile-submit" in request.form and profile.validate_on_submit():
-        current_user.name = profile.name.data.strip()
+        current_user.name = clean_name(profile.name.data, 200)
         current_user.locale = profile.locale.data or None
         db.session.commit()
         flash(_("Profile saved."), "success")

@@ -46,7 +46,8 @@ def public_endpoint(view):  # noqa: ANN001, ANN201
     return view
 
 
-def _is_public(endpoint: str | None) -> bool:
+def is_public(endpoint: str | None) -> bool:
+    """Whether the API view behind ``endpoint`` takes no bearer token."""
     from flask import current_app
 
     view = current_app.view_functions.get(endpoint or "")
@@ -73,7 +74,7 @@ def resolve_request_tenant():  # noqa: ANN201
 def _resolve_api_request() -> None:
     if request.endpoint is None or request.blueprint in PUBLIC_API_BLUEPRINTS:
         return
-    if _is_public(request.endpoint):
+    if is_public(request.endpoint):
         return
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")

@@ -112,7 +112,15 @@ API_ACTIONS = {
     ),
     "delete_channel": lambda c, t, ch, n: c("DELETE", f"/api/v1/clients/{t}/channels/{ch}"),
     "set_policy": lambda c, t, ch, n: c(
-        "PUT", f"/api/v1/clients/{t}/approval-policy", {"client_approval": "none"}
+        "PUT",
+        f"/api/v1/clients/{t}/approval-policy",
+        {
+            "internal_review": True,
+            "client_approval": "none",
+            "reply_policy": "same",
+            "lead_time_hours": 24,
+            "late_rule": "hold",
+        },
     ),
 }
 

@@ -23,6 +23,7 @@ from agency.clients.service import require_manage
 from agency.db import db
 from agency.errors import NotFound, ValidationFailed
 from tenants.models import ClientCompany
+from tenants.names import InvalidName, clean_name
 from tenants.permissions import Access
 
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "app_password", "secret"})
@@ -175,12 +176,11 @@ def validate_settings(
 
 
 def _clean_name(name: object, errors: dict) -> str:
-    text = str(name or "").strip()
-    if not text:
-        errors["name"] = [_("Enter a name for this channel.")]
-    elif len(text) > 200:
-        errors["name"] = [_("Use at most %(n)d characters.", n=200)]
-    return text
+    try:
+        return clean_name(name, 200) or ""
+    except InvalidName as exc:
+        errors["name"] = [str(exc)]
+        return
 
 
 def _clean_handle(handle: object, errors: dict) -> str | None:

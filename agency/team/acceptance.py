@@ -119,10 +119,9 @@ def accept_invitation(
 
 def _new_account(invitation: Invitation, name: str, password: str) -> User:
     errors: dict[str, list[str]] = {}
-    if not (name or "").strip():
-        errors["name"] = [_("Enter your name.")]
-    elif len(name.strip()) > 200:
-        errors["name"] = [_("Use at most 200 characters.")]
+    name_problem = accounts.person_name_problem(name)
+    if name_problem:
+        errors["name"] = [name_problem]
     problems = password_problems(password or "")
     if problems:
         errors["password"] = problems

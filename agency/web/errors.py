@@ -69,7 +69,7 @@ def handle_domain_error(error: DomainError):  # noqa: ANN201
             "code": error.http_status,
             "status": HTTP_STATUS_CODES.get(error.http_status, "Error"),
             "message": error.message,
-            "errors": {"json": error.errors} if error.errors else {},
+            "errors": {getattr(error, "location", "json"): error.errors} if error.errors else {},
         }
         return payload, error.http_status
     return render_template("errors/error.html", message=error.message), error.http_status
