@@ -171,7 +171,7 @@ def test_channel_form_errors_are_announced_too(owner_client, agency):
     )
     assert response.status_code == 422
     page = page_of(response)
-    assert page.title.startswith("Error: Add channel — Bellavista")
+    assert page.title.startswith("Error: Add a Mastodon channel — Bellavista")
     name = page.by_id("name")
     assert name.get("aria-invalid") == "true"
     assert page.by_id(name.get("aria-describedby").split()[0]).text
@@ -204,7 +204,7 @@ def test_page_titles_name_the_client(owner_client, agency):
     edit = page_of(owner_client.get(f"{base}/edit", headers=EN)).title
     add = page_of(owner_client.get(f"{base}/channels/new?network=mastodon", headers=EN)).title
     assert edit == "Edit client — Bellavista · Regia"
-    assert add == "Add channel — Bellavista · Regia"
+    assert add == "Add a Mastodon channel — Bellavista · Regia"
 
 
 def test_row_buttons_say_whose_row_they_act_on(owner_client, agency):
