@@ -100,9 +100,7 @@ def test_channel_secrets_never_leak(client, auth, database_url):
         # PATCH answers (name only; then a refused one) are scanned by the guard too.
         renamed = client.patch(url, json={"name": f"{name} 2"}, headers=headers)
         assert renamed.status_code == 200
-        assert sorted(renamed.json["credential_fields"]) == sorted(
-            _secret_fields()[network]
-        )
+        assert sorted(renamed.json["credential_fields"]) == sorted(_secret_fields()[network])
         bad = client.patch(url, json={"settings": {"nope": 1}}, headers=headers)
         assert bad.status_code == 422
         assert client.get(url, headers=headers).status_code == 200
@@ -112,7 +110,12 @@ def test_channel_secrets_never_leak(client, auth, database_url):
         public = {f"settings-{k}": v for k, v in PUBLIC[network].items()}
         saved = form_post(client, edit, {"name": f"{name} 3", **public, **kept})
         assert saved.status_code == 302, network
-    for path in (base, f"{base}/channels/", f"/a/{agency.slug}/clients/", f"{base}/approval-policy"):
+    for path in (
+        base,
+        f"{base}/channels/",
+        f"/a/{agency.slug}/clients/",
+        f"{base}/approval-policy",
+    ):
         assert client.get(path).status_code == 200, path
     for path in ("/api/v1/clients", f"/api/v1/clients/{target.id}/channels"):
         assert client.get(path, headers=headers).status_code == 200, path

@@ -231,13 +231,26 @@ def test_app_role_is_neither_superuser_nor_bypassrls(app, database_url):
     assert row.rolbypassrls is False
 
 
-def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies):
+@pytest.mark.postgresql
+def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies, make_app, database_url):
     agency_a, _, _, _ = two_agencies
-    with tenant_context(agency_a.id):
-        names = db.session.scalars(
-            select(ClientCompany.name), execution_options={ALL_TENANTS: True}
-        ).all()
-    assert names == ["Client of A"]  # RLS still binds the app role
+
+    def names(**options: object) -> list[str]:
+        with tenant_context(agency_a.id):
+            found = db.session.scalars(
+                select(ClientCompany.name).order_by(ClientCompany.name), execution_options=options
+            ).all()
+        db.session.rollback()
+        return found
+
+    assert names(**{ALL_TENANTS: True}) == ["Client of A"]  # RLS still binds the app role
+    # As a role RLS does not bind, the option is what separates one agency from both.
+    bypass = make_app(database_url=pg.bypass_url(make_url(database_url).database))
+    db.session.remove()
+    with bypass.app_context():
+        assert names() == ["Client of A"]
+        assert names(**{ALL_TENANTS: True}) == ["Client of A", "Client of B"]
+        db.session.remove()
 
 
 def test_insert_works_when_the_transaction_began_under_no_agency(two_agencies):

@@ -18,8 +18,10 @@ import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from agency import audit
 from agency.db import Base, db, utcnow
 from agency.team.invitations import hash_token
+from tenants.context import tenant_context
 from tenants.models import ApiToken, Invitation, Membership, Role, User
 from tests import pg
 from tests.factories import (
@@ -96,6 +98,9 @@ def build_world(name: str = "Rich Agency") -> World:
         make_channel(agency, other, network="manual"),
     ]
     make_policy(agency, acme, approver_ids=[str(users["client_manager"].id)])
+    with tenant_context(agency.id):
+        audit.record("client.created", actor_id=owner.id, subject_type="client", client_id=acme.id)
+        db.session.commit()
     invite_token = f"invite-{uuid.uuid4().hex}"
     invitation = Invitation(
         agency_id=agency.id,
