@@ -198,25 +198,24 @@ def test_every_route_hides_agency_a_from_agency_b(layers):
         if url_a is None:
             continue
         body = valid_body(rule.endpoint, method, a) if method != "GET" else None
-        client = web
-
-        def probe(url: str, what: str) -> None:
-            response = _send(client, method, url, body, api=is_api, headers=b_auth, csrf=csrf)
-            if response.status_code != 404:
-                problems.append(f"{label} {what} answered {describe(response)}, not 404")
-
+        send_args = {"api": is_api, "headers": b_auth, "csrf": csrf}
         if under_agency or with_ids:
-            probe(url_a, "as agency B")  # B's member, A's slug and A's objects
+            # B's member with A's slug and objects; then B's slug and objects but one of A's,
+            # so every lookup itself must be scoped.
+            probes = [(url_a, "as agency B")]
             for param in _id_params(rule):
-                # B's slug and objects but one of A's: every lookup itself must be scoped.
                 mixed = _mixed(rule, b, a, param)
                 if mixed is not None:
-                    probe(mixed, f"in agency B with A's <{param}>")
+                    probes.append((mixed, f"in agency B with A's <{param}>"))
+            for url, what in probes:
+                response = _send(web, method, url, body, **send_args)
+                if response.status_code != 404:
+                    problems.append(f"{label} {what} answered {describe(response)}, not 404")
             if method == "GET" and with_ids:
                 positive.append((url_a, label, is_api))
         else:
             # An API collection: B sees and touches only B.
-            response = _send(client, method, url_a, body, api=True, headers=b_auth, csrf=csrf)
+            response = _send(web, method, url_a, body, **send_args)
             text_ = response.get_data(as_text=True)
             if response.status_code >= 500:
                 problems.append(f"{label} as agency B answered {describe(response)}")
