@@ -3,13 +3,15 @@
 # tenants/scoping.py, tenants/permissions.py, agency/crypto.py and agency/team/invitations.py
 # (setup.cfg [mutmut]) and runs the tests that cover them. Needs PostgreSQL and Redis, like
 # the suite; niced and one worker so it shares a machine politely. Survivors are reviewed
-# in bench/MUTATION.md. Usage: bench/mutation.sh [mutmut run args]
+# in bench/MUTATION.md. Usage: bench/mutation.sh [mutant name globs, e.g. "tenants.*"]
+# The mutants/ working copy is removed at the end (it would confuse `agency.i18n check`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
 if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
 nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
-.venv/bin/mutmut results --all true 2>/dev/null | grep -v ': killed$' || true
+survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: survived$/ {print $1}' | tr -d ' ')
+for name in $survivors; do .venv/bin/mutmut show "$name" || true; done
 .venv/bin/python - <<'PY'
 import json, pathlib
 counts = {}
@@ -20,3 +22,4 @@ for meta in pathlib.Path("mutants").rglob("*.meta"):
 total = sum(counts.values())
 print("mutants:", counts, f"score: {counts.get('killed', 0)}/{total}")
 PY
+rm -rf mutants

@@ -43,7 +43,8 @@ def test_new_values_use_the_first_key_and_old_ones_still_decrypt(keys):
     assert crypto.decrypt_json(before) == {"access_token": "x1"}
     keys(new)
     assert crypto.decrypt_json(after) == {"access_token": "x2"}
-    with pytest.raises(crypto.SecretsUnreadable):
+    # The operator reads this: it must name the setting to fix.
+    with pytest.raises(crypto.SecretsUnreadable, match=r"^no ENCRYPTION_KEYS entry decrypts"):
         crypto.decrypt_json(before)
 
 

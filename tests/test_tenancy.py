@@ -286,3 +286,18 @@ def test_session_get_hides_another_agencys_row_already_in_the_identity_map(app, 
         assert db.session.get(ClientCompany, client_b.id) is None
     with tenant_context(None):
         assert db.session.get(ClientCompany, client_b.id) is None
+
+
+def test_session_get_with_all_tenants_still_returns_a_row_from_the_identity_map(app, database_url):
+    """The escape hatch works for identity-map hits too (the same option, one name)."""
+    from tests.factories import make_agency as _make_agency
+    from tests.factories import make_client as _make_client
+
+    a, b = _make_agency(), _make_agency()
+    client_b = _make_client(b, "B's client")
+    with tenant_context(b.id):
+        assert db.session.get(ClientCompany, client_b.id) is client_b
+    with tenant_context(a.id):
+        options = {ALL_TENANTS: True}
+        assert db.session.get(ClientCompany, client_b.id, execution_options=options) is client_b
+        assert db.session.get(ClientCompany, client_b.id) is None
