@@ -25,8 +25,10 @@ from agency import migrate
 from agency.app import create_app
 from agency.config import Settings
 from agency.db import Base, db
-from tests import pg
+from tests import pg, secret_guard
 
+# Every response, e-mail and log record of the suite is scanned for stored channel secrets.
+pytest_plugins = ["tests.secret_guard"]
 REDIS_BASE = os.environ.get("REGIA_TEST_REDIS", "redis://127.0.0.1:6379")
 BACKEND = os.environ.get("REGIA_TEST_BACKEND", "postgresql")
 if BACKEND not in {"postgresql", "embedded"}:
@@ -132,6 +134,7 @@ def make_app(settings: Settings):
     def factory(flask_config: dict | None = None, **changes):
         app = create_app(replace(settings, **changes))
         app.test_client_class = FreshGlobalsClient
+        secret_guard.watch(app)
         app.config.update({"RQ_SYNC": True, **(flask_config or {})})
         return app
 

@@ -6,6 +6,9 @@ Neither role is superuser nor BYPASSRLS.
 
 Also the helpers that work on either test backend (PostgreSQL or the embedded SQLite file):
 ``empty_database`` and ``ground_truth``.
+
+xdist workers call this at the same time: role DDL is serialized by an advisory lock, since
+concurrent ``CREATE/ALTER ROLE`` fails with "tuple concurrently updated".
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ APP_ROLE = os.environ.get("REGIA_TEST_APP_ROLE", "regia_app")
 OWNER_ROLE = os.environ.get("REGIA_TEST_OWNER_ROLE", "regia_owner")
 HOST = os.environ.get("REGIA_TEST_PG_HOST", "127.0.0.1")
 PORT = os.environ.get("REGIA_TEST_PG_PORT", "5432")
+#: A role that bypasses RLS, to prove the ORM scoping alone (tests/test_route_isolation.py).
+BYPASS_ROLE = os.environ.get("REGIA_TEST_BYPASS_ROLE", "regia_bypassrls")
+_ROLE_LOCK = 74_201_115  # pg_advisory_lock key for role DDL
 
 
 def app_url(database: str) -> str:
@@ -60,8 +66,12 @@ def recreate_database(database: str) -> str:
     Migrate with ``migrate.upgrade(url, app_role=APP_ROLE)``, then connect with ``app_url``.
     """
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        _ensure_role(conn, APP_ROLE)
-        _ensure_role(conn, OWNER_ROLE)
+        conn.execute("SELECT pg_advisory_lock(%s)", (_ROLE_LOCK,))
+        try:
+            _ensure_role(conn, APP_ROLE)
+            _ensure_role(conn, OWNER_ROLE)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_ROLE_LOCK,))
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
@@ -124,3 +134,27 @@ def empty_database(database_url: str, metadata: MetaData) -> None:
     with _owner_engine(database_url).begin() as conn:
         for table in reversed(metadata.sorted_tables):
             conn.execute(table.delete())
+
+
+def bypass_url(database: str) -> str:
+    """A URL for ``database`` as a role with BYPASSRLS and the app role's grants (tests only)."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_ROLE_LOCK,))
+        try:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (BYPASS_ROLE,)
+            ).fetchone()
+            if not exists:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER BYPASSRLS INHERIT").format(
+                        sql.Identifier(BYPASS_ROLE)
+                    )
+                )
+                conn.execute(
+                    sql.SQL("GRANT {} TO {}").format(
+                        sql.Identifier(APP_ROLE), sql.Identifier(BYPASS_ROLE)
+                    )
+                )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_ROLE_LOCK,))
+    return f"postgresql+psycopg://{BYPASS_ROLE}@{HOST}:{PORT}/{database}"

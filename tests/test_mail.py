@@ -73,7 +73,18 @@ def test_invitation_mail_is_in_the_agency_language_with_its_name_and_logo(smtp, 
     [message] = smtp.messages
     assert "Agenzia Aurora" in message["Subject"]
     text = message.get_body(preferencelist=("plain",)).get_content()
-    assert "Ciao" in text or "invita" in text, text
+    from flask_babel import force_locale, gettext
+
+    with force_locale("it"):
+        hello = gettext("Hello,")
+        accept = gettext("Open this link to choose your password and accept:")
+        subject = gettext(
+            "%(agency)s invites you to join its team on Regia", agency="Agenzia Aurora"
+        )
+    assert (hello, accept) != ("Hello,", "Open this link to choose your password and accept:")
+    assert text.startswith(hello) and accept in text, text
+    assert "Hello," not in text and "Open this link" not in text
+    assert message["Subject"] == subject
     assert response.json["accept_url"] in text
     html = message.get_body(preferencelist=("html",)).get_content()
     assert 'src="cid:logo-' in html

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from agency.db import Base, db
@@ -236,13 +237,25 @@ def test_app_role_is_neither_superuser_nor_bypassrls(app, database_url):
 
 
 @pytest.mark.postgresql
-def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies):
+def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies, make_app, database_url):
     agency_a, _, _, _ = two_agencies
-    with tenant_context(agency_a.id):
-        names = db.session.scalars(
-            select(ClientCompany.name), execution_options={ALL_TENANTS: True}
-        ).all()
-    assert names == ["Client of A"]  # RLS still binds the app role
+
+    def names(**options: object) -> list[str]:
+        with tenant_context(agency_a.id):
+            found = db.session.scalars(
+                select(ClientCompany.name).order_by(ClientCompany.name), execution_options=options
+            ).all()
+        db.session.rollback()
+        return found
+
+    assert names(**{ALL_TENANTS: True}) == ["Client of A"]  # RLS still binds the app role
+    # As a role RLS does not bind, the option is what separates one agency from both.
+    bypass = make_app(database_url=pg.bypass_url(make_url(database_url).database))
+    db.session.remove()
+    with bypass.app_context():
+        assert names() == ["Client of A"]
+        assert names(**{ALL_TENANTS: True}) == ["Client of A", "Client of B"]
+        db.session.remove()
 
 
 def test_insert_works_when_the_transaction_began_under_no_agency(two_agencies):
@@ -278,4 +291,19 @@ def test_session_get_hides_another_agencys_row_already_in_the_identity_map(app, 
     with tenant_context(a.id):
         assert db.session.get(ClientCompany, client_b.id) is None
     with tenant_context(None):
+        assert db.session.get(ClientCompany, client_b.id) is None
+
+
+def test_session_get_with_all_tenants_still_returns_a_row_from_the_identity_map(app, database_url):
+    """The escape hatch works for identity-map hits too (the same option, one name)."""
+    from tests.factories import make_agency as _make_agency
+    from tests.factories import make_client as _make_client
+
+    a, b = _make_agency(), _make_agency()
+    client_b = _make_client(b, "B's client")
+    with tenant_context(b.id):
+        assert db.session.get(ClientCompany, client_b.id) is client_b
+    with tenant_context(a.id):
+        options = {ALL_TENANTS: True}
+        assert db.session.get(ClientCompany, client_b.id, execution_options=options) is client_b
         assert db.session.get(ClientCompany, client_b.id) is None
