@@ -66,6 +66,10 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
     ],
     ("auth.tokens", "POST"): lambda w: [("name", "cli"), ("agency", w.slug)],
     ("auth.revoke_token", "POST"): lambda w: [],
+    ("auth.revoke_other_sessions", "POST"): lambda w: [],
+    ("recovery.forgot", "POST"): lambda w: [("email", w.reset_email)],
+    ("recovery.reset", "POST"): lambda w: [("new_password", "a brand new passphrase 42")],
+    ("recovery.resend_verification", "POST"): lambda w: [],
     ("auth.set_locale", "POST"): lambda w: [("locale", "it"), ("next", "/account")],
     ("invitations.accept", "POST"): lambda w: [("name", "New Person"), ("password", PASSWORD)],
     ("clients.create", "POST"): lambda w: [

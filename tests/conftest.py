@@ -107,6 +107,8 @@ def settings(database_url: str, redis_url: str, tmp_path_factory) -> Settings:
         encryption_keys=(Fernet.generate_key().decode(),),
         mail_outbox_dir=None,
         login_rate_limit="5 per minute",
+        # Sweeps send one request per role; the throttling tests set their own limits.
+        reset_rate_limit="100 per minute",
         testing=True,
     )
 

@@ -78,8 +78,8 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("api-docs.openapi_json", "GET"): page(EVERYONE),
     ("health.healthz", "GET"): page(EVERYONE),
     ("health.readyz", "GET"): page(EVERYONE),
-    # The demo/test outbox (enabled when TESTING): anyone may read it; a missing mail is 404.
-    ("mail.outbox", "GET"): page(EVERYONE),
+    # The demo-only outbox: absent (404) unless REGIA_DEMO is on (tests/test_demo_outbox.py).
+    ("mail.outbox", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     ("mail.message", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     ("mail.message_html", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     # signing in and up, the caller's own account
@@ -99,9 +99,20 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("auth.revoke_token", "POST"): write({"owner"}),  # the token is the owner's own
     ("auth.set_locale", "POST"): Allow(EVERYONE, "session", 302),
     ("accounts.Me", "GET"): page(MEMBERS),
+    ("auth.revoke_other_sessions", "POST"): write(MEMBERS, prepare=lambda w: _second_sessions(w)),
+    ("favicon", "GET"): page(EVERYONE),
+    # password recovery and e-mail verification
+    ("recovery.forgot", "GET"): page(EVERYONE),
+    ("recovery.forgot", "POST"): write(EVERYONE),  # same answer for all; a reset row is written
+    ("recovery.reset", "GET"): page(EVERYONE),
+    ("recovery.reset", "POST"): write(EVERYONE),
+    ("recovery.verify", "GET"): page(EVERYONE, 302),
+    # Verified users get the same answer and no mail: nothing to write either way.
+    ("recovery.resend_verification", "POST"): Allow(MEMBERS, "page", 302),
     ("invitations.accept", "GET"): page(EVERYONE),
     ("invitations.accept", "POST"): write(EVERYONE),
-    ("team-api.InvitationAccept", "POST"): write(EVERYONE),
+    # A new address accepts anonymously; a bearer token of another account is refused (403).
+    ("team-api.InvitationAccept", "POST"): write({ANONYMOUS}, refused=frozenset({403})),
     # the agency
     ("shell.dashboard", "GET"): page(MEMBERS),
     ("agency_settings.edit", "GET"): page(MANAGERS),
@@ -169,6 +180,14 @@ def _deactivate_bystander(world: World) -> None:
     db.session.commit()
 
 
+def _second_sessions(world: World) -> None:
+    """Every user also signed in elsewhere, so "sign out of all other sessions" has work."""
+    from tests.helpers import session_id_for
+
+    for user in world.users.values():
+        session_id_for(user)
+
+
 def _routes(app) -> set[tuple[str, str]]:  # noqa: ANN001
     return {(rule.endpoint, method) for rule, method in route_methods(app)}
 
@@ -194,12 +213,17 @@ def _order(allow: Allow) -> list[str]:
     return [r for r in everyone if r not in allow.roles] + [r for r in everyone if r in allow.roles]
 
 
-def _request(app, world: World, rule, method: str, role: str):  # noqa: ANN001, ANN201
-    """The route's valid request as ``role``; returns the response and the client used."""
-    api = rule.rule.startswith("/api/")
+def _client_as(app, world: World, role: str):  # noqa: ANN001, ANN201
+    """A test client signed in as ``role`` (before the digest: sign-in writes a session row)."""
     web = app.test_client()
     if role != ANONYMOUS:
         sign_in(web, world.users[role])
+    return web
+
+
+def _request(web, world: World, rule, method: str, role: str):  # noqa: ANN001, ANN201
+    """The route's valid request as ``role`` from ``web``; returns the response and client."""
+    api = rule.rule.startswith("/api/")
     url = world_url(rule, world)
     body = valid_body(rule.endpoint, method, world) if method != "GET" else None
     if api:
@@ -229,6 +253,10 @@ def _session_effect(endpoint: str, web, role: str) -> str | None:  # noqa: ANN00
     return None
 
 
+#: Routes whose success sends the user (back) to the sign-in page.
+SENDS_TO_LOGIN = ("auth.logout", "recovery.forgot", "recovery.reset")
+
+
 def _check(allow: Allow, rule, method: str, role: str, response, web, changed) -> str | None:  # noqa: ANN001, PLR0911
     status = response.status_code
     api = rule.rule.startswith("/api/")
@@ -236,7 +264,7 @@ def _check(allow: Allow, rule, method: str, role: str, response, web, changed) -
         return f"answered {describe(response)}"
     if role in allow.roles:
         location = response.headers.get("Location", "") if status in (301, 302, 303) else ""
-        if "/login" in location and rule.endpoint not in ("auth.logout",):
+        if "/login" in location and rule.endpoint not in SENDS_TO_LOGIN:
             return f"allowed, but sent to the login page ({status})"
         if allow.effect == "page":
             wanted = allow.status
@@ -278,8 +306,9 @@ def test_role_may_or_may_not(app, database_url, endpoint: str, method: str):
     problems: list[str] = []
     seen: dict[str, str] = {}
     for role in _order(allow):
+        web = _client_as(app, world, role)
         before = snapshot() if method != "GET" else None
-        response, web = _request(app, world, rule, method, role)
+        response, web = _request(web, world, rule, method, role)
         after = snapshot() if method != "GET" else None
         changed = changed_tables(before, after) if before is not None else []
         problem = _check(allow, rule, method, role, response, web, changed)

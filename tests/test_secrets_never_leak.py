@@ -30,7 +30,7 @@ PUBLIC = {
     "facebook_page": {"page_id": "1234"},
     "instagram": {"ig_user_id": "5678"},
     "linkedin": {"organization_urn": "urn:li:organization:42"},
-    "webhook": {"url": "https://hooks.example/in"},
+    "webhook": {},  # the webhook URL is itself a secret (a credential in its path)
 }
 
 
@@ -43,7 +43,8 @@ def _secret_fields() -> dict[str, list[str]]:
 
 
 def _secret(via: str, network: str, field: str) -> str:
-    return f"s3cr3t-{via}-{network}-{field}-7f1c9a"
+    secret = f"s3cr3t-{via}-{network}-{field}-7f1c9a"
+    return f"https://hooks.example.com/{secret}" if field == "url" else secret
 
 
 def test_every_network_that_takes_secrets_is_covered():

@@ -59,6 +59,9 @@ class World:
     tokens: dict[str, str]
     objects: dict[str, uuid.UUID]
     invite_token: str = ""
+    reset_email: str = ""  # a member who asked for a password reset: ``reset_token`` is theirs
+    reset_token: str = ""
+    verify_token: str = ""  # the e-mail verification link of an unverified bystander
 
 
 def build_world(name: str = "Rich Agency") -> World:
@@ -127,7 +130,40 @@ def build_world(name: str = "Rich Agency") -> World:
         ),
         "approval_policy": acme.id,
     }
-    return World(agency, agency.slug, users, tokens, objects, invite_token)
+    reset_token, verify_token = _recovery_links(agency, bystander)
+    return World(
+        agency,
+        agency.slug,
+        users,
+        tokens,
+        objects,
+        invite_token,
+        reset_email=bystander.email,
+        reset_token=reset_token,
+        verify_token=verify_token,
+    )
+
+
+def _recovery_links(agency, bystander: User) -> tuple[str, str]:  # noqa: ANN001
+    """A pending password-reset link of ``bystander``, and the verification link of a new,
+    unverified account."""
+    from agency.accounts.service import _hash, _serializer
+    from tenants import service as accounts
+    from tenants.models import PasswordReset
+
+    reset_token = f"reset-{uuid.uuid4().hex}"
+    db.session.add(
+        PasswordReset(
+            user_id=bystander.id,
+            token_hash=_hash(reset_token),
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+    )
+    fresh = accounts.create_user(
+        "Fresh Signup", f"unverified@{agency.slug}.example", "correct horse battery", verified=False
+    )
+    db.session.commit()
+    return reset_token, _serializer().dumps({"u": str(fresh.id), "e": fresh.email})
 
 
 def membership_id(user: User, agency) -> uuid.UUID:  # noqa: ANN001
@@ -339,6 +375,10 @@ def world_url(rule, world: World) -> str:  # noqa: ANN001
     """``rule`` filled with the world's slug and objects (the invitation link by its token)."""
     if rule.endpoint == "invitations.accept":
         return f"/invitations/{world.invite_token}"
+    if rule.endpoint == "recovery.reset":
+        return f"/password/reset/{world.reset_token}"
+    if rule.endpoint == "recovery.verify":
+        return f"/verify-email/{world.verify_token}"
     url, problems = fill(rule, world.slug, world.objects)
     assert url is not None, "\n".join(problems)
     return url
