@@ -165,15 +165,8 @@ class Member(MethodView):
     @blp.alt_response(409, description="The agency would lose its last owner.")
     def patch(self, data: dict, membership_id: uuid.UUID):
         """Change role, assigned clients (staff) or active state."""
-        access = g.access
-        service.ensure_manage_members(access)
-        service.get_membership(access, membership_id)  # 404 before anything else
-        if "role" in data:
-            service.change_role(access, membership_id, data["role"], via="api")
-        if "assigned_client_ids" in data:
-            service.set_assignments(access, membership_id, data["assigned_client_ids"], via="api")
-        if "active" in data:
-            service.set_active(access, membership_id, data["active"], via="api")
+        service.ensure_manage_members(g.access)
+        service.update_member(g.access, membership_id, data, via="api")
         return _one_member(membership_id)
 
 

@@ -124,6 +124,8 @@ def _client_fields(
     if role is None:
         return None, []
     if role.is_client_role:
+        if assigned_client_ids:
+            errors["assigned_client_ids"] = [_("Only staff members are assigned to clients.")]
         ids = client_ids_in_agency(access, [client_id] if client_id else [])
         if not client_id:
             errors["client_id"] = [_("Choose the client company.")]

@@ -214,6 +214,36 @@ def set_assignments(
     return membership
 
 
+def update_member(
+    access: Access, membership_id: uuid.UUID | str, changes: dict, *, via: str = "web"
+) -> Membership:
+    """Change role, assigned clients and/or active state (the API's PATCH).
+
+    Everything that can be checked up front is checked before anything is written, so a
+    refused change (an unknown client id, assignments for a non-staff role) writes nothing.
+    """
+    membership = get_membership(access, membership_id)
+    _ensure_may_manage(access, membership)
+    if "assigned_client_ids" in changes:
+        role = changes.get("role", membership.role)
+        wanted = changes["assigned_client_ids"] or []
+        if wanted and str(role) != Role.STAFF.value:
+            raise ValidationFailed(
+                {"assigned_client_ids": [_("Only staff members are assigned to clients.")]}
+            )
+        if client_ids_in_agency(access, wanted) is None:
+            raise ValidationFailed(
+                {"assigned_client_ids": [_("Choose among this agency's client companies.")]}
+            )
+    if "role" in changes:
+        change_role(access, membership_id, changes["role"], via=via)
+    if "assigned_client_ids" in changes:
+        set_assignments(access, membership_id, changes["assigned_client_ids"], via=via)
+    if "active" in changes:
+        set_active(access, membership_id, changes["active"], via=via)
+    return membership
+
+
 def set_staff_assignments(membership: Membership, ids: list[uuid.UUID]) -> None:
     """Make ``membership``'s assigned clients exactly ``ids`` (flushes, does not commit)."""
     with tenant_context(membership.agency_id):
