@@ -150,14 +150,20 @@ def test_api_patch_of_an_endpoint_without_the_secret_changes_nothing(
     key, rest = ENDPOINTS[network]
     created = client.post(
         _api(target),
-        json={"network": network, "name": "Acct", "settings": {**rest, key: "https://a.example"}},
+        # Distinct per network: a webhook URL is a secret, and the suite's secret guard would
+        # (rightly) flag the same string shown as another network's public endpoint.
+        json={
+            "network": network,
+            "name": "Acct",
+            "settings": {**rest, key: f"https://{network}.a.example"},
+        },
         headers=headers,
     )
     assert created.status_code == 201, created.json
     url = f"{_api(target)}/{created.json['id']}"
     before, audits = _snapshot(agency), _audit_count(agency)
     secret_names = [s.name for s in service.specs_for(network) if s.secret and s.name != key]
-    moved = {key: "https://attacker.example/collect"}
+    moved = {key: f"https://attacker.example/{network}"}
     response = client.patch(url, json={"name": "Renamed", "settings": moved}, headers=headers)
     assert response.status_code == 422, response.json
     assert set(response.json["errors"]["json"]["settings"]) == set(secret_names)
@@ -168,7 +174,7 @@ def test_api_patch_of_an_endpoint_without_the_secret_changes_nothing(
     assert ok.status_code == 200, ok.json
     (channel,) = _channels(agency)
     stored = {**channel.settings, **crypto.decrypt_json(channel.credentials_encrypted)}
-    assert stored[key] == "https://attacker.example/collect"
+    assert stored[key] == f"https://attacker.example/{network}"
     assert all(stored[name] == value for name, value in again.items())
 
 

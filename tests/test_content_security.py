@@ -11,8 +11,8 @@ import pytest
 
 from agency.config import Settings
 from agency.web.security_headers import CONTENT_SECURITY_POLICY
-from tests.test_no_server_errors import build_world, sign_in
-from tests.test_route_isolation import IGNORED_METHODS, _fill
+from tests.world import IGNORED_METHODS, build_world, sign_in
+from tests.world import fill as _fill
 
 REQUIRED_DIRECTIVES = {
     "default-src": "'self'",
