@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import current_app, has_app_context, request
 from flask_babel import Babel
 from flask_bootstrap import Bootstrap5
 from flask_limiter import Limiter
@@ -52,9 +52,47 @@ class RegiaApi(Api):
         )
 
 
+class AppBoundLimiter(Limiter):
+    """Flask-Limiter keeps one storage per extension object: the last app's it was given.
+    Regia builds several apps in one process (tests, operator scripts), and an app built with
+    another Redis must not rebind the first, so storage and strategy live on each app."""
+
+    _APP_KEY = "regia_limiter_backend"
+
+    def init_app(self, app) -> None:  # noqa: ANN001 - flask.Flask
+        super().init_app(app)
+        app.extensions[self._APP_KEY] = (
+            self.__dict__.get("_own_storage"),
+            self.__dict__.get("_own_limiter"),
+        )
+
+    def _bound(self, index: int, own: str):  # noqa: ANN202
+        if has_app_context():
+            backend = current_app.extensions.get(self._APP_KEY)
+            if backend is not None:
+                return backend[index]
+        return self.__dict__.get(own)
+
+    @property
+    def _storage(self):  # noqa: ANN202
+        return self._bound(0, "_own_storage")
+
+    @_storage.setter
+    def _storage(self, value) -> None:  # noqa: ANN001
+        self.__dict__["_own_storage"] = value
+
+    @property
+    def _limiter(self):  # noqa: ANN202
+        return self._bound(1, "_own_limiter")
+
+    @_limiter.setter
+    def _limiter(self, value) -> None:  # noqa: ANN001
+        self.__dict__["_own_limiter"] = value
+
+
 csrf = CSRFProtect()
 login_manager = LoginManager()
 babel = Babel()
-limiter = Limiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
+limiter = AppBoundLimiter(key_func=get_remote_address, default_limits=[], headers_enabled=True)
 api = RegiaApi()
 bootstrap = Bootstrap5()

@@ -307,3 +307,37 @@ def test_session_get_with_all_tenants_still_returns_a_row_from_the_identity_map(
         options = {ALL_TENANTS: True}
         assert db.session.get(ClientCompany, client_b.id, execution_options=options) is client_b
         assert db.session.get(ClientCompany, client_b.id) is None
+
+
+def test_orm_exists_subqueries_are_scoped(app, database_url):
+    """``select(...).exists()`` is ORM-enabled and scoped; on SQLite (no RLS) this is all
+    that keeps one agency from learning another's client names."""
+    from sqlalchemy import func
+
+    from tests.factories import make_agency as _make_agency
+    from tests.factories import make_client as _make_client
+
+    a, b = _make_agency(), _make_agency()
+    _make_client(b, "Acme")
+    named = select(ClientCompany.id).where(func.lower(ClientCompany.name) == "acme")
+    with tenant_context(a.id):
+        assert db.session.scalar(select(named.exists())) is False
+    with tenant_context(b.id):
+        assert db.session.scalar(select(named.exists())) is True
+
+
+def test_domain_code_uses_no_core_exists():
+    """A Core ``exists()`` (not ORM-enabled) escapes ``with_loader_criteria``: the ORM layer
+    would not scope it. Domain code writes ``select(Model.id).where(...).exists()``."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("agency", "tenants", "billing")
+        for path in sorted((root / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"(?<![.\w])exists\(\)", line) and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, f"Core exists() escapes tenant scoping: {offenders}"

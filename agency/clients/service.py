@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, func, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from agency import audit
@@ -192,7 +192,8 @@ def _name_taken(name: str, exclude_id: uuid.UUID | None) -> bool:
     condition = func.lower(ClientCompany.name) == name.lower()
     if exclude_id is not None:
         condition = condition & (ClientCompany.id != exclude_id)
-    return bool(db.session.scalar(select(exists().where(condition))))
+    # An ORM-enabled EXISTS: a Core ``exists()`` escapes the ORM's tenant scoping.
+    return bool(db.session.scalar(select(select(ClientCompany.id).where(condition).exists())))
 
 
 def _duplicate_name() -> ValidationFailed:
@@ -385,28 +386,37 @@ def onboarding_checklist(client: ClientCompany) -> Checklist:
     from agency.workflow.models import ApprovalPolicy
 
     now = utcnow()
-    has_channel = db.session.scalar(select(exists().where(Channel.client_id == client.id)))
-    has_policy = db.session.scalar(select(exists().where(ApprovalPolicy.client_id == client.id)))
+    # ORM-enabled EXISTS subqueries (``select(...).exists()``), so tenant scoping applies.
+    has_channel = db.session.scalar(
+        select(select(Channel.id).where(Channel.client_id == client.id).exists())
+    )
+    has_policy = db.session.scalar(
+        select(select(ApprovalPolicy.id).where(ApprovalPolicy.client_id == client.id).exists())
+    )
     # Global tables: filter by agency explicitly (DESIGN.md §3).
     invited = db.session.scalar(
         select(
-            exists().where(
+            select(Invitation.id)
+            .where(
                 Invitation.agency_id == client.agency_id,
                 Invitation.client_id == client.id,
                 Invitation.role == Role.CLIENT_MANAGER.value,
                 Invitation.revoked_at.is_(None),
                 (Invitation.accepted_at.is_not(None)) | (Invitation.expires_at > now),
             )
+            .exists()
         )
     )
     member = db.session.scalar(
         select(
-            exists().where(
+            select(Membership.id)
+            .where(
                 Membership.agency_id == client.agency_id,
                 Membership.client_id == client.id,
                 Membership.role == Role.CLIENT_MANAGER.value,
                 Membership.active.is_(True),
             )
+            .exists()
         )
     )
     return Checklist(
