@@ -134,6 +134,9 @@ def make_app(settings: Settings):
     from dataclasses import replace
 
     def factory(flask_config: dict | None = None, **changes):
+        if "database_url" in changes and "migration_database_url" not in changes:
+            # Another database: its own migration URL (the owner's, on PostgreSQL).
+            changes["migration_database_url"] = pg.migration_url_for(changes["database_url"])
         app = create_app(replace(settings, **changes))
         app.test_client_class = FreshGlobalsClient
         secret_guard.watch(app)

@@ -118,6 +118,7 @@ def test_invitation_mail_records_its_agency_for_the_outbox(make_app, tmp_path, d
         assert mail.read_outbox(name).agency_id == str(agency.id)
 
 
+@pytest.mark.postgresql  # needs a server database to refuse
 def test_demo_command_refuses_a_server_database_without_force(runner, database_url):
     result = runner.invoke(args=["demo"])
     assert result.exit_code == 2
