@@ -7,6 +7,7 @@ resent or revoked again; a manager cannot touch an owner's invitation; every unu
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -37,7 +38,7 @@ def _invite(client, headers, email: str, role: str = "staff") -> dict:
 
 def _revoked(invitation_id: str) -> bool:
     db.session.expire_all()
-    return db.session.get(Invitation, invitation_id).revoked_at is not None
+    return db.session.get(Invitation, uuid.UUID(invitation_id)).revoked_at is not None
 
 
 def test_revoke_acts_on_the_named_invitation_only(owner_api):
@@ -111,7 +112,9 @@ def test_every_unusable_link_answers_410_and_says_why(owner_api):
     revoked = _invite(client, headers, "revoked@example.com")
     client.post(f"/api/v1/invitations/{revoked['id']}/revoke", headers=headers)
     expired = _invite(client, headers, "expired@example.com")
-    db.session.get(Invitation, expired["id"]).expires_at = utcnow() - timedelta(seconds=1)
+    db.session.get(Invitation, uuid.UUID(expired["id"])).expires_at = utcnow() - timedelta(
+        seconds=1
+    )
     db.session.commit()
     cases = {
         used["token"]: "This invitation has already been used.",
