@@ -111,10 +111,11 @@ def test_owner_creates_a_client_and_invites_its_manager_with_the_keyboard_only(p
     tab_to(page, "#client-form button[type=submit]")
     page.keyboard.press("Enter")
     expect(page).to_have_title("Error: New client · Regia")
-    assert _focused(page, "[data-error-summary]")
+    # regia.js moves focus once the page has loaded: wait for it rather than race it.
+    expect(page.locator("[data-error-summary]")).to_be_focused()
     tab_to(page, "[data-error-summary] a[href='#name']")
     page.keyboard.press("Enter")
-    assert _focused(page, "#name")
+    expect(page.locator("#name")).to_be_focused()
     page.keyboard.type("Pasticceria Dolce Vita")
     tab_to(page, "#language")
     choose_with_arrows(page, "it")
