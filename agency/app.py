@@ -111,6 +111,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.channels import views as channels_views
     from agency.clients import api as clients_api
     from agency.clients import views as clients_views
+    from agency.content import api as content_api
     from agency.mail import views as mail_views
     from agency.team import api as team_api
     from agency.team import views as team_views
@@ -130,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
         feature.init_app(app)
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
+    content_api.register(api)
     channels_cli.init_app(app)
 
 
