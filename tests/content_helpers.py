@@ -93,3 +93,30 @@ def draft(http, desk: Desk, who: str = "staff", **fields) -> dict:
 
 def act(http, desk: Desk, post_id: str, action: str, who: str, **body):  # noqa: ANN201
     return http.post(f"/api/v1/posts/{post_id}/{action}", json=body, headers=desk.h(who))
+
+
+def content_objects(agency, client, author) -> dict:  # noqa: ANN001
+    """A draft post and an inbox item of ``client`` (on a new manual channel), for the sweeps
+    over every route (tests/test_route_isolation.py, tests/test_no_server_errors.py)."""
+    from agency.channels.models import Channel
+    from agency.content import service
+    from agency.content.models import InboxItem
+    from agency.db import db
+    from tenants.context import tenant_context
+    from tenants.service import load_access
+
+    with tenant_context(agency.id):
+        channel = Channel(client_id=client.id, network="manual", name="Sweep channel")
+        db.session.add(channel)
+        db.session.commit()
+        access = load_access(author, agency)
+        post = service.create_post(
+            access, {"client_id": client.id, "body": "Sweep post", "channel_ids": [channel.id]}
+        )
+        item = InboxItem(
+            client_id=client.id, channel_id=channel.id, external_id="sweep-1",
+            author="@someone", body="A question", received_at=utcnow(),
+        )  # fmt: skip
+        db.session.add(item)
+        db.session.commit()
+        return {"post": post.id, "inbox_item": item.id, "content_channel": channel.id}

@@ -26,6 +26,7 @@ from agency.db import Base, db, utcnow
 from agency.team.invitations import hash_token
 from tenants.models import ApiToken, Invitation, Membership, Role, User
 from tests import pg
+from tests.content_helpers import content_objects
 from tests.factories import (
     PASSWORD,
     make_agency,
@@ -119,6 +120,7 @@ def build_world() -> World:
         "invitation": invitation.id,
         "token": owner_token_id,
         "approval_policy": acme.id,
+        **content_objects(agency, acme, owner),
     }
     return World(agency, agency.slug, users, tokens, objects, invite_token)
 
@@ -455,6 +457,33 @@ def api_baselines(world: World) -> dict[tuple[str, str], list[dict]]:
         ],
         ("/api/v1/members/{membership_id}", "PATCH"): [{"role": "staff"}],
         ("/api/v1/agency", "PATCH"): [{"name": "Rich Agency Renamed", "country": "DE"}],
+        **content_baselines(world),
+    }
+
+
+def content_baselines(world: World) -> dict[tuple[str, str], list[dict]]:
+    post = "/api/v1/posts/{post_id}"
+    channel = str(world.objects["content_channel"])
+    return {
+        ("/api/v1/posts", "POST"): [
+            {"client_id": str(world.objects["client"]), "body": "New", "channel_ids": [channel]}
+        ],
+        (post, "PATCH"): [{"body": "Edited", "variants": {channel: "Variant"}}],
+        (f"{post}/submit", "POST"): [{}],
+        (f"{post}/approve", "POST"): [{"comment": "Fine", "revision": 1}],
+        (f"{post}/request-changes", "POST"): [{"comment": "Shorter", "revision": 1}],
+        (f"{post}/reject", "POST"): [{"comment": "No", "revision": 1}],
+        (f"{post}/archive", "POST"): [{"comment": "Old"}],
+        (f"{post}/comments", "POST"): [{"body": "Nice", "visibility": "internal"}],
+        ("/api/v1/inbox", "POST"): [
+            {
+                "channel_id": channel,
+                "author": "@fan",
+                "body": "Hello?",
+                "url": "https://x.example/1",
+            }
+        ],
+        ("/api/v1/inbox/{item_id}/reply", "POST"): [{"body": "Hello!"}],
     }
 
 

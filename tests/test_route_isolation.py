@@ -21,6 +21,7 @@ from agency.db import Base, db, utcnow
 from tenants.context import tenant_context
 from tenants.models import ApiToken, Invitation, Membership, Role
 from tests import pg
+from tests.content_helpers import content_objects
 from tests.factories import make_agency, make_client, make_member, owner_of, token_for
 from tests.helpers import bearer
 
@@ -61,6 +62,8 @@ ID_KINDS = {
     "invitation_id": "invitation",
     "token_id": "token",
     "policy_id": "approval_policy",
+    "post_id": "post",
+    "item_id": "inbox_item",
 }
 SEGMENT_KINDS = {
     "clients": "client",
@@ -143,6 +146,7 @@ def _build_tenant(name: str) -> Tenant:
     _try_add("channel", objects, channel)
     _try_add("approval_policy", objects, approval_policy)
     _try_add("invitation", objects, invitation)
+    objects.update(content_objects(agency, client, owner))
     return Tenant(agency, agency.slug, owner.email, token, objects)
 
 

@@ -178,6 +178,7 @@ def _actions(post: dict, agency_side: bool) -> list[str]:
 @bp.post("/<uuid:post_id>/<any(submit, approve, 'request-changes', reject, archive):action>")
 @login_required
 def transition(agency_slug: str, post_id: uuid.UUID, action: str):  # noqa: ANN201
+    service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
     form = DecisionForm()
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "danger")
@@ -214,6 +215,7 @@ def _flat(exc: IllegalTransition | ValidationFailed) -> str:
 @bp.post("/<uuid:post_id>/comments")
 @login_required
 def comment(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
+    service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
     form = CommentForm()
     form.visibility.choices = [("internal", "internal"), ("shared", "shared")]
     if not form.validate_on_submit():
