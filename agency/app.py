@@ -112,6 +112,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.clients import api as clients_api
     from agency.clients import views as clients_views
     from agency.content import api as content_api
+    from agency.content import review_views
     from agency.content import views as content_views
     from agency.mail import views as mail_views
     from agency.team import api as team_api
@@ -130,6 +131,7 @@ def _register_blueprints(app: Flask) -> None:
     # Feature packages, in the order their menu items appear.
     for feature in (clients_views, content_views, channels_views, workflow_views, team_views):
         feature.init_app(app)
+    review_views.init_app(app)
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
     content_api.register(api)

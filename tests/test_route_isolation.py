@@ -47,6 +47,7 @@ NO_TENANT_OBJECT = {
     "accounts.Signup": "creates a new agency",
     "accounts.Tokens": "credentials in, token out; membership checked (test_api_accounts)",
     "invitations.accept": "reached by a secret single-use token, not by a tenant id",
+    "review.page": "magic-link review, reached by a secret per-person token (test_content_links)",
     "mail.outbox": "demo-only outbox of e-mail files (404 unless enabled)",
     "mail.message": "demo-only outbox of e-mail files (404 unless enabled)",
     "mail.message_html": "demo-only outbox of e-mail files (404 unless enabled)",

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from agency.content.service import MAX_BODY, MAX_MEDIA
 
@@ -107,6 +107,8 @@ class ClientChoiceForm(FlaskForm):
 
 class DecisionForm(FlaskForm):
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=10_000)])
+    # The revision the reviewer saw: deciding on a post that changed since is refused.
+    revision = IntegerField(validators=[Optional()], widget=HiddenInput())
 
 
 class CommentForm(FlaskForm):

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from agency import audit
 from agency.channels.models import Channel
-from agency.content import service
+from agency.content import notify, service
 from agency.content.models import InboxItem, InboxStatus, Post, PostKind
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
@@ -166,5 +166,5 @@ def reply(
     except Exception:
         db.session.rollback()
         raise
-    db.session.commit()
+    notify.commit()
     return post

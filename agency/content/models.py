@@ -227,3 +227,24 @@ class InboxItem(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     received_at: Mapped[datetime]
     reply_post_id: Mapped[uuid.UUID | None]
     replied_at: Mapped[datetime | None]
+
+
+class ReviewLink(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
+    """A signed, expiring, revocable link that lets one client manager review without a password.
+
+    The token is ``<agency id hex>.<secret>``: the agency part sets the tenant before the
+    lookup (row-level security), only the secret's SHA-256 is stored.
+    """
+
+    __tablename__ = "review_links"
+    __table_args__ = (
+        UniqueConstraint("agency_id", "token_hash", name="uq_review_links_token_hash"),
+        _tenant_fk(["client_id"], "client_companies", "fk_review_links_client_id_client_companies"),
+    )
+
+    client_id: Mapped[uuid.UUID]
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64))
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from agency import audit
 from agency.channels.models import Channel, ChannelStatus
 from agency.content import access as seen
-from agency.content import limits
+from agency.content import limits, notify
 from agency.content.models import (
     Approval,
     Decision,
@@ -112,6 +112,7 @@ def atomic(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except Exception:
+            notify.discard()
             db.session.rollback()
             raise
 
@@ -324,7 +325,7 @@ def update_post(
     else:
         # Approvals were for the old text: void them and start the review again.
         _enter_review(access, post, effective_policy(client, post.kind), via)
-    db.session.commit()
+    notify.commit()
     return post
 
 
@@ -392,6 +393,7 @@ def _send_to_client(access: Access, post: Post, policy: EffectivePolicy, via: st
         )
     _show_to_client(post)
     _move(access, post, S.AWAITING_CLIENT, via)
+    notify.request_review(post, policy.approver_ids)
 
 
 def _show_to_client(post: Post) -> None:
@@ -432,7 +434,7 @@ def submit(access: Access, post_id: uuid.UUID, *, via: str = "api", commit: bool
     _record(access, post, "post.submitted", via, revision=post.revision)
     _enter_review(access, post, effective_policy(client, post.kind), via)
     if commit:
-        db.session.commit()
+        notify.commit()
     return post
 
 
@@ -523,7 +525,7 @@ def decide(
             _approve(access, post, policy, via)
     elif policy.client_step_complete({*live, access.user.id}):
         _approve(access, post, policy, via)
-    db.session.commit()
+    notify.commit()
     return post
 
 

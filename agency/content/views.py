@@ -183,7 +183,6 @@ def transition(agency_slug: str, post_id: uuid.UUID, action: str):  # noqa: ANN2
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
-    revision = request.form.get("revision", type=int)
     try:
         if action == "submit":
             service.submit(g.access, post_id, via="web")
@@ -192,7 +191,12 @@ def transition(agency_slug: str, post_id: uuid.UUID, action: str):  # noqa: ANN2
         else:
             decision = Decision(action.replace("-", "_"))
             service.decide(
-                g.access, post_id, decision, comment=form.comment.data, revision=revision, via="web"
+                g.access,
+                post_id,
+                decision,
+                comment=form.comment.data,
+                revision=form.revision.data,
+                via="web",
             )
     except (IllegalTransition, ValidationFailed) as exc:
         flash(_flat(exc), "danger")

@@ -24,7 +24,15 @@ branch_labels = None
 depends_on = None
 
 
-TENANT_TABLES = ("posts", "revisions", "post_targets", "approvals", "comments", "inbox_items")
+TENANT_TABLES = (
+    "posts",
+    "revisions",
+    "post_targets",
+    "approvals",
+    "comments",
+    "inbox_items",
+    "review_links",
+)
 
 REFUSE_FUNCTION = """
 CREATE OR REPLACE FUNCTION regia_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -291,6 +299,39 @@ def upgrade() -> None:
     op.create_index(
         "ix_approvals_agency_id_post_id", "approvals", ["agency_id", "post_id"], unique=False
     )
+    op.create_table(
+        "review_links",
+        sa.Column("client_id", sa.Uuid(), nullable=False),
+        sa.Column("user_id", sa.Uuid(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("agency_id", sa.Uuid(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["agency_id", "client_id"],
+            ["client_companies.agency_id", "client_companies.id"],
+            name="fk_review_links_client_id_client_companies",
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["agency_id"],
+            ["agencies.id"],
+            name=op.f("fk_review_links_agency_id_agencies"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["user_id"],
+            ["users.id"],
+            name=op.f("fk_review_links_user_id_users"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_review_links")),
+        sa.UniqueConstraint("agency_id", "token_hash", name="uq_review_links_token_hash"),
+    )
+    op.create_index(op.f("ix_review_links_agency_id"), "review_links", ["agency_id"], unique=False)
     for table in TENANT_TABLES:
         enable_rls(op, table)
     if op.get_bind().dialect.name == "postgresql":
@@ -312,6 +353,8 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS regia_refuse_change()")
     for table in TENANT_TABLES:
         disable_rls(op, table)
+    op.drop_index(op.f("ix_review_links_agency_id"), table_name="review_links")
+    op.drop_table("review_links")
     op.drop_index("ix_approvals_agency_id_post_id", table_name="approvals")
     op.drop_index(op.f("ix_approvals_agency_id"), table_name="approvals")
     op.drop_table("approvals")

@@ -1,0 +1,86 @@
+"""E-mails the workflow sends, queued only once the change that caused them is committed.
+
+A rolled-back transition must not have told anyone anything: the service adds pending mails
+to the session, ``commit()`` sends them after the commit succeeds, ``discard()`` drops them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+
+from agency.content import links
+from agency.content.models import Post
+from agency.db import db, utcnow
+from tenants.models import Agency, ClientCompany
+
+log = logging.getLogger(__name__)
+_PENDING = "regia_pending_workflow_mail"
+
+
+@dataclass(frozen=True)
+class _ReviewRequest:
+    email: str
+    name: str
+    locale: str | None
+    token: str
+    agency_id: uuid.UUID
+    client_id: uuid.UUID
+    scheduled_at: datetime | None
+
+
+def request_review(post: Post, approver_ids: frozenset[uuid.UUID]) -> None:
+    """Each approver gets a fresh magic link by e-mail once this transaction commits."""
+    pending = db.session.info.setdefault(_PENDING, [])
+    for user, token in links.links_for_review(post, approver_ids):
+        pending.append(
+            _ReviewRequest(
+                user.email,
+                user.name,
+                user.locale,
+                token,
+                post.agency_id,
+                post.client_id,
+                post.scheduled_at,
+            )  # fmt: skip
+        )
+
+
+def discard() -> None:
+    db.session.info.pop(_PENDING, None)
+
+
+def commit() -> None:
+    """Commit the session, then queue the mails the committed change calls for."""
+    pending = db.session.info.pop(_PENDING, [])
+    db.session.commit()
+    for mail in pending:
+        try:
+            _send_review_request(mail)
+        except Exception:  # a mail queue outage must not undo or fail a committed decision
+            log.exception("could not queue the review request for %s", mail.email)
+
+
+def _send_review_request(mail: _ReviewRequest) -> None:
+    from agency.mail.service import render_mail, send_mail
+    from tenants.context import tenant_context
+
+    agency = db.session.scalar(select(Agency).where(Agency.id == mail.agency_id))
+    with tenant_context(mail.agency_id):
+        client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == mail.client_id))
+    rendered = render_mail(
+        "content/email/review_request",
+        mail.locale or (client.language if client else None) or agency.default_locale,
+        name=mail.name,
+        agency_name=agency.name,
+        client_name=client.name if client else "",
+        scheduled=mail.scheduled_at,
+        link=links.link_url(mail.token),
+        expires_at=utcnow() + links.LINK_TTL,
+        logo_cid=None,
+    )
+    send_mail(mail.email, rendered.subject, rendered.text, rendered.html)
