@@ -16,7 +16,7 @@ from sqlalchemy import select
 from agency import audit
 from agency.audit import AuditEvent
 from agency.content import access as seen
-from agency.content.models import Comment, Post, Revision, Visibility
+from agency.content.models import Comment, Post, Revision, Visibility, aware
 from agency.content.service import atomic, get_post
 from agency.db import db
 from agency.errors import PermissionDenied, ValidationFailed
@@ -49,10 +49,10 @@ def list_revisions(access: Access, post_id: uuid.UUID) -> list[dict]:
                 "variants": dict(rev.variants),
                 "media": list(rev.media),
                 "channel_ids": list(rev.channel_ids),
-                "scheduled_at": rev.scheduled_at,
+                "scheduled_at": aware(rev.scheduled_at),
                 "author_id": rev.author_id,
                 "content_hash": rev.content_hash,
-                "created_at": rev.created_at,
+                "created_at": aware(rev.created_at),
                 "diff": "\n".join(diff),
             }
         )
@@ -138,7 +138,7 @@ def _present_comment(comment: Comment, author_name: str | None) -> dict:
         "author_name": author_name,
         "mentions": list(comment.mentions),
         "revision": comment.revision_number,
-        "created_at": comment.created_at,
+        "created_at": aware(comment.created_at),
     }
 
 
@@ -176,7 +176,7 @@ def activity(access: Access, post_id: uuid.UUID) -> list[dict]:
                 "actor_id": event.actor_id,
                 "actor_name": name,
                 "via": event.via,
-                "created_at": event.created_at,
+                "created_at": aware(event.created_at),
                 "data": {k: v for k, v in data.items() if k != "shared"},
             }
         )

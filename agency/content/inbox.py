@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from agency import audit
 from agency.channels.models import Channel
 from agency.content import notify, service
-from agency.content.models import InboxItem, InboxStatus, Post, PostKind
+from agency.content.models import InboxItem, InboxStatus, Post, PostKind, aware
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from tenants.permissions import Access, Permission
@@ -38,7 +38,7 @@ def _agency_side(access: Access) -> tuple[set[uuid.UUID] | None]:
 def _present(item: InboxItem) -> dict:
     response = None
     if item.replied_at is not None:
-        response = int((item.replied_at - item.received_at).total_seconds())
+        response = int((aware(item.replied_at) - aware(item.received_at)).total_seconds())
     return {
         "id": item.id,
         "client_id": item.client_id,
@@ -48,9 +48,9 @@ def _present(item: InboxItem) -> dict:
         "body": item.body,
         "url": item.url,
         "status": item.status,
-        "received_at": item.received_at,
+        "received_at": aware(item.received_at),
         "reply_post_id": item.reply_post_id,
-        "replied_at": item.replied_at,
+        "replied_at": aware(item.replied_at),
         "response_seconds": response,
     }
 
@@ -82,7 +82,7 @@ def list_items(
     limit = max(1, min(limit, PAGE_LIMIT))
     rows = list(db.session.scalars(stmt.limit(limit + 1)))
     last = rows[limit - 1] if len(rows) > limit else None
-    next_cursor = encode_cursor(last.received_at, last.id) if last else None
+    next_cursor = encode_cursor(aware(last.received_at), last.id) if last else None
     return [_present(i) for i in rows[:limit]], next_cursor
 
 

@@ -17,7 +17,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from agency.content.models import Post, PostStatus, ReviewLink
+from agency.content.models import Post, PostStatus, ReviewLink, aware
 from agency.db import db, utcnow
 from agency.errors import DomainError, NotFound, PermissionDenied
 from tenants.context import tenant_context
@@ -99,7 +99,7 @@ def resolve(token: str) -> Reviewer:
         raise NotFound(_("This link is not valid."))
     if link.revoked_at is not None:
         raise PermissionDenied(_("This link was revoked. Ask the agency for a new one."))
-    if link.expires_at <= utcnow():
+    if aware(link.expires_at) <= utcnow():
         raise LinkExpired(_("This link has expired. Ask the agency for a new one."))
     user = db.session.scalar(select(User).where(User.id == link.user_id))
     agency = db.session.scalar(select(Agency).where(Agency.id == link.agency_id))

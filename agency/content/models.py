@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
@@ -25,6 +25,13 @@ from agency.channels.models import Channel
 from agency.db import Base, Timestamped, UUIDPrimaryKey, utcnow
 from tenants.models import ClientCompany
 from tenants.scoping import TenantScoped
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they are UTC (a no-op on PostgreSQL)."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment
 
 
 class PostKind(enum.StrEnum):

@@ -14,7 +14,7 @@ from sqlalchemy import and_, select, tuple_
 from agency.channels.models import Channel
 from agency.content import access as seen
 from agency.content import limits
-from agency.content.models import Post, PostKind, PostStatus, PostTarget, Revision
+from agency.content.models import Post, PostKind, PostStatus, PostTarget, Revision, aware
 from agency.content.service import get_post
 from agency.db import db
 from agency.errors import ValidationFailed
@@ -83,7 +83,7 @@ def list_posts(
         stmt = stmt.where(tuple_(Post.created_at, Post.id) < (when, pid))
     rows = db.session.execute(stmt.limit(limit + 1)).all()
     last = rows[limit - 1][0] if len(rows) > limit else None
-    next_cursor = encode_cursor(last.created_at, last.id) if last else None
+    next_cursor = encode_cursor(aware(last.created_at), last.id) if last else None
     rows = rows[:limit]
     targets = _targets_of([post.id for post, _rev in rows])
     items = [present(access, post, rev, targets.get(post.id, [])) for post, rev in rows]
@@ -137,13 +137,13 @@ def present(
         "body": rev.body,
         "variants": dict(rev.variants),
         "media": list(rev.media),
-        "scheduled_at": rev.scheduled_at,
+        "scheduled_at": aware(rev.scheduled_at),
         "revision": rev.number,
         "content_hash": rev.content_hash,
         "approved_revision": post.approved_revision,
-        "approval_deadline": post.approval_deadline,
-        "created_at": post.created_at,
-        "updated_at": post.updated_at,
+        "approval_deadline": aware(post.approval_deadline),
+        "created_at": aware(post.created_at),
+        "updated_at": aware(post.updated_at),
         "targets": shown_targets,
     }
 

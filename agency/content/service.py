@@ -33,6 +33,7 @@ from agency.content.models import (
     Revision,
     Step,
     TargetStatus,
+    aware,
 )
 from agency.content.policy import EffectivePolicy, effective_policy
 from agency.db import db, utcnow
@@ -174,7 +175,7 @@ def _content(rev: Revision | None, data: Mapping[str, object]) -> dict[str, obje
         "variants": dict(rev.variants) if rev else {},
         "media": list(rev.media) if rev else [],
         "channel_ids": list(rev.channel_ids) if rev else [],
-        "scheduled_at": rev.scheduled_at.isoformat() if rev and rev.scheduled_at else None,
+        "scheduled_at": aware(rev.scheduled_at).isoformat() if rev and rev.scheduled_at else None,
     }
     for key in base:
         if key in data:
@@ -377,7 +378,7 @@ def _enter_review(access: Access, post: Post, policy: EffectivePolicy, via: str)
     _void_decisions(post)
     post.approved_revision = None
     post.submitted_at = utcnow()
-    post.approval_deadline = policy.deadline(post.scheduled_at)
+    post.approval_deadline = policy.deadline(aware(post.scheduled_at))
     if policy.internal_review:
         _move(access, post, S.IN_REVIEW, via)
     elif policy.needs_client:
@@ -408,7 +409,7 @@ def _approve(access: Access, post: Post, policy: EffectivePolicy, via: str) -> N
     _move(access, post, S.APPROVED, via)
     if post.scheduled_at is None:
         return
-    if post.scheduled_at <= utcnow() and policy.late_rule == LateRule.HOLD.value:
+    if aware(post.scheduled_at) <= utcnow() and policy.late_rule == LateRule.HOLD.value:
         _record(access, post, "post.late_held", via, shared=True, revision=post.revision)
         return
     schedule(access, post, via)
