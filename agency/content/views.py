@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
@@ -13,7 +25,7 @@ from sqlalchemy import select
 from agency.channels.models import Channel, ChannelStatus
 from agency.clients.service import get_client, list_clients
 from agency.content import access as seen
-from agency.content import discussion, queries, service
+from agency.content import discussion, queries, record, service
 from agency.content.forms import (
     ACTION_LABELS,
     STATUS_LABELS,
@@ -214,6 +226,17 @@ def _flat(exc: IllegalTransition | ValidationFailed) -> str:
         for group in groups:
             messages.extend(group)
     return " ".join(messages)
+
+
+@bp.get("/approval-record/<uuid:client_id>.csv")
+@login_required
+def approval_record(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    lines = record.approval_record_csv(g.access, client_id, via="web")
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.csv"'},
+    )
 
 
 @bp.post("/<uuid:post_id>/comments")
