@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, select, tuple_
+from sqlalchemy import Select, and_, select, tuple_
 
 from agency.channels.models import Channel
 from agency.content import access as seen
@@ -58,20 +58,7 @@ def list_posts(
     if kind and kind not in set(PostKind):
         raise ValidationFailed({"kind": [_("Unknown kind.")]})
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    number = seen.shown_revision_number(access)
-    stmt = (
-        select(Post, Revision)
-        .join(
-            Revision,
-            and_(
-                Revision.agency_id == Post.agency_id,
-                Revision.post_id == Post.id,
-                Revision.number == number,
-            ),
-        )
-        .where(seen.visible_filter(access))
-        .order_by(Post.created_at.desc(), Post.id.desc())
-    )
+    stmt = visible_posts(access).order_by(Post.created_at.desc(), Post.id.desc())
     if client_id is not None:
         stmt = stmt.where(Post.client_id == client_id)
     if status:
@@ -84,10 +71,30 @@ def list_posts(
     rows = db.session.execute(stmt.limit(limit + 1)).all()
     last = rows[limit - 1][0] if len(rows) > limit else None
     next_cursor = encode_cursor(aware(last.created_at), last.id) if last else None
-    rows = rows[:limit]
+    return present_rows(access, rows[:limit]), next_cursor
+
+
+def visible_posts(access: Access) -> Select:
+    """``SELECT post, revision`` of the posts this user sees, at the revision they see."""
+    number = seen.shown_revision_number(access)
+    return (
+        select(Post, Revision)
+        .join(
+            Revision,
+            and_(
+                Revision.agency_id == Post.agency_id,
+                Revision.post_id == Post.id,
+                Revision.number == number,
+            ),
+        )
+        .where(seen.visible_filter(access))
+    )
+
+
+def present_rows(access: Access, rows: list) -> list[dict]:  # noqa: ANN001
+    """(post, revision) rows as dicts, with their targets in one more query."""
     targets = _targets_of([post.id for post, _rev in rows])
-    items = [present(access, post, rev, targets.get(post.id, [])) for post, rev in rows]
-    return items, next_cursor
+    return [present(access, post, rev, targets.get(post.id, [])) for post, rev in rows]
 
 
 def _targets_of(post_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[tuple[PostTarget, Channel]]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 
 from flask import (
     Blueprint,
@@ -25,6 +26,7 @@ from sqlalchemy import select
 from agency.channels.models import Channel, ChannelStatus
 from agency.clients.service import get_client, list_clients
 from agency.content import access as seen
+from agency.content import calendar as cal
 from agency.content import discussion, queries, record, service
 from agency.content.forms import (
     ACTION_LABELS,
@@ -35,7 +37,7 @@ from agency.content.forms import (
     to_local,
 )
 from agency.content.models import Decision, PostStatus
-from agency.db import db
+from agency.db import db, utcnow
 from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
 from agency.web.context import add_nav_item
 from tenants.permissions import Permission
@@ -48,6 +50,7 @@ bp = Blueprint(
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav_item(app, "content.index", _l("Posts"), Permission.SEE_CONTENT)
+    add_nav_item(app, "content.calendar", _l("Calendar"), Permission.SEE_CONTENT)
 
 
 @bp.get("/")
@@ -76,6 +79,36 @@ def index(agency_slug: str):  # noqa: ANN201
         statuses=STATUS_LABELS,
         draftable=[c for c in clients if g.access.can(Permission.DRAFT_CONTENT, c.id)],
     )
+
+
+@bp.get("/calendar")
+@login_required
+def calendar(agency_slug: str):  # noqa: ANN201
+    view = "month" if request.args.get("view") == "month" else "week"
+    try:
+        anchor = date.fromisoformat(request.args.get("date") or utcnow().date().isoformat())
+        client_id = uuid.UUID(request.args["client_id"]) if request.args.get("client_id") else None
+        channel_id = (
+            uuid.UUID(request.args["channel_id"]) if request.args.get("channel_id") else None
+        )
+    except ValueError:
+        return redirect(url_for("content.calendar"))
+    clients, _next = list_clients(g.access, limit=100)
+    client = next((c for c in clients if c.id == client_id), None)
+    timezone = client.timezone if client else g.agency.timezone
+    start, end = cal.period(view, anchor)
+    days = cal.calendar_days(
+        g.access, start, end, timezone, client_id=client_id,
+        status=request.args.get("status") or None, channel_id=channel_id,
+    )  # fmt: skip
+    step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    return render_template(
+        "content/calendar.html", days=days, view=view, start=start, end=end,
+        previous=(start - step).isoformat(), following=(start + step).isoformat(),
+        clients=clients, client=client, timezone=timezone, statuses=STATUS_LABELS,
+        status=request.args.get("status") or None,
+        channels=_channels(client.id) if client else [], channel_id=channel_id,
+    )  # fmt: skip
 
 
 def _channels(client_id: uuid.UUID) -> list[Channel]:
