@@ -16,6 +16,7 @@ from sqlalchemy import select
 from agency import audit
 from agency.audit import AuditEvent
 from agency.content import access as seen
+from agency.content import notify
 from agency.content.models import Comment, Post, Revision, Visibility, aware
 from agency.content.service import atomic, get_post
 from agency.db import db
@@ -125,7 +126,8 @@ def add_comment(
         client_id=post.client_id, via=via, shared=visibility == Visibility.SHARED.value,
         comment_id=comment.id, visibility=visibility, mentions=[str(m) for m in mentions],
     )  # fmt: skip
-    db.session.commit()
+    notify.tell(mentions, "mentioned", post, access.user.name, body)
+    notify.commit()
     return _present_comment(comment, access.user.name)
 
 

@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from flask import current_app
 from sqlalchemy import select
 
 from agency.content import links
@@ -50,6 +51,23 @@ def request_review(post: Post, approver_ids: frozenset[uuid.UUID]) -> None:
         )
 
 
+@dataclass(frozen=True)
+class _Update:
+    user_id: uuid.UUID
+    event: str  # mentioned | changes_requested | approved | rejected
+    agency_id: uuid.UUID
+    post_id: uuid.UUID
+    actor: str
+    comment: str | None
+
+
+def tell(user_ids, event: str, post: Post, actor: str, comment: str | None = None) -> None:  # noqa: ANN001
+    """E-mail these members about ``event`` on ``post`` once this transaction commits."""
+    pending = db.session.info.setdefault(_PENDING, [])
+    for user_id in dict.fromkeys(u for u in user_ids if u is not None):
+        pending.append(_Update(user_id, event, post.agency_id, post.id, actor, comment))
+
+
 def discard() -> None:
     db.session.info.pop(_PENDING, None)
 
@@ -60,7 +78,10 @@ def commit() -> None:
     db.session.commit()
     for mail in pending:
         try:
-            _send_review_request(mail)
+            if isinstance(mail, _Update):
+                _send_update(mail)
+            else:
+                _send_review_request(mail)
         except Exception:  # a mail queue outage must not undo or fail a committed decision
             log.exception("could not queue the review request for %s", mail.email)
 
@@ -84,3 +105,26 @@ def _send_review_request(mail: _ReviewRequest) -> None:
         logo_cid=None,
     )
     send_mail(mail.email, rendered.subject, rendered.text, rendered.html)
+
+
+def _send_update(mail: _Update) -> None:
+    from agency.mail.service import render_mail, send_mail
+    from tenants.models import User
+
+    user = db.session.scalar(select(User).where(User.id == mail.user_id))
+    agency = db.session.scalar(select(Agency).where(Agency.id == mail.agency_id))
+    if user is None or not user.active or agency is None:
+        return
+    base = current_app.config["REGIA"].base_url
+    rendered = render_mail(
+        "content/email/update",
+        user.locale or agency.default_locale,
+        event=mail.event,
+        name=user.name,
+        actor=mail.actor,
+        comment=mail.comment,
+        agency_name=agency.name,
+        link=f"{base}/a/{agency.slug}/posts/{mail.post_id}",
+        logo_cid=None,
+    )
+    send_mail(user.email, rendered.subject, rendered.text, rendered.html)

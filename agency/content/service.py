@@ -407,6 +407,8 @@ def _approve(access: Access, post: Post, policy: EffectivePolicy, via: str) -> N
     post.approved_revision = post.revision
     _show_to_client(post)
     _move(access, post, S.APPROVED, via)
+    if post.created_by_id != access.user.id:
+        notify.tell([post.created_by_id], "approved", post, access.user.name)
     if post.scheduled_at is None:
         return
     if aware(post.scheduled_at) <= utcnow() and policy.late_rule == LateRule.HOLD.value:
@@ -517,8 +519,10 @@ def decide(
     )  # fmt: skip
     if decision == Decision.REQUEST_CHANGES:
         _move(access, post, S.CHANGES_REQUESTED, via)
+        notify.tell([post.created_by_id], "changes_requested", post, access.user.name, comment)
     elif decision == Decision.REJECT:
         _move(access, post, S.REJECTED, via)
+        notify.tell([post.created_by_id], "rejected", post, access.user.name, comment)
     elif step == Step.INTERNAL:
         if policy.needs_client:
             _send_to_client(access, post, policy, via)
