@@ -9,7 +9,7 @@ import uuid
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import Select, and_, select, tuple_
+from sqlalchemy import Select, and_, or_, select, tuple_
 
 from agency.channels.models import Channel
 from agency.content import access as seen
@@ -167,3 +167,45 @@ def present_post(access: Access, post: Post) -> dict:
         select(Revision).where(Revision.post_id == post.id, Revision.number == number)
     ).one()
     return present(access, post, rev, _targets_of([post.id]).get(post.id, []))
+
+
+def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
+    """Posts awaiting this user's decision: internal review for reviewers, the client step for
+    client managers; soonest scheduled first. A constant number of queries."""
+    from agency.content.policy import effective_policy
+    from tenants.models import ClientCompany, Role
+    from tenants.permissions import Permission
+
+    seen.require_see_content(access)
+    agency_ids, client_ids = seen.scope(access)
+    managed = {c for c in client_ids if access.client_roles.get(c) == Role.CLIENT_MANAGER}
+    parts = []
+    if access.can(Permission.INTERNAL_REVIEW):
+        internal = Post.status == PostStatus.IN_REVIEW.value
+        parts.append(internal if agency_ids is None else internal & Post.client_id.in_(agency_ids))
+    if managed:
+        parts.append(
+            (Post.status == PostStatus.AWAITING_CLIENT.value) & Post.client_id.in_(managed)
+        )
+    if not parts:
+        return []
+    stmt = (
+        visible_posts(access)
+        .where(or_(*parts))
+        .order_by(Post.scheduled_at.asc().nulls_last(), Post.created_at, Post.id)
+        .limit(limit)
+    )
+    rows = db.session.execute(stmt).all()
+    if managed:  # only posts the policy names this client manager an approver of
+        mine: set[tuple[uuid.UUID, str]] = set()
+        for c in db.session.scalars(select(ClientCompany).where(ClientCompany.id.in_(managed))):
+            for kind in PostKind:
+                if access.user.id in effective_policy(c, kind.value).approver_ids:
+                    mine.add((c.id, kind.value))
+        rows = [
+            (post, rev)
+            for post, rev in rows
+            if post.status != PostStatus.AWAITING_CLIENT.value
+            or (post.client_id, post.kind) in mine
+        ]
+    return present_rows(access, rows)

@@ -559,3 +559,17 @@ def archive(
     _move(access, post, S.ARCHIVED, via)
     db.session.commit()
     return post
+
+
+def approve_many(
+    access: Access, choices: list[tuple[uuid.UUID, int]], *, via: str = "web"
+) -> tuple[int, list[str]]:
+    """Bulk approve (post id, revision seen) pairs, each on its own; (approved, problems)."""
+    done, problems = 0, []
+    for post_id, revision in choices:
+        try:
+            decide(access, post_id, Decision.APPROVE, revision=revision, via=via)
+            done += 1
+        except (IllegalTransition, PermissionDenied, ValidationFailed) as exc:
+            problems.append(exc.message)
+    return done, problems

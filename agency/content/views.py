@@ -51,6 +51,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav_item(app, "content.index", _l("Posts"), Permission.SEE_CONTENT)
     add_nav_item(app, "content.calendar", _l("Calendar"), Permission.SEE_CONTENT)
+    add_nav_item(app, "content.queue", _l("To approve"), Permission.SEE_CONTENT)
 
 
 @bp.get("/")
@@ -109,6 +110,42 @@ def calendar(agency_slug: str):  # noqa: ANN201
         status=request.args.get("status") or None,
         channels=_channels(client.id) if client else [], channel_id=channel_id,
     )  # fmt: skip
+
+
+@bp.get("/queue")
+@login_required
+def queue(agency_slug: str):  # noqa: ANN201
+    """What waits on me: internal review for reviewers, approval for client managers."""
+    return render_template(
+        "content/queue.html",
+        posts=queries.waiting_on(g.access),
+        statuses=STATUS_LABELS,
+        form=DecisionForm(),
+    )
+
+
+@bp.post("/queue/approve")
+@login_required
+def bulk_approve(agency_slug: str):  # noqa: ANN201
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("content.queue")), 303
+    choices = []
+    for value in request.form.getlist("post")[:100]:
+        post_id, _sep, revision = value.partition(":")
+        try:
+            choices.append((uuid.UUID(post_id), int(revision)))
+        except ValueError:
+            continue
+    if not choices:
+        flash(_("Tick the posts to approve."), "warning")
+        return redirect(url_for("content.queue")), 303
+    done, problems = service.approve_many(g.access, choices, via="web")
+    flash(_("%(n)d approved.", n=done), "success" if not problems else "warning")
+    for problem in problems:
+        flash(problem, "danger")
+    return redirect(url_for("content.queue"))
 
 
 def _channels(client_id: uuid.UUID) -> list[Channel]:
