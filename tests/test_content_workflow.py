@@ -236,3 +236,16 @@ def test_reply_policy_internal_only_skips_the_client(client, app, database_url):
     ).get_json()
     assert reply["status"] == "in_review"
     assert act(client, desk, reply["id"], "approve", "manager").get_json()["status"] == "approved"
+
+
+def test_dropping_a_channel_drops_its_variant_but_a_stray_variant_is_refused(client, desk):
+    post = draft(
+        client, desk, channel_ids=[desk.ids["mastodon"], desk.ids["x"]],
+        variants={desk.ids["x"]: "For X"},
+    )  # fmt: skip
+    url = f"/api/v1/posts/{post['id']}"
+    r = client.patch(url, json={"channel_ids": [desk.ids["mastodon"]]}, headers=desk.h("staff"))
+    assert r.status_code == 200 and r.get_json()["variants"] == {}
+    r = client.patch(url, json={"variants": {desk.ids["x"]: "Stray"}}, headers=desk.h("staff"))
+    assert r.status_code == 422 and "variants" in r.get_json()["errors"]["json"]
+    assert client.get(url, headers=desk.h("staff")).get_json()["revision"] == 2

@@ -69,7 +69,9 @@ class PostForm(FlaskForm):
             "variants": {
                 key.removeprefix("variant-"): text
                 for key, text in form_data.items()
-                if key.startswith("variant-") and text.strip()
+                if key.startswith("variant-")
+                and text.strip()
+                and key.removeprefix("variant-") in (self.channel_ids.data or [])
             },
         }
         values["scheduled_at"] = to_utc(self.scheduled_at.data, timezone)

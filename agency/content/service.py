@@ -217,7 +217,9 @@ def _validate_content(client: ClientCompany, content: dict[str, object], changed
     variants: dict[str, str] = {}
     for key, text in dict(content["variants"] or {}).items():  # type: ignore[call-overload]
         if str(key) not in {str(i) for i in ids}:
-            errors["variants"] = [_("Variants must be for the post's channels.")]
+            if "variants" in changed:
+                errors["variants"] = [_("Variants must be for the post's channels.")]
+            # else: the channel was dropped from the post, and its variant with it
         elif not isinstance(text, str) or len(text) > MAX_BODY:
             errors["variants"] = [_("Write at most %(n)d characters.", n=MAX_BODY)]
         elif text.strip():
