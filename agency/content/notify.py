@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
@@ -68,6 +68,25 @@ def tell(user_ids, event: str, post: Post, actor: str, comment: str | None = Non
         pending.append(_Update(user_id, event, post.agency_id, post.id, actor, comment))
 
 
+@dataclass(frozen=True)
+class _Reminder:
+    agency_id: uuid.UUID
+    post_id: uuid.UUID
+    revision: int
+    at: datetime
+
+
+def schedule_reminders(post: Post, deadline: datetime | None, hours: tuple[int, ...]) -> None:
+    """Remind the approvers ``hours`` before the deadline, if still undecided by then."""
+    if deadline is None:
+        return
+    pending = db.session.info.setdefault(_PENDING, [])
+    for h in hours:
+        at = deadline - timedelta(hours=h)
+        if at > utcnow():
+            pending.append(_Reminder(post.agency_id, post.id, post.revision, at))
+
+
 def discard() -> None:
     db.session.info.pop(_PENDING, None)
 
@@ -80,10 +99,13 @@ def commit() -> None:
         try:
             if isinstance(mail, _Update):
                 _send_update(mail)
+            elif isinstance(mail, _Reminder):
+                _enqueue_reminder(mail)
             else:
                 _send_review_request(mail)
         except Exception:  # a mail queue outage must not undo or fail a committed decision
-            log.exception("could not queue the review request for %s", mail.email)
+            # Never log the mail itself: a review request carries a magic-link token.
+            log.exception("could not queue a workflow mail (%s)", type(mail).__name__)
 
 
 def _send_review_request(mail: _ReviewRequest) -> None:
@@ -128,3 +150,18 @@ def _send_update(mail: _Update) -> None:
         logo_cid=None,
     )
     send_mail(user.email, rendered.subject, rendered.text, rendered.html)
+
+
+def _enqueue_reminder(reminder: _Reminder) -> None:
+    from agency.content.jobs import remind_approvers
+    from agency.jobs import queue
+
+    # A deterministic id: the same reminder scheduled twice is one job.
+    queue("mail").enqueue_at(
+        reminder.at,
+        remind_approvers,
+        str(reminder.agency_id),
+        str(reminder.post_id),
+        reminder.revision,
+        job_id=f"remind-{reminder.post_id}-{reminder.revision}-{int(reminder.at.timestamp())}",
+    )

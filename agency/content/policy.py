@@ -23,6 +23,7 @@ class EffectivePolicy:
     approver_ids: frozenset[uuid.UUID]  # who may decide the client step
     lead_time_hours: int
     late_rule: str
+    reminder_hours: tuple[int, ...] = ()
 
     @property
     def needs_client(self) -> bool:
@@ -66,4 +67,5 @@ def effective_policy(client: ClientCompany, kind: str) -> EffectivePolicy:
         approver_ids=approvers,
         lead_time_hours=int(values["lead_time_hours"]),
         late_rule=str(values["late_rule"] or LateRule.HOLD.value),
+        reminder_hours=tuple(int(h) for h in values["reminder_hours"] or []),
     )

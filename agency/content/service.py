@@ -397,6 +397,7 @@ def _send_to_client(access: Access, post: Post, policy: EffectivePolicy, via: st
     _show_to_client(post)
     _move(access, post, S.AWAITING_CLIENT, via)
     notify.request_review(post, policy.approver_ids)
+    notify.schedule_reminders(post, aware(post.approval_deadline), policy.reminder_hours)
 
 
 def _show_to_client(post: Post) -> None:
