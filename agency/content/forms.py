@@ -11,7 +11,7 @@ from wtforms import IntegerField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
-from agency.content.service import MAX_BODY, MAX_MEDIA
+from agency.content.editing import MAX_BODY, MAX_MEDIA
 
 STATUS_LABELS = {
     "draft": _l("Draft"),

@@ -6,8 +6,8 @@ from datetime import UTC
 
 from marshmallow import Schema, fields, validate
 
+from agency.content.editing import MAX_BODY, MAX_MEDIA
 from agency.content.models import InboxStatus, PostKind, PostStatus, Visibility
-from agency.content.service import MAX_BODY, MAX_MEDIA
 
 
 def _body(**kwargs: object) -> fields.String:
