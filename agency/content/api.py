@@ -8,7 +8,8 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
-from agency.content import discussion, inbox, queries, service
+from agency.clients.service import get_client
+from agency.content import discussion, inbox, media, queries, service
 from agency.content.models import Decision
 from agency.content.schemas import (
     ActivityListOut,
@@ -21,6 +22,8 @@ from agency.content.schemas import (
     InboxItemOut,
     InboxListArgs,
     InboxListOut,
+    MediaIn,
+    MediaOut,
     PostCreateIn,
     PostListArgs,
     PostListOut,
@@ -173,6 +176,17 @@ class InboxReply(MethodView):
         """Reply: a `reply` post on the item's channel, submitted under the reply policy."""
         post = inbox.reply(g.access, item_id, data, via="api")
         return queries.present_post(g.access, post)
+
+
+@blp.route("/clients/<uuid:client_id>/media")
+class ClientMedia(MethodView):
+    @blp.arguments(MediaIn, location="files")
+    @blp.response(201, MediaOut)
+    @blp.alt_response(422, description=INVALID)
+    def post(self, files: dict, client_id: uuid.UUID):
+        """Upload an image for this client's posts (multipart field `file`)."""
+        client = get_client(g.access, client_id)
+        return {"ref": media.save_image(g.access, client, files["file"].read(media.MAX_BYTES + 1))}
 
 
 def register(api: Api) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from agency.channels.models import Channel, ChannelStatus
 from agency.content import limits
+from agency.content.media import unknown_refs
 from agency.content.models import Post, PostTarget, Revision, aware
 from agency.db import db, utcnow
 from agency.errors import ValidationFailed
@@ -88,6 +89,8 @@ def validate_content(client: ClientCompany, content: dict[str, object], changed:
     media = content["media"] or []
     if not isinstance(media, list) or len(media) > MAX_MEDIA:
         errors["media"] = [_("Attach at most %(n)d media.", n=MAX_MEDIA)]
+    elif "media" in changed and unknown_refs(client, media):
+        errors["media"] = [_("Attach images uploaded for this client.")]
     scheduled = content["scheduled_at"]
     when = datetime.fromisoformat(str(scheduled)) if scheduled else None
     if when is not None and when.tzinfo is None:

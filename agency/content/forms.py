@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import Length, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
@@ -55,8 +56,9 @@ class PostForm(FlaskForm):
     media = TextAreaField(
         _l("Images"),
         validators=[Optional(), Length(max=5000)],
-        description=_l("One image reference per line."),
+        description=_l("One image per line, in order; delete a line to remove the image."),
     )
+    upload = FileField(_l("Add an image"), description=_l("JPEG, PNG, GIF or WebP, up to 8 MB."))
 
     def values(self, form_data, timezone: str) -> dict:  # noqa: ANN001 - a MultiDict
         """The service's input: variants from ``variant-<channel id>`` fields, UTC time."""

@@ -10,10 +10,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Blueprint, Flask, flash, redirect, render_template, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 
-from agency.content import discussion, links, queries, service
+from agency.content import discussion, links, media, queries, service
 from agency.content.forms import STATUS_LABELS, DecisionForm
 from agency.content.models import Decision
 from agency.db import db, utcnow
@@ -56,6 +56,14 @@ def page(token: str):  # noqa: ANN201
         reviewer.link.last_used_at = utcnow()
         db.session.commit()
     return html
+
+
+@bp.get("/<token>/<uuid:post_id>/media/<ref>")
+def image(token: str, post_id: uuid.UUID, ref: str):  # noqa: ANN201
+    with _reviewer(token) as reviewer:
+        post = links.reviewer_post(reviewer, post_id)
+        path, mimetype = media.image_file(reviewer.access, post.id, ref)
+    return send_file(path, mimetype=mimetype, max_age=3600)
 
 
 @bp.post("/<token>/<uuid:post_id>/<any(approve, 'request-changes', comment):action>")

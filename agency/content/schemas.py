@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
+from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
 
 from agency.content.editing import MAX_BODY, MAX_MEDIA
@@ -29,7 +30,7 @@ class _Content(Schema):
     media = fields.List(
         fields.String(validate=validate.Length(min=1, max=500)),
         validate=validate.Length(max=MAX_MEDIA),
-        metadata={"description": "Media references (images), in order."},
+        metadata={"description": "Image references from `POST /clients/{id}/media`, in order."},
     )
     scheduled_at = _when(allow_none=True)
 
@@ -196,3 +197,11 @@ class InboxListOut(Schema):
 class ReplyIn(Schema):
     body = _body(required=True)
     scheduled_at = _when(allow_none=True)
+
+
+class MediaIn(Schema):
+    file = Upload(required=True, metadata={"description": "JPEG, PNG, GIF or WebP, at most 8 MB"})
+
+
+class MediaOut(Schema):
+    ref = fields.String(metadata={"description": "Put it in a post's `media`."})

@@ -15,6 +15,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     stream_with_context,
     url_for,
 )
@@ -27,7 +28,7 @@ from agency.channels.models import Channel, ChannelStatus
 from agency.clients.service import get_client, list_clients
 from agency.content import access as seen
 from agency.content import calendar as cal
-from agency.content import discussion, queries, record, service
+from agency.content import discussion, media, queries, record, service
 from agency.content.forms import (
     ACTION_LABELS,
     STATUS_LABELS,
@@ -170,6 +171,9 @@ def _editor(client, post: dict | None):  # noqa: ANN001, ANN202
     if form.validate_on_submit():
         values = form.values(request.form, client.timezone)
         try:
+            if form.upload.data:
+                values["media"].append(media.save_image(g.access, client, form.upload.data.read()))
+                form.media.data = "\n".join(values["media"])
             if post is None:
                 saved = service.create_post(g.access, {**values, "client_id": client.id}, via="web")
             else:
@@ -208,6 +212,13 @@ def edit(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
     if not g.access.can(Permission.DRAFT_CONTENT, post["client_id"]):
         abort(403)
     return _editor(get_client(g.access, post["client_id"]), post)
+
+
+@bp.get("/<uuid:post_id>/media/<ref>")
+@login_required
+def image(agency_slug: str, post_id: uuid.UUID, ref: str):  # noqa: ANN201
+    path, mimetype = media.image_file(g.access, post_id, ref)
+    return send_file(path, mimetype=mimetype, max_age=3600)
 
 
 @bp.get("/<uuid:post_id>")
