@@ -99,10 +99,13 @@ def _channel(access: Access, channel_id: uuid.UUID) -> Channel:
 def create_item(access: Access, data: Mapping[str, object], *, via: str = "api") -> dict:
     """An item entered by hand; commits. A repeated ``external_id`` on a channel is a 422."""
     _agency_side(access)
-    channel = _channel(access, uuid.UUID(str(data["channel_id"])))
+    try:
+        channel_id = uuid.UUID(str(data.get("channel_id")))
+    except ValueError as exc:
+        raise ValidationFailed({"channel_id": [_("No such channel.")]}) from exc
+    channel = _channel(access, channel_id)
     received = data.get("received_at") or utcnow()
-    assert isinstance(received, datetime)
-    if received.tzinfo is None:
+    if not isinstance(received, datetime) or received.tzinfo is None:
         raise ValidationFailed({"received_at": [_("Give a time with its time zone.")]})
     if received > utcnow():
         raise ValidationFailed({"received_at": [_("This time is in the future.")]})
