@@ -49,7 +49,7 @@ def test_staff_drafts_in_the_client_time_zone_and_the_review_loop_runs_on_pages(
 
     manager = _login(app, auth, desk, "manager")
     html = manager.get(post_url).get_data(as_text=True)
-    assert "Approve" in html and "Ciao X" in html
+    assert "Approve" in html and "Ciao X" in html and "How it will look" in html
     form_post(manager, f"{post_url}/comments", {"body": "Internal note", "visibility": "internal"},
               page=post_url)  # fmt: skip
     assert (

@@ -15,6 +15,7 @@ from agency.channels.models import Channel
 from agency.content import access as seen
 from agency.content import limits
 from agency.content.models import Post, PostKind, PostStatus, PostTarget, Revision, aware
+from agency.content.previews import preview
 from agency.content.service import get_post
 from agency.db import db
 from agency.errors import ValidationFailed
@@ -134,6 +135,7 @@ def present(
                 "external_url": target.external_url,
                 "last_error": target.last_error if agency_side else None,
                 "characters": {"used": counted.used, "limit": counted.limit},
+                "preview": preview(channel.network, text),
             }
         )
     return {

@@ -52,6 +52,7 @@ def page(token: str):  # noqa: ANN201
             form=DecisionForm(),
             token=token,
             status_labels=STATUS_LABELS,
+            image_url=lambda pid, ref: url_for("review.image", token=token, post_id=pid, ref=ref),
         )
         reviewer.link.last_used_at = utcnow()
         db.session.commit()

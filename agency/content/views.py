@@ -247,6 +247,7 @@ def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
         revisions=discussion.list_revisions(g.access, post_id),
         activity=discussion.activity(g.access, post_id),
         scheduled_local=to_local(post["scheduled_at"], client.timezone),
+        image_url=lambda pid, ref: url_for("content.image", post_id=pid, ref=ref),
     )
 
 
