@@ -60,3 +60,10 @@ def test_calendar_costs_the_same_for_5_or_100_posts(app, auth, client, desk):
         html = web.get(url).get_data(as_text=True)
     assert html.count('data-status="scheduled"') == 100
     assert len(many) == len(few), "\n".join(many)
+
+
+def test_calendar_survives_dates_at_the_ends_of_time(app, auth, desk):
+    web = _login(app, auth, desk, "owner")
+    base = f"/a/{desk.agency.slug}/posts/calendar"
+    for query in ("?view=month&date=9999-12-31", "?date=0001-01-01", "?date=nope", "?client_id=x"):
+        assert web.get(base + query).status_code in (200, 302), query

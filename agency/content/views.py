@@ -89,6 +89,8 @@ def calendar(agency_slug: str):  # noqa: ANN201
     view = "month" if request.args.get("view") == "month" else "week"
     try:
         anchor = date.fromisoformat(request.args.get("date") or utcnow().date().isoformat())
+        if not 1900 <= anchor.year <= 9000:  # far dates overflow the period arithmetic
+            raise ValueError(anchor)
         client_id = uuid.UUID(request.args["client_id"]) if request.args.get("client_id") else None
         channel_id = (
             uuid.UUID(request.args["channel_id"]) if request.args.get("channel_id") else None
