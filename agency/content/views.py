@@ -53,6 +53,15 @@ def init_app(app: Flask) -> None:
     add_nav_item(app, "content.index", _l("Posts"), Permission.SEE_CONTENT)
     add_nav_item(app, "content.calendar", _l("Calendar"), Permission.SEE_CONTENT)
     add_nav_item(app, "content.queue", _l("To approve"), Permission.SEE_CONTENT)
+    app.context_processor(lambda: {"waiting_on_me": _waiting_on_me})
+
+
+def _waiting_on_me() -> list[dict] | None:
+    """For the dashboard: up to 5 posts awaiting this member, or None if they see no content."""
+    access = g.get("access")
+    if access is None or not access.can(Permission.SEE_CONTENT):
+        return None
+    return queries.waiting_on(access, limit=5)
 
 
 @bp.get("/")
