@@ -81,3 +81,18 @@ def test_dashboard_shows_what_waits_on_the_client_manager(app, auth, client, des
     assert "Waiting for your decision" in html and "Please approve me" in html
     finance = _login(app, auth, desk, "finance").get(f"/a/{desk.agency.slug}/")
     assert "Waiting for your decision" not in finance.get_data(as_text=True)
+
+
+def test_managers_see_the_median_client_turnaround_chart(app, auth, client, desk):
+    from agency.content import stats
+
+    for body in ("One", "Two", "Three"):
+        post = _awaiting_client(client, desk, body)
+        act(client, desk, post["id"], "approve", "cm")
+    with tenant_context(desk.ids["agency"]):
+        [row] = stats.turnaround_by_client()
+    assert row.client_name == "Bellavista" and row.decisions == 3 and row.median_hours >= 0
+    html = _login(app, auth, desk, "manager").get(f"/a/{desk.agency.slug}/").get_data(as_text=True)
+    assert "<svg" in html and "Bellavista" in html
+    staff_html = _login(app, auth, desk, "staff").get(f"/a/{desk.agency.slug}/")
+    assert "<svg" not in staff_html.get_data(as_text=True)

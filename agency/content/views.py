@@ -41,6 +41,7 @@ from agency.content.models import Decision, PostStatus
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
 from agency.web.context import add_nav_item
+from tenants.models import Role
 from tenants.permissions import Permission
 
 bp = Blueprint(
@@ -53,7 +54,19 @@ def init_app(app: Flask) -> None:
     add_nav_item(app, "content.index", _l("Posts"), Permission.SEE_CONTENT)
     add_nav_item(app, "content.calendar", _l("Calendar"), Permission.SEE_CONTENT)
     add_nav_item(app, "content.queue", _l("To approve"), Permission.SEE_CONTENT)
-    app.context_processor(lambda: {"waiting_on_me": _waiting_on_me})
+    app.context_processor(
+        lambda: {"waiting_on_me": _waiting_on_me, "approval_turnaround": _turnaround}
+    )
+
+
+def _turnaround() -> list[dict]:
+    """For managers' dashboards: bars of the median client approval time per client."""
+    from agency.content import stats
+
+    access = g.get("access")
+    if access is None or access.agency_role not in (Role.OWNER, Role.MANAGER):
+        return []
+    return stats.bar_chart_rows(stats.turnaround_by_client())
 
 
 def _waiting_on_me() -> list[dict] | None:
