@@ -99,7 +99,7 @@ def content_objects(agency, client, author) -> dict:  # noqa: ANN001
     """A draft post and an inbox item of ``client`` (on a new manual channel), for the sweeps
     over every route (tests/test_route_isolation.py, tests/test_no_server_errors.py)."""
     from agency.channels.models import Channel
-    from agency.content import service
+    from agency.content import media, service
     from agency.content.models import InboxItem
     from agency.db import db
     from tenants.context import tenant_context
@@ -110,13 +110,33 @@ def content_objects(agency, client, author) -> dict:  # noqa: ANN001
         db.session.add(channel)
         db.session.commit()
         access = load_access(author, agency)
+        ref = media.save_image(access, client, tiny_png())
         post = service.create_post(
-            access, {"client_id": client.id, "body": "Sweep post", "channel_ids": [channel.id]}
-        )
+            access,
+            {
+                "client_id": client.id, "body": "Sweep post", "channel_ids": [channel.id],
+                "media": [ref],
+            },
+        )  # fmt: skip
         item = InboxItem(
             client_id=client.id, channel_id=channel.id, external_id="sweep-1",
             author="@someone", body="A question", received_at=utcnow(),
         )  # fmt: skip
         db.session.add(item)
         db.session.commit()
-        return {"post": post.id, "inbox_item": item.id, "content_channel": channel.id}
+        return {
+            "post": post.id,
+            "inbox_item": item.id,
+            "content_channel": channel.id,
+            "param:ref": ref,  # the image URL parameter of the post's media route
+        }
+
+
+def tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(out, format="PNG")
+    return out.getvalue()

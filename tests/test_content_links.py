@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 from datetime import timedelta
 
@@ -130,3 +131,26 @@ def test_links_store_only_a_hash(loop):
     with tenant_context(desk.ids["agency"]):
         hashes = db.session.scalars(select(ReviewLink.token_hash)).all()
     assert secret not in hashes and links._hash(secret) in hashes
+
+
+def test_link_shows_the_posts_images_but_never_another_clients(loop):
+    from tests.content_helpers import tiny_png
+
+    desk, http, post, tokens = loop
+    token = tokens[desk.users["cm"].email]
+    up = http.post(
+        f"/api/v1/clients/{desk.ids['client']}/media",
+        data={"file": (io.BytesIO(tiny_png()), "p.png")},
+        headers=desk.h("staff"), content_type="multipart/form-data",
+    )  # fmt: skip
+    ref = up.get_json()["ref"]
+    # Not yet in a revision sent to the client: hidden.
+    assert http.get(f"/review/{token}/{post['id']}/media/{ref}").status_code == 404
+    http.patch(f"/api/v1/posts/{post['id']}", json={"media": [ref]}, headers=desk.h("staff"))
+    act(http, desk, post["id"], "approve", "manager")  # revision 2 sent to the client
+    assert http.get(f"/review/{token}/{post['id']}/media/{ref}").status_code == 200
+    other = draft(
+        http, desk, client_id=desk.ids["other_client"], channel_ids=[desk.ids["other_channel"]],
+        who="owner",
+    )  # fmt: skip
+    assert http.get(f"/review/{token}/{other['id']}/media/{ref}").status_code == 404

@@ -48,6 +48,7 @@ NO_TENANT_OBJECT = {
     "accounts.Tokens": "credentials in, token out; membership checked (test_api_accounts)",
     "invitations.accept": "reached by a secret single-use token, not by a tenant id",
     "review.page": "magic-link review, reached by a secret per-person token (test_content_links)",
+    "review.image": "magic-link review images, behind the same token (test_content_links)",
     "mail.outbox": "demo-only outbox of e-mail files (404 unless enabled)",
     "mail.message": "demo-only outbox of e-mail files (404 unless enabled)",
     "mail.message_html": "demo-only outbox of e-mail files (404 unless enabled)",
@@ -213,7 +214,7 @@ def _fill(rule, slug: str, objects: dict[str, uuid.UUID]) -> tuple[str | None, l
             else:
                 values[name] = str(objects[kind])
         else:
-            values[name] = "x"
+            values[name] = str(objects.get(f"param:{name}", "x"))  # e.g. a post's image "ref"
     if problems:
         return None, problems
     url = PARAM_RE.sub(lambda m: values[m.group(2)], rule.rule)
