@@ -96,11 +96,12 @@ def act(http, desk: Desk, post_id: str, action: str, who: str, **body):  # noqa:
 
 
 def content_objects(agency, client, author) -> dict:  # noqa: ANN001
-    """A draft post and an inbox item of ``client`` (on a new manual channel), for the sweeps
+    """A post sent to the client (with an image, decisions, a comment, review links) and an
+    inbox item of ``client`` (on a new manual channel), for the sweeps
     over every route (tests/test_route_isolation.py, tests/test_no_server_errors.py)."""
     from agency.channels.models import Channel
-    from agency.content import media, service
-    from agency.content.models import InboxItem
+    from agency.content import discussion, media, service
+    from agency.content.models import Decision, InboxItem
     from agency.db import db
     from tenants.context import tenant_context
     from tenants.service import load_access
@@ -118,6 +119,10 @@ def content_objects(agency, client, author) -> dict:  # noqa: ANN001
                 "media": [ref],
             },
         )  # fmt: skip
+        # Through review to the client: an approval, a review link, a comment exist too.
+        service.submit(access, post.id)
+        service.decide(access, post.id, Decision.APPROVE)
+        discussion.add_comment(access, post.id, {"body": "Sweep note", "visibility": "shared"})
         item = InboxItem(
             client_id=client.id, channel_id=channel.id, external_id="sweep-1",
             author="@someone", body="A question", received_at=utcnow(),
