@@ -154,3 +154,20 @@ def test_link_shows_the_posts_images_but_never_another_clients(loop):
         who="owner",
     )  # fmt: skip
     assert http.get(f"/review/{token}/{other['id']}/media/{ref}").status_code == 404
+
+
+def test_a_manager_revokes_every_link_of_the_client_from_the_posts_page(loop, app, auth):
+    from tests.helpers import form_post
+
+    desk, http, post, tokens = loop
+    web = app.test_client()
+    auth.__class__(web).login(desk.users["manager"].email)
+    page = f"/a/{desk.agency.slug}/posts/?client_id={desk.ids['client']}"
+    url = f"/a/{desk.agency.slug}/posts/review-links/{desk.ids['client']}/revoke"
+    staff = app.test_client()
+    auth.__class__(staff).login(desk.users["staff"].email)
+    assert form_post(staff, url, {}, page=page).status_code == 403
+    assert form_post(web, url, {}, page=page).status_code == 302
+    for token in tokens.values():
+        assert http.get(f"/review/{token}").status_code == 403
+    assert _status(desk, post["id"])[0] == "awaiting_client"

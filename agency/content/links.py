@@ -63,16 +63,24 @@ def issue_link(client: ClientCompany, user: User) -> str:
     return f"{client.agency_id.hex}.{secret}"
 
 
-def revoke_link(access: Access, link_id: uuid.UUID) -> None:
-    """Managers revoke any link of their agency; commits."""
+def revoke_client_links(access: Access, client: ClientCompany, *, via: str = "web") -> int:
+    """Revoke every live review link of ``client`` (owners, managers); commits; how many."""
+    from agency import audit
     from agency.clients.service import require_manage
 
-    link = db.session.scalar(select(ReviewLink).where(ReviewLink.id == link_id))
-    if link is None:
-        raise NotFound(_("No such link."))
-    require_manage(access, link.client_id)
-    link.revoked_at = link.revoked_at or utcnow()
+    require_manage(access, client.id)
+    now = utcnow()
+    live = db.session.scalars(
+        select(ReviewLink).where(ReviewLink.client_id == client.id, ReviewLink.revoked_at.is_(None))
+    ).all()
+    for link in live:
+        link.revoked_at = now
+    audit.record_by(
+        access, "review_links.revoked", subject_type="client", subject_id=client.id,
+        client_id=client.id, via=via, count=len(live),
+    )  # fmt: skip
     db.session.commit()
+    return len(live)
 
 
 def agency_of_token(token: str) -> uuid.UUID:

@@ -102,6 +102,7 @@ def index(agency_slug: str):  # noqa: ANN201
         status=request.args.get("status") or None,
         statuses=STATUS_LABELS,
         draftable=[c for c in clients if g.access.can(Permission.DRAFT_CONTENT, c.id)],
+        can_manage=client_id is not None and g.access.can(Permission.MANAGE_CLIENTS, client_id),
     )
 
 
@@ -343,6 +344,17 @@ def approval_record(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.csv"'},
     )
+
+
+@bp.post("/review-links/<uuid:client_id>/revoke")
+@login_required
+def revoke_links(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    from agency.content.links import revoke_client_links
+
+    client = get_client(g.access, client_id)
+    count = revoke_client_links(g.access, client, via="web")
+    flash(_("%(n)d review links revoked.", n=count), "success")
+    return redirect(url_for("content.index", client_id=client.id))
 
 
 @bp.post("/<uuid:post_id>/comments")
