@@ -96,3 +96,12 @@ def test_managers_see_the_median_client_turnaround_chart(app, auth, client, desk
     assert "<svg" in html and "Bellavista" in html
     staff_html = _login(app, auth, desk, "staff").get(f"/a/{desk.agency.slug}/")
     assert "<svg" not in staff_html.get_data(as_text=True)
+
+
+def test_changes_requested_wait_on_the_author(app, auth, client, desk):
+    post = draft(client, desk, body="Needs work")
+    act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, post["id"], "request-changes", "manager", comment="Shorter")
+    url = f"/a/{desk.agency.slug}/posts/queue"
+    assert "Needs work" in _login(app, auth, desk, "staff").get(url).get_data(as_text=True)
+    assert "Needs work" not in _login(app, auth, desk, "owner").get(url).get_data(as_text=True)

@@ -172,8 +172,9 @@ def present_post(access: Access, post: Post) -> dict:
 
 
 def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
-    """Posts awaiting this user's decision: internal review for reviewers, the client step for
-    client managers; soonest scheduled first. A constant number of queries."""
+    """Posts awaiting this user: internal review for reviewers, the client step for client
+    managers, changes requested on the author's own posts; soonest scheduled first. A constant
+    number of queries."""
     from agency.content.policy import effective_policy
     from tenants.models import ClientCompany, Role
     from tenants.permissions import Permission
@@ -188,6 +189,11 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
     if managed:
         parts.append(
             (Post.status == PostStatus.AWAITING_CLIENT.value) & Post.client_id.in_(managed)
+        )
+    if access.can(Permission.DRAFT_CONTENT):  # the author's own posts sent back to them
+        parts.append(
+            (Post.status == PostStatus.CHANGES_REQUESTED.value)
+            & (Post.created_by_id == access.user.id)
         )
     if not parts:
         return []
