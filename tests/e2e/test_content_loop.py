@@ -77,7 +77,7 @@ def test_the_whole_approval_loop_in_a_browser(page: Page, browser, live_server, 
 
     client_page = browser.new_context(base_url=live_server.url).new_page()
     client_page.goto(_review_link(sink, cm_email, 0))
-    expect(client_page.get_by_text("Summer menu")).to_be_visible()
+    expect(client_page.get_by_text("Summer menu").first).to_be_visible()
     client_page.get_by_label("Comment").fill("Please add the prices")
     seen = len(sink.messages)
     client_page.get_by_role("button", name="Request changes").click()
