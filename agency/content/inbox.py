@@ -89,7 +89,7 @@ def list_items(
 def _channel(access: Access, channel_id: uuid.UUID) -> Channel:
     channel = db.session.scalar(select(Channel).where(Channel.id == channel_id))
     if channel is None or not access.can_see_client(channel.client_id):
-        raise ValidationFailed({"channel_id": [_("No such channel.")]})
+        raise NotFound(_("No such channel."))
     if not access.can(Permission.DRAFT_CONTENT, channel.client_id):
         raise PermissionDenied(_("Your role does not allow this."))
     return channel
@@ -102,7 +102,7 @@ def create_item(access: Access, data: Mapping[str, object], *, via: str = "api")
     try:
         channel_id = uuid.UUID(str(data.get("channel_id")))
     except ValueError as exc:
-        raise ValidationFailed({"channel_id": [_("No such channel.")]}) from exc
+        raise NotFound(_("No such channel.")) from exc
     channel = _channel(access, channel_id)
     received = data.get("received_at") or utcnow()
     if not isinstance(received, datetime) or received.tzinfo is None:

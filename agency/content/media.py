@@ -17,6 +17,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from PIL import Image, UnidentifiedImageError
 
+from agency import audit
 from agency.content import access as seen
 from agency.content.models import Revision
 from agency.db import db
@@ -70,6 +71,11 @@ def save_image(access: Access, client: ClientCompany, content: bytes) -> str:
     tmp = folder / f".{ref}.part"
     tmp.write_bytes(content)
     tmp.replace(folder / ref)
+    audit.record_by(
+        access, "media.uploaded", subject_type="client", subject_id=client.id,
+        client_id=client.id, ref=ref, bytes=len(content),
+    )  # fmt: skip
+    db.session.commit()
     return ref
 
 

@@ -67,8 +67,7 @@ def image(token: str, post_id: uuid.UUID, ref: str):  # noqa: ANN201
     return send_file(path, mimetype=mimetype, max_age=3600)
 
 
-@bp.post("/<token>/<uuid:post_id>/<any(approve, 'request-changes', comment):action>")
-def act(token: str, post_id: uuid.UUID, action: str):  # noqa: ANN201
+def _act(token: str, post_id: uuid.UUID, action: str):  # noqa: ANN202
     with _reviewer(token) as reviewer:
         post = links.reviewer_post(reviewer, post_id)
         form = DecisionForm()
@@ -91,6 +90,24 @@ def act(token: str, post_id: uuid.UUID, action: str):  # noqa: ANN201
             return redirect(url_for("review.page", token=token)), 303
     flash(_("Thank you: your answer is recorded."), "success")
     return redirect(url_for("review.page", token=token))
+
+
+def _act_view(action: str):  # noqa: ANN202
+    def view(token: str, post_id: uuid.UUID):  # noqa: ANN202
+        return _act(token, post_id, action)
+
+    view.__name__ = action.replace("-", "_")
+    return view
+
+
+# review.approve, review.request_changes, review.comment: one endpoint per action.
+for _action in ("approve", "request-changes", "comment"):
+    bp.add_url_rule(
+        f"/<token>/<uuid:post_id>/{_action}",
+        endpoint=_action.replace("-", "_"),
+        view_func=_act_view(_action),
+        methods=["POST"],
+    )
 
 
 def _flat(exc: ValidationFailed) -> str:

@@ -222,9 +222,10 @@ def _editor(client, post: dict | None):  # noqa: ANN001, ANN202
 @login_required
 def create(agency_slug: str):  # noqa: ANN201
     try:
-        client = get_client(g.access, uuid.UUID(request.args.get("client_id", "")))
+        client_id = uuid.UUID(request.values.get("client_id", ""))
     except ValueError:
-        abort(404)
+        return redirect(url_for("content.index"))  # the list page asks for the client
+    client = get_client(g.access, client_id)
     if not g.access.can(Permission.DRAFT_CONTENT, client.id):
         abort(403)
     return _editor(client, None)
@@ -294,9 +295,7 @@ def _actions(post: dict, agency_side: bool) -> list[str]:
     return out
 
 
-@bp.post("/<uuid:post_id>/<any(submit, approve, 'request-changes', reject, archive):action>")
-@login_required
-def transition(agency_slug: str, post_id: uuid.UUID, action: str):  # noqa: ANN201
+def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
     form = DecisionForm()
     if not form.validate_on_submit():
@@ -310,18 +309,32 @@ def transition(agency_slug: str, post_id: uuid.UUID, action: str):  # noqa: ANN2
         else:
             decision = Decision(action.replace("-", "_"))
             service.decide(
-                g.access,
-                post_id,
-                decision,
-                comment=form.comment.data,
-                revision=form.revision.data,
-                via="web",
-            )
+                g.access, post_id, decision, comment=form.comment.data,
+                revision=form.revision.data, via="web",
+            )  # fmt: skip
     except (IllegalTransition, ValidationFailed) as exc:
         flash(_flat(exc), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
     flash(_("Done: %(action)s.", action=ACTION_LABELS[action]), "success")
     return redirect(url_for("content.detail", post_id=post_id))
+
+
+def _transition_view(action: str):  # noqa: ANN202
+    def view(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN202
+        return _transition(post_id, action)
+
+    view.__name__ = action.replace("-", "_")
+    return login_required(view)
+
+
+# One route per action (content.submit, content.approve, ...): plain URLs, one endpoint each.
+for _action in ACTION_LABELS:
+    bp.add_url_rule(
+        f"/<uuid:post_id>/{_action}",
+        endpoint=_action.replace("-", "_"),
+        view_func=_transition_view(_action),
+        methods=["POST"],
+    )
 
 
 def _flat(exc: IllegalTransition | ValidationFailed) -> str:
