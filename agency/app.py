@@ -13,7 +13,7 @@ from agency.db import db
 from agency.errors import DomainError
 from agency.extensions import api, babel, bootstrap, csrf, limiter, login_manager
 from agency.jobs import RedisHolder, redis_url
-from agency.web import input_guard, security_headers
+from agency.web import input_guard, json_body, security_headers
 
 SUPPORTED_LOCALES = ("en", "it")
 
@@ -21,7 +21,7 @@ SUPPORTED_LOCALES = ("en", "it")
 def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     """Build a Flask app. ``config`` may be a ``Settings`` or overrides for ``Settings``."""
     if isinstance(config, Settings):
-        settings, flask_overrides = config, {}
+        settings, flask_overrides = config.validated(), {}
     else:
         overrides = dict(config or {})
         flask_overrides = overrides.pop("FLASK", {})
@@ -54,6 +54,11 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
         RATELIMIT_STORAGE_OPTIONS={"socket_connect_timeout": 2},
     )
     app.config.update(flask_overrides)
+    if settings.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     db.init_app(app)
     RedisHolder().init_app(app)
@@ -65,6 +70,7 @@ def create_app(config: dict[str, Any] | Settings | None = None) -> Flask:
     bootstrap.init_app(app)
     api.init_app(app, spec_kwargs=_openapi_spec_kwargs())
     input_guard.init_app(app)
+    json_body.init_app(app)
     security_headers.init_app(app)
 
     _register_blueprints(app)
@@ -106,6 +112,7 @@ def select_locale() -> str | None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from agency.accounts import views as accounts_views
     from agency.channels import api as channels_api
     from agency.channels import cli as channels_cli
     from agency.channels import views as channels_views
@@ -127,6 +134,8 @@ def _register_blueprints(app: Flask) -> None:
     tenants_web.init_app(app)
     context.init_app(app)
     for blueprint in (health.bp, tenants_views.bp, views.bp, apidocs.bp, mail_views.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (accounts_views.bp,):
         app.register_blueprint(blueprint)
     # Feature packages, in the order their menu items appear.
     for feature in (

@@ -26,8 +26,9 @@ def db_group() -> None:
 @click.argument("revision", default="head")
 @with_appcontext
 def db_upgrade(revision: str) -> None:
-    """Migrate the database up to REVISION (default: head)."""
-    migrate.upgrade(current_app.config["REGIA"].database_url, revision)
+    """Migrate the database up to REVISION (default: head), as the migration role."""
+    settings = current_app.config["REGIA"]
+    migrate.upgrade(settings.migration_database_url, revision, app_role=settings.app_database_role)
     click.echo(f"Database at {revision}.")
 
 
@@ -36,7 +37,10 @@ def db_upgrade(revision: str) -> None:
 @with_appcontext
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (e.g. -1, base)."""
-    migrate.downgrade(current_app.config["REGIA"].database_url, revision)
+    settings = current_app.config["REGIA"]
+    migrate.downgrade(
+        settings.migration_database_url, revision, app_role=settings.app_database_role
+    )
     click.echo(f"Database at {revision}.")
 
 
@@ -82,15 +86,26 @@ def create_agency_command(name: str, owner_email: str, owner_name: str, password
 @click.option("--serve", is_flag=True, help="Then start the web app and a worker.")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, help="Web port (try another if busy).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Seed a server (PostgreSQL) database too: its logins share a published password.",
+)
 @with_appcontext
-def demo_command(serve: bool, host: str, port: int) -> None:
+def demo_command(serve: bool, host: str, port: int, force: bool) -> None:
     """Migrate, seed a demo agency (idempotent), print the logins; --serve runs web + worker."""
     from agency.demo import DEMO_PASSWORD, port_is_free, seed_demo, serve_with_worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     if serve and not port_is_free(host, port):
         raise click.UsageError(f"{host}:{port} is already in use; choose another with --port.")
-    migrate.upgrade(app.config["REGIA"].database_url)
+    settings = app.config["REGIA"]
+    if not settings.is_sqlite and not force:
+        raise click.UsageError(
+            "DATABASE_URL names a server database; the demo's logins share a published "
+            "password. Refusing to seed it without --force."
+        )
+    migrate.upgrade(settings.migration_database_url, app_role=settings.app_database_role)
     agency, logins = seed_demo()
     db.session.remove()
     url = f"http://{host}:{port}/"
@@ -100,9 +115,9 @@ def demo_command(serve: bool, host: str, port: int) -> None:
     for role, email in logins:
         click.echo(f"  {role:<15} {email}")
     if app.config["REGIA"].smtp_host is None:
-        click.echo(f"E-mails (invitations, reminders) are not sent: read them at {url}dev/outbox/")
+        click.echo(f"E-mails are not sent: with --serve, signed in, read them at {url}dev/outbox/")
     if serve:
-        serve_with_worker(app, host, port)
+        serve_with_worker(app, host, port, force=force)
 
 
 def main() -> None:

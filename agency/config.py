@@ -35,6 +35,16 @@ def _int(name: str, value: str | None, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {value!r}") from exc
 
 
+RATE_LIMIT_SETTINGS = (
+    "login_account_rate_limit",
+    "signup_rate_limit",
+    "invitation_rate_limit",
+    "invitation_recipient_rate_limit",
+    "accept_rate_limit",
+    "reset_rate_limit",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the application; ``from_env`` is the only reader of ``os.environ``."""
@@ -59,6 +69,27 @@ class Settings:
     login_rate_limit: str
     testing: bool = False
     invitation_ttl_hours: int = 7 * 24
+    # PostgreSQL: migrations run as the tables' owner; the app connects as a DML-only role.
+    migration_database_url: str = ""  # empty: the same as database_url
+    app_database_role: str | None = None  # granted DML by migrations; None: one role for both
+    # Reverse-proxy hops whose X-Forwarded-For/-Proto are trusted (werkzeug ProxyFix).
+    trusted_proxies: int = 0
+    # The demo switch: the mail outbox page exists only with it (never on a server database
+    # unless demo_force, which `flask demo --force` sets).
+    demo: bool = False
+    demo_force: bool = False
+    # Failed sign-ins per account from all addresses; above what one address can reach
+    # (login_rate_limit, keyed on account and address), so only a spread attack trips it.
+    login_account_rate_limit: str = "200 per hour"
+    signup_rate_limit: str = "10 per hour"  # successful sign-ups per address
+    invitation_rate_limit: str = "50 per hour"  # invitations and resends per agency
+    invitation_recipient_rate_limit: str = "5 per day"  # per invited address, all agencies
+    accept_rate_limit: str = "20 per 10 minutes"  # accept attempts per address and per link
+    reset_rate_limit: str = "5 per hour"  # password resets per address and per e-mail
+    reset_ttl_minutes: int = 60  # password-reset links
+    verification_resend_rate_limit: str = "5 per hour"  # per user
+    # Let channels and webhooks reach loopback/private addresses (tests with loopback fakes).
+    allow_private_hosts: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -69,14 +100,14 @@ class Settings:
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         env = dict(os.environ if env is None else env)
         instance = Path(env.get("REGIA_INSTANCE_PATH") or PROJECT_ROOT / "instance")
-        database_url = env.get("DATABASE_URL") or f"sqlite:///{instance / 'regia.sqlite3'}"
-        if database_url.startswith("postgres://"):
-            database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
-        elif database_url.startswith("postgresql://"):
-            database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+        database_url = _psycopg_url(
+            env.get("DATABASE_URL") or f"sqlite:///{instance / 'regia.sqlite3'}"
+        )
+        migration_url = _psycopg_url(env.get("REGIA_MIGRATION_DATABASE_URL") or "")
         secret = env.get("SECRET_KEY") or ""
         keys = tuple(k.strip() for k in (env.get("ENCRYPTION_KEYS") or "").split(",") if k.strip())
         outbox = env.get("REGIA_MAIL_OUTBOX")
+        base_url = (env.get("REGIA_BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
         values: dict[str, Any] = dict(
             instance_path=instance,
             database_url=database_url,
@@ -92,14 +123,25 @@ class Settings:
             mail_sender=env.get("REGIA_MAIL_SENDER") or "Regia <no-reply@regia.localhost>",
             mail_outbox_dir=Path(outbox) if outbox else None,
             media_root=Path(env.get("MEDIA_ROOT") or instance / "media"),
-            base_url=(env.get("REGIA_BASE_URL") or "http://127.0.0.1:5000").rstrip("/"),
+            base_url=base_url,
             signup_enabled=_bool(env.get("REGIA_SIGNUP_ENABLED"), True),
-            secure_cookies=_bool(env.get("REGIA_SECURE_COOKIES"), False),
+            # Served over HTTPS (the public URL says so): cookies only travel encrypted.
+            secure_cookies=_bool(
+                env.get("REGIA_SECURE_COOKIES"), base_url.lower().startswith("https://")
+            ),
             login_rate_limit=env.get("REGIA_LOGIN_RATE_LIMIT") or "10 per 5 minutes",
             invitation_ttl_hours=_int(
                 "REGIA_INVITATION_TTL_HOURS", env.get("REGIA_INVITATION_TTL_HOURS"), 7 * 24
             ),
+            migration_database_url=migration_url,
+            app_database_role=env.get("REGIA_APP_DATABASE_ROLE") or None,
+            trusted_proxies=_int("REGIA_TRUSTED_PROXIES", env.get("REGIA_TRUSTED_PROXIES"), 0),
+            demo=_bool(env.get("REGIA_DEMO"), False),
+            allow_private_hosts=_bool(env.get("REGIA_ALLOW_PRIVATE_HOSTS"), False),
         )
+        for name in RATE_LIMIT_SETTINGS:  # optional: the dataclass defaults apply when unset
+            if env.get(f"REGIA_{name.upper()}"):
+                values[name] = env[f"REGIA_{name.upper()}"]
         values.update(overrides)
         return cls(**values).validated()
 
@@ -120,7 +162,39 @@ class Settings:
             or self.database_url.startswith("postgresql+psycopg://")
         ):
             raise ConfigError("DATABASE_URL must be a postgresql:// or sqlite:/// URL")
+        if not self.migration_database_url:
+            object.__setattr__(self, "migration_database_url", self.database_url)
+        if self.app_database_role is None:
+            role = _runtime_role(self.database_url, self.migration_database_url)
+            object.__setattr__(self, "app_database_role", role)
+        if self.migration_database_url.split(":", 1)[0] != self.database_url.split(":", 1)[0]:
+            raise ConfigError(
+                "REGIA_MIGRATION_DATABASE_URL must name the same kind of database as DATABASE_URL"
+            )
+        if self.trusted_proxies < 0:
+            raise ConfigError("REGIA_TRUSTED_PROXIES must be 0 or more (hops of reverse proxy)")
+        if self.demo and production and not self.demo_force:
+            raise ConfigError(
+                "REGIA_DEMO is for the SQLite demo only: it publishes the mail outbox. "
+                "Unset it, or use `flask --app wsgi demo --serve --force` on purpose."
+            )
         return self
+
+
+def _psycopg_url(url: str) -> str:
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme) :]
+    return url
+
+
+def _runtime_role(database_url: str, migration_url: str) -> str | None:
+    """With a separate migration URL, the role in DATABASE_URL is the one to grant DML to."""
+    if migration_url == database_url or not database_url.startswith("postgresql"):
+        return None
+    from sqlalchemy.engine import make_url
+
+    return make_url(database_url).username
 
 
 def _instance_secret(instance: Path, name: str) -> str:

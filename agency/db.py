@@ -6,8 +6,9 @@ import uuid
 from datetime import UTC, datetime
 
 from flask import current_app, has_app_context
-from sqlalchemy import DateTime, MetaData, create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy import DateTime, MetaData, TypeDecorator, UniqueConstraint, create_engine, event
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -32,9 +33,44 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class NaiveDatetimeError(ValueError):
+    """A naive datetime reached the database: its time zone is unknown, so it is refused."""
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """The one datetime column type: timezone-aware UTC in, timezone-aware UTC out.
+
+    PostgreSQL stores ``timestamptz``. SQLite has no time zones and hands back naive values,
+    and a naive/aware comparison is a 500 that PostgreSQL never shows; so values are stored as
+    naive UTC there and read back as aware UTC. Naive values are refused, never guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}")
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise NaiveDatetimeError(
+                f"naive datetime {value.isoformat()} given to a UTC column: pass an aware value"
+            )
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: stored as naive UTC by process_bind_param
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: DateTime(timezone=True)}
+    type_annotation_map = {datetime: UTCDateTime()}
 
 
 class UUIDPrimaryKey:
@@ -124,10 +160,40 @@ class Database:
         return self.engine is not None and self.engine.dialect.name == "postgresql"
 
 
+def violates_unique(exc: IntegrityError, constraint: str) -> bool:
+    """Whether ``exc`` is a violation of the unique constraint or index named ``constraint``.
+
+    PostgreSQL names the constraint; SQLite names only its columns (or, for an index on
+    expressions, the index), so those are matched against the constraint in the models.
+    """
+    orig = exc.orig
+    diag = getattr(orig, "diag", None)
+    if diag is not None and getattr(diag, "constraint_name", None):
+        return diag.constraint_name == constraint
+    message = str(orig)
+    prefix = "UNIQUE constraint failed: "
+    if not message.startswith(prefix):
+        return False
+    failed = message[len(prefix) :].strip()
+    if failed == f"index '{constraint}'":
+        return True
+    for table in Base.metadata.tables.values():
+        for unique in (*table.constraints, *table.indexes):
+            if unique.name != constraint or not (
+                isinstance(unique, UniqueConstraint) or getattr(unique, "unique", False)
+            ):
+                continue
+            if failed == ", ".join(f"{table.name}.{col.name}" for col in unique.columns):
+                return True
+    return False
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # noqa: ANN001
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
+    # SQLite's advice for WAL: no fsync per commit, still never corrupt on a crash.
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 

@@ -104,17 +104,22 @@ def port_is_free(host: str, port: int) -> bool:
     return True
 
 
-def serve_with_worker(app: Flask, host: str, port: int) -> None:
-    """Serve ``app`` on host:port with an RQ worker beside it until Ctrl+C (or SIGTERM)."""
+def serve_with_worker(app: Flask, host: str, port: int, *, force: bool = False) -> None:
+    """Serve ``app`` on host:port with an RQ worker beside it until Ctrl+C (or SIGTERM).
+
+    The served app has the demo switch on (the outbox page); ``force`` allows it on a server
+    database, which ``create_app`` otherwise refuses.
+    """
+    from agency.app import create_app
+
     base_url = f"http://{host}:{port}"
-    settings = app.config["REGIA"]
+    settings = replace(app.config["REGIA"], demo=True, demo_force=force)
     env = dict(os.environ)
     if not env.get("REGIA_BASE_URL"):
         # Links in e-mails must point at the port actually served.
         env["REGIA_BASE_URL"] = base_url
-        from agency.app import create_app
-
-        app = create_app(replace(settings, base_url=base_url))
+        settings = replace(settings, base_url=base_url)
+    app = create_app(settings)
     # Same settings and instance folder, so the worker shares the database and the Redis.
     worker = subprocess.Popen(  # noqa: S603 - our own CLI, fixed arguments
         [sys.executable, "-m", "flask", "--app", "wsgi", "worker"], cwd=PROJECT_ROOT, env=env

@@ -17,8 +17,15 @@ class ValidationFailed(DomainError):
 
     http_status = 422
 
-    def __init__(self, errors: dict[str, list[str]], message: str = "Validation failed.") -> None:
+    def __init__(
+        self,
+        errors: dict[str, list[str]],
+        message: str = "Validation failed.",
+        *,
+        location: str = "json",
+    ) -> None:
         super().__init__(message, errors)
+        self.location = location  # where the API reports the fields: json, query, path
 
 
 class NotFound(DomainError):

@@ -8,20 +8,28 @@ from flask_smorest import Api, Blueprint, abort
 
 from agency.errors import ValidationFailed
 from agency.extensions import csrf, limiter
-from tenants import service
+from tenants import service, throttle
 from tenants.schemas import MeOut, SignupIn, SignupOut, TokenIn, TokenOut
 from tenants.web import public_endpoint
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Sign-up, tokens, me")
 
 
-def _login_limit() -> str:
-    return current_app.config["REGIA"].login_rate_limit
+def _failed(response) -> bool:  # noqa: ANN001
+    return response.status_code == 401
 
 
 @blp.route("/signup")
 @public_endpoint
 class Signup(MethodView):
+    decorators = [
+        limiter.limit(
+            throttle.setting("signup_rate_limit"),
+            key_func=throttle.client_address,
+            deduct_when=lambda response: response.status_code < 400,
+        )
+    ]
+
     @blp.arguments(SignupIn)
     @blp.response(201, SignupOut)
     @blp.alt_response(422, description="Field errors in `errors`.")
@@ -33,14 +41,27 @@ class Signup(MethodView):
             agency, user, token = service.signup(**data)
         except ValidationFailed as exc:
             abort(422, message=exc.message, errors={"json": exc.errors})
+        from agency.accounts.service import send_verification
+
+        send_verification(user)
         return {"agency": agency, "user": user, "token": token}
 
 
 @blp.route("/tokens")
 @public_endpoint
 class Tokens(MethodView):
+    # Same keys as the sign-in page: (account, address), and the slower per-account limit.
     decorators = [
-        limiter.limit(_login_limit, deduct_when=lambda response: response.status_code == 401)
+        limiter.limit(
+            throttle.setting("login_rate_limit"),
+            key_func=throttle.account_and_address,
+            deduct_when=_failed,
+        ),
+        limiter.limit(
+            throttle.setting("login_account_rate_limit"),
+            key_func=throttle.submitted_email,
+            deduct_when=_failed,
+        ),
     ]
 
     @blp.arguments(TokenIn)
@@ -52,11 +73,14 @@ class Tokens(MethodView):
         agency = service.find_agency_by_slug(data["agency"]) if user else None
         if user is None or agency is None or service.load_access(user, agency) is None:
             abort(401, message="Wrong e-mail, password or agency.")
-        token = service.issue_token(user, agency, name=data["name"])
+        problem = service.token_expiry_problem(data["expires_at"])
+        if problem:
+            abort(422, message=problem, errors={"json": {"expires_at": [problem]}})
+        token = service.issue_token(user, agency, name=data["name"], expires_at=data["expires_at"])
         from agency.db import db
 
         db.session.commit()
-        return {"token": token}
+        return {"token": token, "expires_at": data["expires_at"]}
 
 
 @blp.route("/me")

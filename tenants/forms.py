@@ -7,7 +7,23 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length
 
+from tenants.names import InvalidName, clean_name
 from tenants.passwords import MIN_PASSWORD_LENGTH
+
+
+class ValidName:
+    """WTForms validator of the shared name rule (``tenants.names``)."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+
+    def __call__(self, form, field) -> None:  # noqa: ANN001
+        from wtforms.validators import StopValidation
+
+        try:
+            clean_name(field.data, self.max_length)
+        except InvalidName as exc:
+            raise StopValidation(str(exc)) from exc
 
 
 class LoginForm(FlaskForm):
@@ -17,8 +33,8 @@ class LoginForm(FlaskForm):
 
 
 class SignupForm(FlaskForm):
-    agency_name = StringField(_l("Agency name"), validators=[DataRequired(), Length(max=200)])
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    agency_name = StringField(_l("Agency name"), validators=[ValidName(200)])
+    name = StringField(_l("Your name"), validators=[ValidName(200)])
     email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=320)])
     password = PasswordField(
         _l("Password"), validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)]
@@ -26,7 +42,7 @@ class SignupForm(FlaskForm):
 
 
 class ProfileForm(FlaskForm):
-    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Name"), validators=[ValidName(200)])
     locale = SelectField(
         _l("Language"),
         choices=[("", _l("Browser language")), ("en", "English"), ("it", "Italiano")],
@@ -34,8 +50,19 @@ class ProfileForm(FlaskForm):
 
 
 class TokenForm(FlaskForm):
-    name = StringField(_l("Token name"), validators=[DataRequired(), Length(max=100)])
+    name = StringField(_l("Token name"), validators=[ValidName(100)])
     agency = SelectField(_l("Agency"), validators=[DataRequired()])
+    expires_in_days = SelectField(
+        _l("Expires"),
+        choices=[
+            ("0", _l("Never (until revoked)")),
+            ("7", _l("In 7 days")),
+            ("30", _l("In 30 days")),
+            ("90", _l("In 90 days")),
+            ("365", _l("In a year")),
+        ],
+        default="90",
+    )
 
 
 class PasswordForm(FlaskForm):

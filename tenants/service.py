@@ -7,6 +7,7 @@ import re
 import secrets
 import unicodedata
 import uuid
+from datetime import datetime, timedelta
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
@@ -17,6 +18,7 @@ from agency.db import db, utcnow
 from agency.errors import ValidationFailed
 from tenants.context import tenant_context
 from tenants.models import Agency, ApiToken, Membership, Role, StaffAssignment, User
+from tenants.names import InvalidName, clean_name
 from tenants.passwords import hash_password, password_problems, verify_password
 from tenants.permissions import Access
 
@@ -58,8 +60,9 @@ def find_user_by_email(email: str) -> User | None:
 
 def validate_new_account(name: str, email: str, password: str) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    if not (name or "").strip():
-        errors["name"] = [_("Enter your name.")]
+    name_problem = person_name_problem(name)
+    if name_problem:
+        errors["name"] = [name_problem]
     email = normalize_email(email)
     problem = email_problem(email)
     if problem:
@@ -72,37 +75,54 @@ def validate_new_account(name: str, email: str, password: str) -> dict[str, list
     return errors
 
 
-def create_user(name: str, email: str, password: str, locale: str | None = None) -> User:
+def person_name_problem(name: object) -> str | None:
+    """Why ``name`` cannot be a person's name (the shared rule of ``tenants.names``), or None."""
+    try:
+        clean_name(name, 200)
+    except InvalidName as exc:
+        return str(exc)
+    return None
+
+
+def create_user(
+    name: str, email: str, password: str, locale: str | None = None, *, verified: bool = True
+) -> User:
     user = User(
-        name=name.strip(),
+        name=clean_name(name, 200) or "",
         email=normalize_email(email),
         password_hash=hash_password(password),
         locale=locale,
+        email_verified_at=utcnow() if verified else None,
     )
     db.session.add(user)
     return user
 
 
-def signup(agency_name: str, name: str, email: str, password: str) -> tuple[Agency, User, str]:
-    """Create an agency, its owner and a first API token; commits. Raises ValidationFailed."""
+def signup(
+    agency_name: str, name: str, email: str, password: str, *, verified: bool = False
+) -> tuple[Agency, User, str]:
+    """Create an agency, its owner and a first API token; commits. Raises ValidationFailed.
+
+    The owner's address is unverified (unless ``verified``): the caller sends the mail.
+    """
     errors = validate_new_account(name, email, password)
-    if not (agency_name or "").strip():
-        errors["agency_name"] = [_("Enter the agency's name.")]
-    elif len(agency_name.strip()) > 200:
-        errors["agency_name"] = [_("Use at most 200 characters.")]
+    try:
+        clean_name(agency_name, 200)
+    except InvalidName as exc:
+        errors["agency_name"] = [str(exc)]
     if errors:
         raise ValidationFailed(errors)
-    agency, user = create_agency_with_owner(agency_name, name, email, password)
+    agency, user = create_agency_with_owner(agency_name, name, email, password, verified=verified)
     token = issue_token(user, agency, name="signup")
     db.session.commit()
     return agency, user, token
 
 
 def create_agency_with_owner(
-    agency_name: str, name: str, email: str, password: str
+    agency_name: str, name: str, email: str, password: str, *, verified: bool = True
 ) -> tuple[Agency, User]:
-    agency = Agency(name=agency_name.strip(), slug=_unique_slug(agency_name))
-    user = find_user_by_email(email) or create_user(name, email, password)
+    agency = Agency(name=clean_name(agency_name, 200) or "", slug=_unique_slug(agency_name))
+    user = find_user_by_email(email) or create_user(name, email, password, verified=verified)
     db.session.add(agency)
     db.session.flush()
     add_membership(user, agency, Role.OWNER)
@@ -133,7 +153,8 @@ def authenticate(email: str, password: str) -> User | None:
     return user
 
 
-def change_password(user: User, current: str, new: str) -> None:
+def change_password(user: User, current: str, new: str, *, keep_session=None) -> None:  # noqa: ANN001
+    """Set a new password; every session but ``keep_session`` (this browser's) ends."""
     errors: dict[str, list[str]] = {}
     if not verify_password(user.password_hash, current or ""):
         errors["current_password"] = [_("The current password is not right.")]
@@ -142,16 +163,26 @@ def change_password(user: User, current: str, new: str) -> None:
         errors["new_password"] = problems
     if errors:
         raise ValidationFailed(errors)
+    set_password(user, new, keep_session=keep_session)
+    db.session.commit()
+
+
+def set_password(user: User, new: str, *, keep_session=None) -> None:  # noqa: ANN001
+    """Store a new hash and end the user's other sessions (no commit)."""
+    from tenants.sessions import revoke_sessions
+
     user.password_hash = hash_password(new)
     user.password_changed_at = utcnow()
-    db.session.commit()
+    revoke_sessions(user, keep=keep_session)
 
 
 def _hash_token(plain: str) -> str:
     return hashlib.sha256(plain.encode()).hexdigest()
 
 
-def issue_token(user: User, agency: Agency, name: str = "API token") -> str:
+def issue_token(
+    user: User, agency: Agency, name: str = "API token", expires_at: datetime | None = None
+) -> str:
     """Create a token and return its only plain copy (shown once, stored hashed)."""
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     db.session.add(
@@ -161,6 +192,7 @@ def issue_token(user: User, agency: Agency, name: str = "API token") -> str:
             name=name,
             token_hash=_hash_token(plain),
             prefix=plain[:10],
+            expires_at=expires_at,
         )
     )
     db.session.flush()
@@ -178,18 +210,39 @@ def tokens_of(user: User) -> list[ApiToken]:
     )
 
 
-def create_personal_token(user: User, agency_slug: str, name: str) -> str:
+MAX_TOKEN_DAYS = 3650
+
+
+def token_expiry_problem(expires_at: datetime | None) -> str | None:
+    if expires_at is None:
+        return None
+    if expires_at.tzinfo is None:
+        return _("Give the expiry with a time zone (e.g. 2027-01-31T00:00:00Z).")
+    if expires_at <= utcnow():
+        return _("The expiry must be in the future.")
+    if expires_at > utcnow() + timedelta(days=MAX_TOKEN_DAYS):
+        return _("The expiry must be within %(n)d days.", n=MAX_TOKEN_DAYS)
+    return None
+
+
+def create_personal_token(
+    user: User, agency_slug: str, name: str, expires_at: datetime | None = None
+) -> str:
     """A new token for one of the user's agencies; returns the plain value (shown once)."""
     errors: dict[str, list[str]] = {}
+    problem = token_expiry_problem(expires_at)
+    if problem:
+        errors["expires_at"] = [problem]
     agency = find_agency_by_slug(agency_slug or "")
     if agency is None or load_access(user, agency) is None:
         errors["agency"] = [_("Choose one of your agencies.")]
-    name = (name or "").strip()
-    if not name or len(name) > 100:
-        errors["name"] = [_("Give the token a name of at most 100 characters.")]
+    try:
+        name = clean_name(name, 100) or ""
+    except InvalidName as exc:
+        errors["name"] = [str(exc)]
     if errors:
         raise ValidationFailed(errors)
-    plain = issue_token(user, agency, name=name)
+    plain = issue_token(user, agency, name=name, expires_at=expires_at)
     db.session.commit()
     return plain
 
@@ -215,7 +268,21 @@ def resolve_token(plain: str) -> ApiToken | None:
     token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
     if token is None or token.revoked_at is not None or not token.user.active:
         return None
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        return None
     return token
+
+
+def revoke_all_tokens(user: User) -> int:
+    """Revoke every live API token of ``user`` (no commit); returns how many."""
+    from sqlalchemy import update
+
+    result = db.session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return result.rowcount or 0
 
 
 def agencies_of(user: User) -> list[Agency]:

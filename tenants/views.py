@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from flask import (
@@ -17,20 +18,20 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_user
 
 from agency.app import SUPPORTED_LOCALES
-from agency.db import db
+from agency.db import db, utcnow
 from agency.errors import ValidationFailed
 from agency.extensions import limiter
-from tenants import service
+from tenants import service, sessions
 from tenants.forms import LoginForm, PasswordForm, ProfileForm, SignupForm, TokenForm
+from tenants.names import clean_name
+from tenants.throttle import account_and_address, client_address, setting, submitted_email
 
 bp = Blueprint("auth", __name__, template_folder="templates")
 
-
-def _login_limit() -> str:
-    return current_app.config["REGIA"].login_rate_limit
+_failed = lambda _response: g.get("login_failed", False)  # noqa: E731 - only failures count
 
 
 def _safe_next(target: str | None) -> str | None:
@@ -45,12 +46,7 @@ def _safe_next(target: str | None) -> str | None:
     return target
 
 
-def _fresh_session() -> None:
-    """Start a new session, keeping only the language picked with the footer switch."""
-    locale = session.get("locale")
-    session.clear()
-    if locale in SUPPORTED_LOCALES:
-        session["locale"] = locale
+_fresh_session = sessions.fresh_session
 
 
 @bp.route("/")
@@ -68,7 +64,17 @@ def _landing_url() -> str:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(_login_limit, methods=["POST"], deduct_when=lambda _r: g.get("login_failed", False))
+# Failures per (account, address): hammering one account from one address locks out only
+# that pair; the slower per-account limit catches guessing spread over many addresses.
+@limiter.limit(
+    setting("login_rate_limit"), key_func=account_and_address, methods=["POST"], deduct_when=_failed
+)
+@limiter.limit(
+    setting("login_account_rate_limit"),
+    key_func=submitted_email,
+    methods=["POST"],
+    deduct_when=_failed,
+)
 def login():  # noqa: ANN201
     if current_user.is_authenticated and request.method == "GET":
         return redirect(_landing_url())
@@ -77,7 +83,7 @@ def login():  # noqa: ANN201
         user = service.authenticate(form.email.data, form.password.data)
         if user is not None:
             _fresh_session()  # no session fixation across the login boundary
-            login_user(user, remember=form.remember.data)
+            sessions.sign_in(user, remember=form.remember.data)
             return redirect(_safe_next(request.args.get("next")) or _landing_url())
         g.login_failed = True
         flash(_("Wrong e-mail or password."), "danger")
@@ -89,12 +95,18 @@ def login():  # noqa: ANN201
 
 @bp.route("/logout", methods=["POST"])
 def logout():  # noqa: ANN201
-    logout_user()
+    sessions.sign_out()  # the server forgets the session: a copied cookie stops working
     _fresh_session()
     return redirect(url_for("auth.login"))
 
 
 @bp.route("/signup", methods=["GET", "POST"])
+@limiter.limit(
+    setting("signup_rate_limit"),
+    key_func=client_address,
+    methods=["POST"],
+    deduct_when=lambda response: response.status_code < 400,
+)
 def signup():  # noqa: ANN201
     if not current_app.config["REGIA"].signup_enabled:
         abort(404)
@@ -108,9 +120,13 @@ def signup():  # noqa: ANN201
             for field, messages in exc.errors.items():
                 getattr(form, field).errors = list(messages)
         else:
+            from agency.accounts.service import send_verification
+
+            send_verification(user)
             _fresh_session()
-            login_user(user)
-            flash(_("Welcome to Regia! Your agency is ready."), "success")
+            sessions.sign_in(user)
+            welcome = _("Welcome! Your agency is ready. Check your inbox to verify your address.")
+            flash(welcome, "success")
             return redirect(url_for("shell.dashboard", agency_slug=agency.slug))
     return render_template("auth/signup.html", form=form), 422 if form.errors else 200
 
@@ -128,7 +144,7 @@ def account():  # noqa: ANN201
     password = PasswordForm(prefix="password")
     status = 200
     if "profile-submit" in request.form and profile.validate_on_submit():
-        current_user.name = profile.name.data.strip()
+        current_user.name = clean_name(profile.name.data, 200)
         current_user.locale = profile.locale.data or None
         db.session.commit()
         flash(_("Profile saved."), "success")
@@ -136,7 +152,10 @@ def account():  # noqa: ANN201
     if "password-submit" in request.form and password.validate_on_submit():
         try:
             service.change_password(
-                current_user, password.current_password.data, password.new_password.data
+                current_user,
+                password.current_password.data,
+                password.new_password.data,
+                keep_session=sessions.current_session_id(),
             )
         except ValidationFailed as exc:
             for field, messages in exc.errors.items():
@@ -149,7 +168,24 @@ def account():  # noqa: ANN201
             return redirect(url_for("auth.account"))
     if profile.errors or password.errors:
         status = 422
-    return render_template("auth/account.html", profile=profile, password=password), status
+    return (
+        render_template(
+            "auth/account.html",
+            profile=profile,
+            password=password,
+            other_sessions=sessions.live_session_count(current_user) - 1,
+        ),
+        status,
+    )
+
+
+@bp.post("/account/sessions/revoke-others")
+@login_required
+def revoke_other_sessions():  # noqa: ANN201
+    count = sessions.revoke_sessions(current_user, keep=sessions.current_session_id())
+    db.session.commit()
+    flash(_("Signed out of %(n)d other session(s).", n=count), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.route("/account/tokens", methods=["GET", "POST"])
@@ -161,8 +197,12 @@ def tokens():  # noqa: ANN201
     new_token = None
     if form.validate_on_submit():
         try:
+            days = int(form.expires_in_days.data or 0)
             new_token = service.create_personal_token(
-                current_user, form.agency.data, form.name.data
+                current_user,
+                form.agency.data,
+                form.name.data,
+                expires_at=utcnow() + timedelta(days=days) if days else None,
             )
         except ValidationFailed as exc:
             for field, messages in exc.errors.items():
@@ -177,6 +217,7 @@ def tokens():  # noqa: ANN201
             form=form,
             tokens=service.tokens_of(current_user),
             new_token=new_token,
+            now=utcnow(),
         ),
         status,
     )

@@ -13,7 +13,6 @@ import uuid
 from flask import Flask, abort, g, request
 from flask_login import current_user
 from flask_smorest import abort as api_abort
-from sqlalchemy import select
 
 from agency.db import db, utcnow
 from agency.extensions import login_manager
@@ -36,15 +35,9 @@ def init_app(app: Flask) -> None:
 
 
 def load_user(session_id: str) -> User | None:
-    user_id, _, fingerprint = session_id.partition(":")
-    try:
-        uid = uuid.UUID(user_id)
-    except ValueError:
-        return None
-    user = db.session.scalar(select(User).where(User.id == uid))
-    if user is None or not user.active or user.get_id() != session_id or not fingerprint:
-        return None
-    return user
+    from tenants.sessions import load_session_user
+
+    return load_session_user(session_id)
 
 
 def public_endpoint(view):  # noqa: ANN001, ANN201
@@ -53,7 +46,8 @@ def public_endpoint(view):  # noqa: ANN001, ANN201
     return view
 
 
-def _is_public(endpoint: str | None) -> bool:
+def is_public(endpoint: str | None) -> bool:
+    """Whether the API view behind ``endpoint`` takes no bearer token."""
     from flask import current_app
 
     view = current_app.view_functions.get(endpoint or "")
@@ -80,7 +74,7 @@ def resolve_request_tenant():  # noqa: ANN201
 def _resolve_api_request() -> None:
     if request.endpoint is None or request.blueprint in PUBLIC_API_BLUEPRINTS:
         return
-    if _is_public(request.endpoint):
+    if is_public(request.endpoint):
         return
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")

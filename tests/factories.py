@@ -92,6 +92,10 @@ def make_channel(
     if network == "mastodon" and settings is None and secrets is None:
         settings = {"instance_url": "https://mastodon.example"}
         secrets = {"access_token": "factory-token"}
+    if network == "webhook" and settings and "url" in settings:
+        # A webhook URL is a credential: the service stores it with the secrets.
+        settings = dict(settings)
+        secrets = {**(secrets or {}), "url": settings.pop("url")}
     with tenant_context(agency.id):
         channel = Channel(
             client_id=client.id,

@@ -32,3 +32,18 @@ class AuthActions:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def session_id_for(user) -> str:  # noqa: ANN001
+    """A live server-side session for ``user``: the value Flask-Login keeps in ``_user_id``.
+
+    For tests that put a signed-in user straight into a test client's session.
+    """
+    from agency.db import db
+    from tenants.models import UserSession
+
+    row = UserSession(user_id=user.id)
+    db.session.add(row)
+    db.session.commit()
+    user.session_id = row.id
+    return user.get_id()

@@ -1,42 +1,160 @@
-"""Create the test database and the application role (neither superuser nor BYPASSRLS)."""
+"""The test database and its two roles, as in production (DESIGN.md §1).
+
+``regia_owner`` owns the database and runs the migrations; ``regia_app`` owns nothing and
+gets only the DML the migrations grant it; the app under test connects as ``regia_app``.
+Neither role is superuser nor BYPASSRLS.
+
+Also the helpers that work on either test backend (PostgreSQL or the embedded SQLite file):
+``empty_database`` and ``ground_truth``.
+
+xdist workers call this at the same time: role DDL is serialized by an advisory lock, since
+concurrent ``CREATE/ALTER ROLE`` fails with "tuple concurrently updated".
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import cache
 
 import psycopg
 from psycopg import sql
+from sqlalchemy import MetaData, create_engine, pool, text
+from sqlalchemy.engine import Connection, Engine, make_url
 
 ADMIN_DSN = os.environ.get("REGIA_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 APP_ROLE = os.environ.get("REGIA_TEST_APP_ROLE", "regia_app")
+OWNER_ROLE = os.environ.get("REGIA_TEST_OWNER_ROLE", "regia_owner")
 HOST = os.environ.get("REGIA_TEST_PG_HOST", "127.0.0.1")
 PORT = os.environ.get("REGIA_TEST_PG_PORT", "5432")
+#: A role that bypasses RLS, to prove the ORM scoping alone (tests/test_route_isolation.py).
+BYPASS_ROLE = os.environ.get("REGIA_TEST_BYPASS_ROLE", "regia_bypassrls")
+_ROLE_LOCK = 74_201_115  # pg_advisory_lock key for role DDL
 
 
 def app_url(database: str) -> str:
+    """The runtime role's URL (``DATABASE_URL``)."""
     return f"postgresql+psycopg://{APP_ROLE}@{HOST}:{PORT}/{database}"
 
 
+def owner_url(database: str) -> str:
+    """The migration role's URL (``REGIA_MIGRATION_DATABASE_URL``)."""
+    return f"postgresql+psycopg://{OWNER_ROLE}@{HOST}:{PORT}/{database}"
+
+
+def migration_url_for(database_url: str) -> str:
+    """The owner's URL of the database ``database_url`` names (other backends: itself)."""
+    if not database_url.startswith("postgresql"):
+        return database_url
+    return owner_url(make_url(database_url).database)
+
+
+def _ensure_role(conn: psycopg.Connection, role: str) -> None:
+    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    verb = "ALTER" if exists else "CREATE"
+    conn.execute(
+        sql.SQL("{} ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE").format(
+            sql.SQL(verb), sql.Identifier(role)
+        )
+    )
+
+
 def recreate_database(database: str) -> str:
-    """Drop and create ``database`` owned by the app role; returns the app role's URL."""
+    """Drop and create ``database`` owned by the owner role; returns the owner's URL.
+
+    Migrate with ``migrate.upgrade(url, app_role=APP_ROLE)``, then connect with ``app_url``.
+    """
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
-        if not exists:
-            conn.execute(
-                sql.SQL(
-                    "CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
-                ).format(sql.Identifier(APP_ROLE))
-            )
-        else:
-            conn.execute(
-                sql.SQL("ALTER ROLE {} NOSUPERUSER NOBYPASSRLS").format(sql.Identifier(APP_ROLE))
-            )
+        conn.execute("SELECT pg_advisory_lock(%s)", (_ROLE_LOCK,))
+        try:
+            _ensure_role(conn, APP_ROLE)
+            _ensure_role(conn, OWNER_ROLE)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_ROLE_LOCK,))
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
         conn.execute(
             sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(database), sql.Identifier(OWNER_ROLE)
+            )
+        )
+        # Only the owner may create objects: the runtime role must never own anything.
+        conn.execute(
+            sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
+        )
+        conn.execute(
+            sql.SQL("GRANT CONNECT ON DATABASE {} TO {}").format(
                 sql.Identifier(database), sql.Identifier(APP_ROLE)
             )
         )
-    return app_url(database)
+    return owner_url(database)
+
+
+@cache
+def _owner_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        return create_engine(url, poolclass=pool.NullPool)
+    return create_engine(url, pool_size=1)
+
+
+def truncate(database_url: str, tables: list[str]) -> None:
+    """Empty ``tables`` as the owner (the runtime role may not TRUNCATE, and must not)."""
+    quoted = ", ".join(f'"{t}"' for t in tables)
+    with _owner_engine(migration_url_for(database_url)).begin() as conn:
+        conn.execute(text(f"TRUNCATE {quoted} CASCADE"))
+
+
+@contextmanager
+def ground_truth(engine: Engine) -> Iterator[Connection]:
+    """A connection to ``engine``'s database that sees every row, whatever the tenant.
+
+    On PostgreSQL the superuser, which RLS does not bind; on SQLite (no RLS) the file itself.
+    Plain Core statements on it never pass through the ORM's tenant scoping.
+    """
+    url = engine.url
+    if url.get_backend_name() != "sqlite":
+        admin = make_url(ADMIN_DSN).set(drivername="postgresql+psycopg")
+        url = admin.set(database=url.database)
+    truth = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with truth.connect() as conn:
+            yield conn
+    finally:
+        truth.dispose()
+
+
+def empty_database(database_url: str, metadata: MetaData) -> None:
+    """Delete every row of ``metadata``'s tables: TRUNCATE as the owner on PostgreSQL (the
+    runtime role may not), children-first deletes on SQLite (foreign keys stay on)."""
+    if not database_url.startswith("sqlite"):
+        truncate(database_url, [t.name for t in metadata.sorted_tables])
+        return
+    with _owner_engine(database_url).begin() as conn:
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+
+
+def bypass_url(database: str) -> str:
+    """A URL for ``database`` as a role with BYPASSRLS and the app role's grants (tests only)."""
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_ROLE_LOCK,))
+        try:
+            exists = conn.execute(
+                "SELECT 1 FROM pg_roles WHERE rolname = %s", (BYPASS_ROLE,)
+            ).fetchone()
+            if not exists:
+                conn.execute(
+                    sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER BYPASSRLS INHERIT").format(
+                        sql.Identifier(BYPASS_ROLE)
+                    )
+                )
+                conn.execute(
+                    sql.SQL("GRANT {} TO {}").format(
+                        sql.Identifier(APP_ROLE), sql.Identifier(BYPASS_ROLE)
+                    )
+                )
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_ROLE_LOCK,))
+    return f"postgresql+psycopg://{BYPASS_ROLE}@{HOST}:{PORT}/{database}"

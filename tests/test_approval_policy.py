@@ -59,8 +59,8 @@ def test_put_saves_and_returns_the_policy(client, agency, target, headers):
     assert body["approver_ids"] == [str(approver.id)]
     assert client.get(_url(target), headers=headers).json == body
     # PUT again replaces: one policy per client.
-    again = client.put(_url(target), json={"client_approval": "none"}, headers=headers)
-    assert again.json["client_approval"] == "none" and again.json["lead_time_hours"] == 24
+    again = client.put(_url(target), json={**GOOD, "client_approval": "none"}, headers=headers)
+    assert again.json["client_approval"] == "none" and again.json["approver_ids"] == []
     assert len(_policies(agency)) == 1
     with tenant_context(agency.id):
         events = db.session.scalars(
@@ -152,3 +152,16 @@ def test_web_form_saves_policy_and_shows_errors(client, auth, agency, target):
     assert policy.reminder_hours == [6, 2] and policy.approver_ids == [str(approver.id)]
     detail = client.get(ok.location).get_data(as_text=True)
     assert "policy-summary" in detail and 'class="done" data-step="policy"' in detail
+
+
+@pytest.mark.parametrize("body", [{}, {"client_approval": "none"}, None])
+def test_put_without_the_whole_policy_is_refused_and_keeps_it(
+    client, agency, target, headers, body
+):
+    # An empty or partial PUT used to reset every omitted field to its default, silently.
+    saved = client.put(_url(target), json=GOOD, headers=headers)
+    assert saved.status_code == 200
+    response = client.put(_url(target), json=body, headers=headers)
+    assert response.status_code == 422, response.json
+    assert response.json["errors"]["json"]
+    assert client.get(_url(target), headers=headers).json == saved.json

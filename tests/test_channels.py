@@ -71,6 +71,8 @@ def test_each_network_registers_with_its_required_settings(
     assert body["network"] == network and body["status"] == "connected"
     (channel,) = _channels(agency)
     secret_names = {"access_token", "refresh_token", "app_password", "secret"}
+    if network == "webhook":
+        secret_names.add("url")  # a webhook URL is a credential
     expected_secrets = {k: v for k, v in VALID[network].items() if k in secret_names}
     assert crypto.decrypt_json(channel.credentials_encrypted) == expected_secrets
     assert not set(channel.settings) & secret_names
@@ -154,15 +156,17 @@ def test_web_add_edit_disable_enable_delete(client, auth, agency, target):
     edit = f"{base}/{channel.id}/edit"
     page = client.get(edit).get_data(as_text=True)
     assert "stored — leave blank to keep" in page
-    # Blank secret: the stored one is kept.
-    form = {"name": "Toots 2", "settings-instance_url": "https://m2.example"}
+    # Blank secret, same endpoint: the stored secret is kept.
+    form = {"name": "Toots 2", "settings-instance_url": "https://m.example"}
     kept = form_post(client, edit, {**form, "settings-access_token": ""})
     assert kept.status_code == 302
     (channel,) = _channels(agency)
-    assert channel.name == "Toots 2" and channel.settings["instance_url"] == "https://m2.example"
+    assert channel.name == "Toots 2" and channel.settings["instance_url"] == "https://m.example"
     assert crypto.decrypt_json(channel.credentials_encrypted) == {"access_token": "first-token"}
+    form["settings-instance_url"] = "https://m2.example"  # a new endpoint needs the secret again
     replaced = form_post(client, edit, {**form, "settings-access_token": "new"})
     assert replaced.status_code == 302
+    assert _channels(agency)[0].settings["instance_url"] == "https://m2.example"
     assert crypto.decrypt_json(_channels(agency)[0].credentials_encrypted) == {
         "access_token": "new"
     }

@@ -22,8 +22,8 @@ from tenants.models import Agency, ClientCompany, Membership
 
 
 def test_demo_command_seeds_one_user_per_role_and_is_safe_to_run_twice(runner, database_url):
-    first = runner.invoke(args=["demo"])
-    second = runner.invoke(args=["demo"])
+    first = runner.invoke(args=["demo", "--force"])
+    second = runner.invoke(args=["demo", "--force"])
 
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
@@ -122,7 +122,7 @@ def test_demo_agency_legal_details_pass_the_settings_validation(runner, database
     from agency.team.agency_settings import update_settings
     from tenants.models import Role, User
 
-    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert runner.invoke(args=["demo", "--force"]).exit_code == 0
     agency = db.session.scalar(select(Agency).where(Agency.slug == DEMO_SLUG))
     owner = db.session.scalar(select(User).where(User.email == USERS[0][1]))
     access = service.load_access(owner, agency)

@@ -196,7 +196,7 @@ def test_resend_issues_a_new_link_and_the_old_one_stops_working(smtp, database_u
     assert fresh.get(new_path).status_code == 200
 
 
-def test_existing_account_signs_in_with_its_password_to_join(client, database_url):
+def test_existing_account_signs_in_then_accepts_without_a_password(client, database_url):
     home = make_agency("Home Agency")
     person = make_member(home, Role.STAFF, email="known@example.com")
     agency = make_agency("Second Agency")
@@ -206,18 +206,16 @@ def test_existing_account_signs_in_with_its_password_to_join(client, database_ur
     ).json["token"]
     invitee = client.application.test_client()
     html = invitee.get(f"/invitations/{token}").get_data(as_text=True)
-    assert "already have a Regia account" in html
+    assert "already has a Regia account" in html
+    assert 'type="password"' not in html
+    assert f"/login?next=/invitations/{token}" in html
 
-    wrong = invitee.post(
-        f"/invitations/{token}", data={"csrf_token": csrf_from(html), "password": "wrong password!"}
-    )
-    assert wrong.status_code == 422
-    assert _count(Membership) == 3  # two owners and the staff member
-
-    right = invitee.post(
-        f"/invitations/{token}", data={"csrf_token": csrf_from(html), "password": PASSWORD}
-    )
+    AuthActions(invitee).login("known@example.com")
+    page = invitee.get(f"/invitations/{token}").get_data(as_text=True)
+    assert 'type="password"' not in page
+    right = invitee.post(f"/invitations/{token}", data={"csrf_token": csrf_from(page)})
     assert right.status_code == 302
+    assert right.location.endswith(f"/a/{agency.slug}/")
     joined = db.session.scalar(
         select(Membership).where(Membership.user_id == person.id, Membership.agency_id == agency.id)
     )

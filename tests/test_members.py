@@ -219,7 +219,7 @@ def test_assigning_another_agencys_client_writes_nothing(client, auth, database_
     )
 
     assert response.status_code == 422
-    assert "client_ids" in response.json["errors"]["json"]
+    assert "assigned_client_ids" in response.json["errors"]["json"]
     with tenant_context(agency.id):
         assert db.session.scalars(select(StaffAssignment)).all() == []
 

@@ -23,6 +23,7 @@ from tests.factories import (
     token_for,
 )
 from tests.helpers import AuthActions, bearer, csrf_from
+from tests.world import changed_tables, close_admin_connections, snapshot
 
 ROLES = (
     "owner",
@@ -88,11 +89,15 @@ def _expected(role: str, action: str) -> str:
     return "ok" if role in MANAGERS else "403"
 
 
-def _outcome(status: int) -> str:
+def _outcome(status: int, method: str = "GET", changed: list[str] | None = None) -> str:
+    """``ok``, ``403`` or ``404``; a refusal that wrote, or a write that did not, says so."""
     if status in (403, 404):
-        return str(status)
-    assert status < 400, status
-    return "ok"
+        return f"{status} but wrote {changed}" if changed else str(status)
+    if method == "GET":
+        return "ok" if status == 200 else f"answered {status}"
+    if not 200 <= status < 400:
+        return f"answered {status}"
+    return "ok" if changed else f"answered {status} but wrote nothing"
 
 
 # -- API ----------------------------------------------------------------------------------
@@ -112,9 +117,23 @@ API_ACTIONS = {
     ),
     "delete_channel": lambda c, t, ch, n: c("DELETE", f"/api/v1/clients/{t}/channels/{ch}"),
     "set_policy": lambda c, t, ch, n: c(
-        "PUT", f"/api/v1/clients/{t}/approval-policy", {"client_approval": "none"}
+        "PUT",
+        f"/api/v1/clients/{t}/approval-policy",
+        {
+            "internal_review": True,
+            "client_approval": "none",
+            "reply_policy": "same",
+            "lead_time_hours": 24,
+            "late_rule": "hold",
+        },
     ),
 }
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _admin_connections():
+    yield
+    close_admin_connections()
 
 
 @pytest.mark.parametrize("action", sorted(API_ACTIONS))
@@ -135,10 +154,12 @@ def test_api_permissions(app, database_url, action):
         def call(method, path, body=None, headers=headers, http=http):  # noqa: ANN001, ANN202
             return http.open(path, method=method, json=body, headers=headers)
 
+        before = snapshot()
         response = API_ACTIONS[action](call, world.target.id, channel_id, n)
+        changed = changed_tables(before, snapshot())
         if response.status_code in (403, 404):
             assert response.json["code"] == response.status_code  # DESIGN.md §9 shape
-        outcomes[role] = _outcome(response.status_code)
+        outcomes[role] = _outcome(response.status_code, response.request.method, changed)
         expected[role] = _expected(role, action)
     assert outcomes == expected
 
@@ -163,7 +184,7 @@ def _web(slug: str, t, ch) -> dict[str, tuple[str, str, dict | None]]:  # noqa: 
             f"{base}/{t}/edit",
             {
                 "name": "Target Co",
-                "legal_name": "Changed",
+                "legal_name": "Changed",  # per role: see test_web_permissions
                 "currency": "EUR",
                 "timezone": "UTC",
                 "language": "en",
@@ -172,9 +193,10 @@ def _web(slug: str, t, ch) -> dict[str, tuple[str, str, dict | None]]:  # noqa: 
         "status": ("POST", f"{base}/{t}/status", {"action": "pause"}),
         "channels": ("GET", f"{base}/{t}/channels/", None),
         "add_channel_form": ("GET", f"{base}/{t}/channels/new?network=manual", None),
-        "add_channel": ("POST", f"{base}/{t}/channels/new", {"network": "manual", "name": "M"}),
+        # Names from the fresh channel's id: channel names are unique per client.
+        "add_channel": ("POST", f"{base}/{t}/channels/new", {"network": "manual", "name": ch}),
         "edit_channel_form": ("GET", f"{base}/{t}/channels/{ch}/edit", None),
-        "edit_channel": ("POST", f"{base}/{t}/channels/{ch}/edit", {"name": "Renamed"}),
+        "edit_channel": ("POST", f"{base}/{t}/channels/{ch}/edit", {"name": f"R {ch}"}),
         "disable_channel": ("POST", f"{base}/{t}/channels/{ch}/disable", {}),
         "delete_channel": ("POST", f"{base}/{t}/channels/{ch}/delete", {}),
         "policy_form": ("GET", f"{base}/{t}/approval-policy", None),
@@ -216,11 +238,14 @@ def test_web_permissions(app, database_url, action):
         # Other-agency owners aim at *this* agency's client through their own agency's URL.
         slug = world.home[role]
         method, path, data = _web(slug, world.target.id, channel_id)[action]
+        if action == "edit":
+            data = {**data, "legal_name": f"Changed by {role}"}  # so each edit changes a row
+        before = snapshot()
         if method == "GET":
             response = http.get(path)
         else:
             response = http.post(path, data={"csrf_token": token, **(data or {})})
-        outcomes[role] = _outcome(response.status_code)
+        outcomes[role] = _outcome(response.status_code, method, changed_tables(before, snapshot()))
         expected[role] = _web_expected(role, action)
         if action == "create" and outcomes[role] == "ok":
             with tenant_context(world.agency.id):

@@ -13,6 +13,7 @@ from agency.db import db
 from tenants.models import Agency, Invitation, Membership, Role
 from tests.factories import make_agency, make_client, make_member, owner_of, token_for
 from tests.helpers import AuthActions, bearer, form_post
+from tests.world import changed_tables, close_admin_connections, snapshot
 
 ROLES = ["owner", "manager", "staff", "finance", "client_manager", "client_viewer"]
 MANAGERS = {"owner", "manager"}
@@ -161,24 +162,33 @@ def _snapshot(w: World) -> tuple:
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _admin_connections():
+    yield
+    close_admin_connections()
+
+
 @pytest.mark.parametrize("action", WEB_ACTIONS)
 @pytest.mark.parametrize("role", ROLES)
 def test_web_team_action_by_role(client, database_url, role: str, action: str):
     w, actor = _world_for(role)
     AuthActions(client).login(actor.email)
     method, path, data, success = _web(w)[action]
-    before = _snapshot(w)
+    before, digest = _snapshot(w), snapshot()
 
     if method == "GET":
         response = client.get(path)
     else:
         response = form_post(client, path, data, page=f"/a/{w.agency.slug}/")
 
+    changed = changed_tables(digest, snapshot())
     if role in MANAGERS:
         assert response.status_code == success, response.get_data(as_text=True)[:400]
+        assert changed or method == "GET", "an allowed action really happens"
     else:
         assert response.status_code == 403
         assert _snapshot(w) == before
+        assert not changed, f"a refused action wrote {changed}"
 
 
 @pytest.mark.parametrize("action", API_ACTIONS)
@@ -187,16 +197,19 @@ def test_api_team_action_by_role(client, database_url, role: str, action: str):
     w, actor = _world_for(role)
     headers = bearer(token_for(actor, w.agency))
     method, path, data, success = _api(w)[action]
-    before = _snapshot(w)
+    before, digest = _snapshot(w), snapshot()
 
     response = client.open(path, method=method, json=data, headers=headers)
 
+    changed = changed_tables(digest, snapshot())
     if role in MANAGERS:
         assert response.status_code == success, response.json
+        assert changed or method == "GET", "an allowed action really happens"
     else:
         assert response.status_code == 403, response.json
         assert response.json["code"] == 403
         assert _snapshot(w) == before
+        assert not changed, f"a refused action wrote {changed}"
 
 
 @pytest.mark.parametrize("role", ROLES)

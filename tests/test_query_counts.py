@@ -24,7 +24,7 @@ from tests.factories import (
     owner_of,
     token_for,
 )
-from tests.helpers import bearer
+from tests.helpers import bearer, session_id_for
 
 FEW, MANY = 2, 20
 
@@ -66,7 +66,7 @@ def setup(app, client, database_url):
     agency = make_agency()
     owner = owner_of(agency)
     with client.session_transaction() as session:
-        session["_user_id"] = owner.get_id()
+        session["_user_id"] = session_id_for(owner)
         session["_fresh"] = True
     return agency, owner, token_for(owner, agency)
 
@@ -117,7 +117,7 @@ def test_staff_dashboard_costs_the_same_for_2_or_20_assigned_clients(app, client
     staff = make_member(agency, Role.STAFF)
     web = app.test_client()
     with web.session_transaction() as session:
-        session["_user_id"] = staff.get_id()
+        session["_user_id"] = session_id_for(staff)
         session["_fresh"] = True
     grow, _ = _clients(agency, staff=staff)
     _constant(lambda: web.get(f"/a/{agency.slug}/"), grow)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import make_url
@@ -31,10 +30,8 @@ def two_agencies(app, database_url):
 
 def _superuser_rows(sql: str) -> list[tuple]:
     """Read as the PostgreSQL superuser, which RLS does not bind: the ground truth."""
-    database = make_url(db.engine.url).database
-    dsn = pg.ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
-    with psycopg.connect(dsn) as conn:
-        return conn.execute(sql).fetchall()
+    with pg.ground_truth(db.engine) as conn:
+        return [tuple(row) for row in conn.execute(text(sql))]
 
 
 def _all_client_names() -> set[str]:
@@ -111,6 +108,7 @@ def test_orm_update_and_delete_do_not_touch_other_agency(two_agencies):
     assert dict(legal) == {"Client of A": "Everyone", "Client of B": None}
 
 
+@pytest.mark.postgresql
 def test_orm_scoping_holds_even_when_rls_would_let_rows_through(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -127,6 +125,7 @@ def test_orm_scoping_holds_even_when_rls_would_let_rows_through(two_agencies):
 # --- layer 2: PostgreSQL row-level security -----------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_raw_sql_sees_only_the_current_agency(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -136,12 +135,14 @@ def test_raw_sql_sees_only_the_current_agency(two_agencies):
         assert _raw_client_names() == ["Client of B"]
 
 
+@pytest.mark.postgresql
 def test_raw_sql_with_no_agency_sees_nothing(two_agencies):
     assert _raw_client_names() == []
     count = db.session.execute(text("SELECT count(*) FROM client_companies")).scalar()
     assert count == 0
 
 
+@pytest.mark.postgresql
 def test_raw_sql_switches_with_the_context_inside_one_transaction(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -152,6 +153,7 @@ def test_raw_sql_switches_with_the_context_inside_one_transaction(two_agencies):
     assert _raw_client_names() == []
 
 
+@pytest.mark.postgresql
 def test_raw_insert_of_another_agency_row_fails_with_check(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -169,6 +171,7 @@ def test_raw_insert_of_another_agency_row_fails_with_check(two_agencies):
         assert _raw_client_names() == ["Client of B"]
 
 
+@pytest.mark.postgresql
 def test_raw_update_cannot_reach_another_agency(two_agencies):
     agency_a, _, _, client_b = two_agencies
     with tenant_context(agency_a.id):
@@ -183,6 +186,7 @@ def test_raw_update_cannot_reach_another_agency(two_agencies):
 # --- every table is covered ----------------------------------------------------------------
 
 
+@pytest.mark.postgresql
 def test_every_table_with_agency_id_is_scoped_and_has_forced_rls(app, database_url):
     problems = []
     checked = set()
@@ -222,6 +226,7 @@ def test_every_tenant_scoped_class_has_an_agency_id_column(app):
             assert mapper.local_table.name not in GLOBAL_TABLES, mapper.class_.__name__
 
 
+@pytest.mark.postgresql
 def test_app_role_is_neither_superuser_nor_bypassrls(app, database_url):
     row = db.session.execute(
         text("SELECT rolname, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
@@ -231,13 +236,26 @@ def test_app_role_is_neither_superuser_nor_bypassrls(app, database_url):
     assert row.rolbypassrls is False
 
 
-def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies):
+@pytest.mark.postgresql
+def test_all_tenants_escape_hatch_skips_only_the_orm_layer(two_agencies, make_app, database_url):
     agency_a, _, _, _ = two_agencies
-    with tenant_context(agency_a.id):
-        names = db.session.scalars(
-            select(ClientCompany.name), execution_options={ALL_TENANTS: True}
-        ).all()
-    assert names == ["Client of A"]  # RLS still binds the app role
+
+    def names(**options: object) -> list[str]:
+        with tenant_context(agency_a.id):
+            found = db.session.scalars(
+                select(ClientCompany.name).order_by(ClientCompany.name), execution_options=options
+            ).all()
+        db.session.rollback()
+        return found
+
+    assert names(**{ALL_TENANTS: True}) == ["Client of A"]  # RLS still binds the app role
+    # As a role RLS does not bind, the option is what separates one agency from both.
+    bypass = make_app(database_url=pg.bypass_url(make_url(database_url).database))
+    db.session.remove()
+    with bypass.app_context():
+        assert names() == ["Client of A"]
+        assert names(**{ALL_TENANTS: True}) == ["Client of A", "Client of B"]
+        db.session.remove()
 
 
 def test_insert_works_when_the_transaction_began_under_no_agency(two_agencies):
@@ -249,6 +267,7 @@ def test_insert_works_when_the_transaction_began_under_no_agency(two_agencies):
     assert "Late Context" in _all_client_names()
 
 
+@pytest.mark.postgresql
 def test_flush_under_another_agency_keeps_rls_in_step(two_agencies):
     agency_a, agency_b, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -273,3 +292,52 @@ def test_session_get_hides_another_agencys_row_already_in_the_identity_map(app, 
         assert db.session.get(ClientCompany, client_b.id) is None
     with tenant_context(None):
         assert db.session.get(ClientCompany, client_b.id) is None
+
+
+def test_session_get_with_all_tenants_still_returns_a_row_from_the_identity_map(app, database_url):
+    """The escape hatch works for identity-map hits too (the same option, one name)."""
+    from tests.factories import make_agency as _make_agency
+    from tests.factories import make_client as _make_client
+
+    a, b = _make_agency(), _make_agency()
+    client_b = _make_client(b, "B's client")
+    with tenant_context(b.id):
+        assert db.session.get(ClientCompany, client_b.id) is client_b
+    with tenant_context(a.id):
+        options = {ALL_TENANTS: True}
+        assert db.session.get(ClientCompany, client_b.id, execution_options=options) is client_b
+        assert db.session.get(ClientCompany, client_b.id) is None
+
+
+def test_orm_exists_subqueries_are_scoped(app, database_url):
+    """``select(...).exists()`` is ORM-enabled and scoped; on SQLite (no RLS) this is all
+    that keeps one agency from learning another's client names."""
+    from sqlalchemy import func
+
+    from tests.factories import make_agency as _make_agency
+    from tests.factories import make_client as _make_client
+
+    a, b = _make_agency(), _make_agency()
+    _make_client(b, "Acme")
+    named = select(ClientCompany.id).where(func.lower(ClientCompany.name) == "acme")
+    with tenant_context(a.id):
+        assert db.session.scalar(select(named.exists())) is False
+    with tenant_context(b.id):
+        assert db.session.scalar(select(named.exists())) is True
+
+
+def test_domain_code_uses_no_core_exists():
+    """A Core ``exists()`` (not ORM-enabled) escapes ``with_loader_criteria``: the ORM layer
+    would not scope it. Domain code writes ``select(Model.id).where(...).exists()``."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parent.parent
+    offenders = [
+        f"{path.relative_to(root)}:{number}"
+        for package in ("agency", "tenants", "billing")
+        for path in sorted((root / package).rglob("*.py"))
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if re.search(r"(?<![.\w])exists\(\)", line) and not line.lstrip().startswith("#")
+    ]
+    assert not offenders, f"Core exists() escapes tenant scoping: {offenders}"

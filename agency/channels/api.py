@@ -64,7 +64,11 @@ class ChannelResource(MethodView):
     @blp.arguments(ChannelPatchIn)
     @blp.response(200, ChannelOut)
     def patch(self, data: dict, client_id: uuid.UUID, channel_id: uuid.UUID):
-        """Change name, handle, settings (blank secrets kept) or `status` (connected, disabled)."""
+        """Change name, handle, settings or `status` (connected, disabled).
+
+        Blank or omitted secrets are kept, unless an endpoint (a base URL or a webhook `url`)
+        changes: then every secret of the channel must be sent again in the same request.
+        """
         client = get_manageable_client(g.access, client_id)
         channel = service.get_channel(g.access, client, channel_id)
         status = data.pop("status", None)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import JSON, ForeignKey, String, Text
+from sqlalchemy import JSON, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey
+from tenants.models import client_fk
 from tenants.scoping import TenantScoped
 
 
@@ -23,6 +24,9 @@ class Network(enum.StrEnum):
     MANUAL = "manual"
 
 
+NAME_INDEX = "uq_channels_client_name"
+
+
 class ChannelStatus(enum.StrEnum):
     CONNECTED = "connected"
     NEEDS_RECONNECT = "needs_reconnect"
@@ -31,10 +35,9 @@ class ChannelStatus(enum.StrEnum):
 
 class Channel(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     __tablename__ = "channels"
+    __table_args__ = (client_fk("channels"),)
 
-    client_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_companies.id", ondelete="CASCADE"), index=True
-    )
+    client_id: Mapped[uuid.UUID] = mapped_column(index=True)
     network: Mapped[str] = mapped_column(String(20))
     name: Mapped[str] = mapped_column(String(200))
     handle: Mapped[str | None] = mapped_column(String(200))
@@ -42,3 +45,7 @@ class Channel(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     settings: Mapped[dict] = mapped_column(JSON, default=dict)
     credentials_encrypted: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(20), default=ChannelStatus.CONNECTED.value)
+
+
+# A client's channel names are unique ignoring case (lower() works on PostgreSQL and SQLite).
+Index(NAME_INDEX, Channel.agency_id, Channel.client_id, func.lower(Channel.name), unique=True)

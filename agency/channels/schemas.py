@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+from agency.channels.models import ChannelStatus, Network
+from tenants.fields import choice_field, name_field
+
+_SETTINGS_VALUE = fields.String(allow_none=True, validate=validate.Length(max=2000))
 
 
 class ChannelIn(Schema):
-    network = fields.String(required=True)
-    name = fields.String(required=True)
-    handle = fields.String(allow_none=True)
+    network = choice_field(Network, required=True)
+    name = name_field(200, required=True)
+    handle = fields.String(allow_none=True, validate=validate.Length(max=200))
     settings = fields.Dict(
-        keys=fields.String(),
+        keys=fields.String(validate=validate.Length(max=100)),
+        values=_SETTINGS_VALUE,
         load_default=dict,
         load_only=True,
         metadata={"description": "Per-network settings (DESIGN.md §10); secrets included."},
@@ -18,11 +24,15 @@ class ChannelIn(Schema):
 
 
 class ChannelPatchIn(Schema):
-    name = fields.String()
-    status = fields.String(metadata={"description": "`connected` or `disabled`."})
-    handle = fields.String(allow_none=True)
+    name = name_field(200)
+    status = choice_field(
+        (ChannelStatus.CONNECTED, ChannelStatus.DISABLED),
+        metadata={"description": "`connected` or `disabled`."},
+    )
+    handle = fields.String(allow_none=True, validate=validate.Length(max=200))
     settings = fields.Dict(
-        keys=fields.String(),
+        keys=fields.String(validate=validate.Length(max=100)),
+        values=_SETTINGS_VALUE,
         load_only=True,
         metadata={"description": "Settings to change; omitted or blank secrets are kept."},
     )
@@ -31,10 +41,10 @@ class ChannelPatchIn(Schema):
 class ChannelOut(Schema):
     id = fields.UUID()
     client_id = fields.UUID()
-    network = fields.String()
+    network = choice_field(Network)
     name = fields.String()
     handle = fields.String(allow_none=True)
-    status = fields.String()
+    status = choice_field(ChannelStatus)
     settings = fields.Dict(metadata={"description": "Non-secret settings only."})
     has_credentials = fields.Boolean()
     credential_fields = fields.List(

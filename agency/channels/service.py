@@ -10,17 +10,20 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from agency import audit, crypto
+from agency.channels import names
+from agency.channels.endpoints import mask_url, url_error
 from agency.channels.models import Channel, ChannelStatus, Network
 from agency.clients.service import require_manage
 from agency.db import db
 from agency.errors import NotFound, ValidationFailed
 from tenants.models import ClientCompany
+from tenants.names import InvalidName, clean_name
 from tenants.permissions import Access
 
 SECRET_FIELDS = frozenset({"access_token", "refresh_token", "app_password", "secret"})
@@ -33,10 +36,11 @@ class SettingSpec:
     default: str | None = None  # base URLs default to the network's public API
     pattern: str | None = None
     max_length: int = 4000
+    sensitive: bool = False  # a URL that is itself a credential (webhook URLs)
 
     @property
     def secret(self) -> bool:
-        return self.kind == "secret"
+        return self.kind == "secret" or self.sensitive
 
 
 def _url(name: str, default: str | None = None) -> SettingSpec:
@@ -75,18 +79,30 @@ NETWORK_SETTINGS: dict[Network, tuple[SettingSpec, ...]] = {
         _secret("access_token"),
         _url("api_base", "https://api.linkedin.com"),
     ),
-    Network.WEBHOOK: (_url("url"), _secret("secret")),
+    # Slack/Discord-style webhook URLs are credentials: stored encrypted, shown masked.
+    Network.WEBHOOK: (SettingSpec("url", "url", sensitive=True), _secret("secret")),
     Network.MANUAL: (),
 }
 NETWORK_LABELS = {
-    Network.MASTODON: "Mastodon",
-    Network.BLUESKY: "Bluesky",
-    Network.X: "X",
-    Network.FACEBOOK_PAGE: "Facebook Page",
-    Network.INSTAGRAM: "Instagram",
-    Network.LINKEDIN: "LinkedIn",
-    Network.WEBHOOK: "Webhook",
-    Network.MANUAL: "Manual",
+    Network.MASTODON: _l("Mastodon"),
+    Network.BLUESKY: _l("Bluesky"),
+    Network.X: _l("X"),
+    Network.FACEBOOK_PAGE: _l("Facebook Page"),
+    Network.INSTAGRAM: _l("Instagram"),
+    Network.LINKEDIN: _l("LinkedIn"),
+    Network.WEBHOOK: _l("Webhook"),
+    Network.MANUAL: _l("Manual"),
+}
+# Whole sentences, not "Add a %(network)s channel": articles and adjectives differ by language.
+ADD_TITLES = {
+    Network.MASTODON: _l("Add a Mastodon channel"),
+    Network.BLUESKY: _l("Add a Bluesky channel"),
+    Network.X: _l("Add an X channel"),
+    Network.FACEBOOK_PAGE: _l("Add a Facebook Page"),
+    Network.INSTAGRAM: _l("Add an Instagram channel"),
+    Network.LINKEDIN: _l("Add a LinkedIn channel"),
+    Network.WEBHOOK: _l("Add a webhook channel"),
+    Network.MANUAL: _l("Add a manual channel"),
 }
 
 
@@ -103,17 +119,17 @@ def parse_network(value: object) -> Network:
         ) from exc
 
 
-def _check_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname) and " " not in value
-
-
 def validate_settings(
-    network: Network, given: Mapping[str, object], stored_secrets: Mapping[str, str] | None = None
+    network: Network,
+    given: Mapping[str, object],
+    stored_secrets: Mapping[str, str] | None = None,
+    previous: Mapping[str, str] | None = None,
 ) -> tuple[dict[str, str], dict[str, str]]:
     """``(public settings, secrets)`` for ``network``, or ValidationFailed with per-setting errors.
 
-    ``stored_secrets`` are kept for secret fields left blank (editing a channel).
+    ``stored_secrets`` are kept for secret fields left blank (editing a channel), unless an
+    endpoint changes from its ``previous`` value (stored settings and secrets): then every
+    secret must be entered again, so a stored token is never sent to a host it was not given for.
     """
     specs = NETWORK_SETTINGS[network]
     known = {spec.name for spec in specs}
@@ -123,6 +139,7 @@ def validate_settings(
             errors[key] = [_("Not a setting of this network.")]
     public: dict[str, str] = {}
     secrets: dict[str, str] = {}
+    kept: list[str] = []
     for spec in specs:
         raw = given.get(spec.name)
         value = str(raw).strip() if raw is not None else ""
@@ -131,31 +148,39 @@ def validate_settings(
             continue
         if not value and spec.secret and stored_secrets and spec.name in stored_secrets:
             secrets[spec.name] = stored_secrets[spec.name]
+            kept.append(spec.name)
             continue
         if not value and spec.default:
             value = spec.default
+        if spec.kind == "url" and not spec.sensitive:
+            value = value.rstrip("/")
+        problem = url_error(value) if value and spec.kind == "url" else None
         if not value:
             errors[spec.name] = [_("This setting is required.")]
-        elif spec.kind == "url" and not _check_url(value):
-            errors[spec.name] = [_("Enter an http:// or https:// URL.")]
+        elif problem:
+            errors[spec.name] = [problem]
         elif spec.pattern and not re.match(spec.pattern, value):
             errors[spec.name] = [_("This value does not have the expected format.")]
         elif spec.secret:
             secrets[spec.name] = value
         else:
-            public[spec.name] = value.rstrip("/") if spec.kind == "url" else value
+            public[spec.name] = value
+    if not errors and previous is not None:
+        new = {**public, **secrets}
+        moved = [s.name for s in specs if s.kind == "url" and new[s.name] != previous.get(s.name)]
+        for name in kept if moved else ():
+            errors[name] = [_("The endpoint is changing: enter this secret again to confirm it.")]
     if errors:
         raise ValidationFailed({"settings": errors})
     return public, secrets
 
 
 def _clean_name(name: object, errors: dict) -> str:
-    text = str(name or "").strip()
-    if not text:
-        errors["name"] = [_("Enter a name for this channel.")]
-    elif len(text) > 200:
-        errors["name"] = [_("Use at most %(n)d characters.", n=200)]
-    return text
+    try:
+        return clean_name(name, 200) or ""
+    except InvalidName as exc:
+        errors["name"] = [str(exc)]
+        return
 
 
 def _clean_handle(handle: object, errors: dict) -> str | None:
@@ -169,6 +194,7 @@ def _validate(
     network: Network,
     data: Mapping[str, object],
     stored_secrets: Mapping[str, str] | None = None,
+    previous: Mapping[str, str] | None = None,
 ) -> tuple[str, str | None, dict[str, str], dict[str, str]]:
     errors: dict = {}
     name = _clean_name(data.get("name"), errors)
@@ -178,7 +204,7 @@ def _validate(
         errors["settings"] = {"_schema": [_("Settings must be an object.")]}
         settings = {}
     try:
-        public, secrets = validate_settings(network, settings, stored_secrets)
+        public, secrets = validate_settings(network, settings, stored_secrets, previous)
     except ValidationFailed as exc:
         errors.update(exc.errors)
         public, secrets = {}, {}
@@ -215,6 +241,20 @@ def credential_fields(channel: Channel) -> list[str]:
     return [spec.name for spec in specs_for(channel.network) if spec.secret]
 
 
+def masked_secrets(channel: Channel) -> dict[str, str]:
+    """Secret URLs shown masked (``https://host/…``) to the managers editing the channel."""
+    sensitive = [spec.name for spec in specs_for(channel.network) if spec.sensitive]
+    if not sensitive or not channel.credentials_encrypted:
+        return {}
+    stored = crypto.decrypt_json(channel.credentials_encrypted)
+    return {name: mask_url(stored.get(name)) for name in sensitive if stored.get(name)}
+
+
+def connection_settings(channel: Channel) -> dict[str, str]:
+    """Settings and decrypted secrets together, for the connector that publishes; never render."""
+    return {**(channel.settings or {}), **crypto.decrypt_json(channel.credentials_encrypted)}
+
+
 def _record(access: Access, action: str, channel: Channel, via: str, **data: object) -> None:
     audit.record_by(
         access,
@@ -236,6 +276,7 @@ def add_channel(
     require_manage(access, client.id)
     network = parse_network(data.get("network"))
     name, handle, public, secrets = _validate(network, data)
+    names.check_name_free(client.id, name)
     channel = Channel(
         id=uuid.uuid4(),
         client_id=client.id,
@@ -248,7 +289,7 @@ def add_channel(
     )
     db.session.add(channel)
     _record(access, "channel.added", channel, via, settings=sorted(public))
-    db.session.commit()
+    names.commit()
     return channel
 
 
@@ -272,7 +313,9 @@ def update_channel(
         merged.setdefault("settings", None)
         merged["settings"] = merged["settings"] or dict(channel.settings)
     stored = crypto.decrypt_json(channel.credentials_encrypted)
-    name, handle, public, secrets = _validate(network, merged, stored)
+    previous = {**channel.settings, **stored}
+    name, handle, public, secrets = _validate(network, merged, stored, previous)
+    names.check_name_free(channel.client_id, name, exclude=channel.id)
     secrets_changed = secrets != stored
     channel.name, channel.handle, channel.settings = name, handle, public
     if secrets_changed:
@@ -281,7 +324,7 @@ def update_channel(
             channel.status = ChannelStatus.CONNECTED.value  # new credentials: try again
     _record(access, "channel.updated", channel, via, credentials_changed=secrets_changed)
     if commit:
-        db.session.commit()
+        names.commit()
     return channel
 
 
@@ -329,7 +372,7 @@ def patch_channel(
     except Exception:
         db.session.rollback()
         raise
-    db.session.commit()
+    names.commit()
     return channel
 
 

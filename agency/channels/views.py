@@ -84,7 +84,9 @@ def create(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         data=data,
         errors=errors,
         stored=set(),
+        masked={},
         labels=service.NETWORK_LABELS,
+        add_title=service.ADD_TITLES.get(network) if network else None,
     ), (422 if errors else 200)
 
 
@@ -114,7 +116,9 @@ def edit(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa
         data=data,
         errors=errors,
         stored=set(service.credential_fields(channel)),
+        masked=service.masked_secrets(channel),
         labels=service.NETWORK_LABELS,
+        add_title=None,
     ), (422 if errors else 200)
 
 

@@ -7,6 +7,7 @@ import uuid
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
+from marshmallow import RAISE
 
 from agency.clients import service
 from agency.clients.schemas import (
@@ -15,6 +16,7 @@ from agency.clients.schemas import (
     ClientListOut,
     ClientOut,
     ClientPatchIn,
+    ClientSavedOut,
 )
 from agency.extensions import csrf
 
@@ -23,7 +25,8 @@ blp = Blueprint("api-clients", __name__, url_prefix="/api/v1", description="Clie
 
 @blp.route("/clients")
 class Clients(MethodView):
-    @blp.arguments(ClientListArgs, location="query")
+    # Unknown query parameters are refused (422 in errors.query), as the document says.
+    @blp.arguments(ClientListArgs, location="query", unknown=RAISE)
     @blp.response(200, ClientListOut)
     def get(self, args: dict):
         """Visible clients, by name; pass `next_cursor` back as `cursor` for the next page."""
@@ -33,11 +36,15 @@ class Clients(MethodView):
         return {"items": items, "next_cursor": next_cursor}
 
     @blp.arguments(ClientCreateIn)
-    @blp.response(201, ClientOut)
+    @blp.response(201, ClientSavedOut)
     @blp.alt_response(422, description="Field errors in `errors.json`.")
     def post(self, data: dict):
-        """Onboard a client company (owner, manager)."""
-        return service.create_client(g.access, data, via="api")
+        """Onboard a client company (owner, manager).
+
+        Currency, time zone and language default to the agency's; `warnings` names another
+        client with the same VAT id."""
+        client = service.create_client(g.access, data, via="api")
+        return _saved(client)
 
 
 @blp.route("/clients/<uuid:client_id>")
@@ -48,14 +55,20 @@ class ClientResource(MethodView):
         return service.get_client(g.access, client_id)
 
     @blp.arguments(ClientPatchIn)
-    @blp.response(200, ClientOut)
+    @blp.response(200, ClientSavedOut)
     @blp.alt_response(409, description="Illegal status transition.")
     @blp.alt_response(422, description="Field errors in `errors.json`.")
     def patch(self, data: dict, client_id: uuid.UUID):
         """Change details and/or `status` (active, paused, offboarded)."""
         client = service.get_manageable_client(g.access, client_id)
         status = data.pop("status", None)
-        return service.patch_client(g.access, client, data, status, via="api")
+        return _saved(service.patch_client(g.access, client, data, status, via="api"))
+
+
+def _saved(client) -> dict:  # noqa: ANN001
+    out = {field: getattr(client, field) for field in ClientOut().fields}
+    out["warnings"] = service.vat_warnings(client)
+    return out
 
 
 def register(api: Api) -> None:

@@ -9,7 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import Length
 
-from agency.clients.validation import CURRENCIES, LANGUAGES, country_codes, timezones
+from agency.clients.validation import LANGUAGES, country_codes, currencies, timezones
 
 
 def country_choices() -> list[tuple[str, str]]:
@@ -20,7 +20,16 @@ def country_choices() -> list[tuple[str, str]]:
 
 
 def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name) for name in sorted(timezones())]
+    """Canonical zones only (no aliases such as Africa/Asmera)."""
+    return [(name, name.replace("_", " ")) for name in sorted(timezones())]
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    """ISO 4217 codes in use, labelled "EUR – Euro" in the current language."""
+    from babel.numbers import get_currency_name
+
+    locale = str(get_locale() or "en")
+    return [(code, f"{code} – {get_currency_name(code, locale=locale)}") for code in currencies()]
 
 
 class ClientForm(FlaskForm):
@@ -38,18 +47,20 @@ class ClientForm(FlaskForm):
         description=_l("Italian e-invoicing recipient code (7 characters)"),
     )
     pec = StringField(_l("PEC"), validators=[Length(max=320)])
-    currency = SelectField(_l("Currency"), choices=[(c, c) for c in CURRENCIES], default="EUR")
-    timezone = SelectField(_l("Time zone"), choices=[], default="UTC", validate_choice=False)
+    # Choices and defaults (the agency's own) are filled per request.
+    currency = SelectField(_l("Currency"), choices=[], validate_choice=False)
+    timezone = SelectField(_l("Time zone"), choices=[], validate_choice=False)
     language = SelectField(
         _l("Language"),
         choices=[(code, {"en": "English", "it": "Italiano"}[code]) for code in LANGUAGES],
-        default="en",
+        validate_choice=False,
     )
 
     def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
         self.country.choices = country_choices()
         self.timezone.choices = timezone_choices()
+        self.currency.choices = currency_choices()
 
     def details(self) -> dict[str, str | None]:
         return {name: field.data for name, field in self._fields.items() if name != "csrf_token"}

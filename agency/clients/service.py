@@ -6,22 +6,21 @@ existence oracle), a visible one the role may not change is ``PermissionDenied``
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import exists, select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from agency import audit
 from agency.clients import validation as v
-from agency.db import db, utcnow
+from agency.db import db, utcnow, violates_unique
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from agency.pagination import BadCursor, decode_cursor, encode_cursor
 from tenants.models import ClientCompany, ClientStatus, Invitation, Membership, Role
+from tenants.names import InvalidName, clean_name
 from tenants.permissions import Access, Permission
 
 EDITABLE_FIELDS = (
@@ -38,7 +37,6 @@ EDITABLE_FIELDS = (
     "timezone",
     "language",
 )
-DEFAULTS = {"currency": "EUR", "timezone": "UTC", "language": "en"}
 
 # Status actions and the states they may start from.
 TRANSITIONS: dict[str, tuple[set[ClientStatus], ClientStatus]] = {
@@ -82,18 +80,16 @@ def get_manageable_client(access: Access, client_id: uuid.UUID) -> ClientCompany
 # -- listing ------------------------------------------------------------------------------
 
 
-def _encode_cursor(client: ClientCompany) -> str:
-    raw = json.dumps([client.name, str(client.id)]).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+CURSOR_KINDS = (str, uuid.UUID)  # (name, id): the list's sort key
 
 
 def _decode_cursor(cursor: str) -> tuple[str, uuid.UUID]:
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        name, cid = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return str(name), uuid.UUID(cid)
-    except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationFailed({"cursor": [_("This cursor is not valid.")]}) from exc
+        return decode_cursor(cursor, CURSOR_KINDS)
+    except BadCursor as exc:
+        raise ValidationFailed(
+            {"cursor": [_("This cursor is not valid.")]}, location="query"
+        ) from exc
 
 
 def list_clients(
@@ -101,7 +97,7 @@ def list_clients(
 ) -> tuple[list[ClientCompany], str | None]:
     """One page of visible clients ordered by name, and the cursor of the next page (or None)."""
     if status and status not in set(ClientStatus):
-        raise ValidationFailed({"status": [_("Unknown status.")]})
+        raise ValidationFailed({"status": [_("Unknown status.")]}, location="query")
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     stmt = select(ClientCompany).order_by(ClientCompany.name, ClientCompany.id)
     visible = access.visible_client_ids()
@@ -113,7 +109,9 @@ def list_clients(
         name, cid = _decode_cursor(cursor)
         stmt = stmt.where(tuple_(ClientCompany.name, ClientCompany.id) > (name, cid))
     rows = list(db.session.scalars(stmt.limit(limit + 1)))
-    next_cursor = _encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    next_cursor = (
+        encode_cursor(rows[limit - 1].name, rows[limit - 1].id) if len(rows) > limit else None
+    )
     return rows[:limit], next_cursor
 
 
@@ -128,12 +126,10 @@ def validate_details(data: Mapping[str, object]) -> dict[str, object]:
     def run(field: str, fn, *args) -> None:  # noqa: ANN001
         try:
             out[field] = fn(data.get(field), *args)
-        except v.FieldError as exc:
+        except (v.FieldError, InvalidName) as exc:
             errors[field] = [str(exc)]
 
-    run("name", v.clean_text, 200)
-    if "name" not in errors and not out.get("name"):
-        errors["name"] = [_("Enter the client's name.")]
+    run("name", clean_name, 200)
     run("legal_name", v.clean_text, 300)
     run("address", v.clean_text, 500)
     run("country", v.clean_country)
@@ -158,11 +154,46 @@ def validate_details(data: Mapping[str, object]) -> dict[str, object]:
     return out
 
 
+def client_defaults(access: Access) -> dict[str, str]:
+    """What a new client starts with: the agency's currency, time zone and language."""
+    agency = access.agency
+    timezone = agency.timezone
+    if timezone not in v.timezones():
+        timezone = v.canonical_timezone(timezone) or "UTC"
+    language = agency.default_locale if agency.default_locale in v.LANGUAGES else "en"
+    currency = agency.default_currency if agency.default_currency in v.currencies() else "EUR"
+    return {"currency": currency, "timezone": timezone, "language": language}
+
+
+def vat_warnings(client: ClientCompany) -> list[str]:
+    """A warning naming another client with the same VAT id (allowed: two brands of one
+    company), or nothing."""
+    if not client.vat_number:
+        return []
+    other = db.session.scalar(
+        select(ClientCompany.name)
+        .where(ClientCompany.vat_number == client.vat_number, ClientCompany.id != client.id)
+        .order_by(ClientCompany.name)
+        .limit(1)
+    )
+    if other is None:
+        return []
+    return [
+        _(
+            "%(other)s has the same VAT id (%(vat)s). Saved anyway: check it is not a duplicate.",
+            other=other,
+            vat=client.vat_number,
+        )
+    ]
+
+
 def _name_taken(name: str, exclude_id: uuid.UUID | None) -> bool:
-    condition = ClientCompany.name == name
+    # Case-insensitive, like the unique index uq_client_companies_name_ci.
+    condition = func.lower(ClientCompany.name) == name.lower()
     if exclude_id is not None:
         condition = condition & (ClientCompany.id != exclude_id)
-    return bool(db.session.scalar(select(exists().where(condition))))
+    # An ORM-enabled EXISTS: a Core ``exists()`` escapes the ORM's tenant scoping.
+    return bool(db.session.scalar(select(select(ClientCompany.id).where(condition).exists())))
 
 
 def _duplicate_name() -> ValidationFailed:
@@ -174,7 +205,7 @@ def _commit_or_duplicate() -> None:
         db.session.commit()
     except IntegrityError as exc:
         db.session.rollback()
-        if "uq_client_companies_name" in str(exc.orig):
+        if violates_unique(exc, "uq_client_companies_name_ci"):
             raise _duplicate_name() from exc
         raise
 
@@ -183,7 +214,7 @@ def create_client(access: Access, data: Mapping[str, object], *, via: str = "web
     """Create a client in status onboarding; commits. Raises ValidationFailed/PermissionDenied."""
     require_manage(access)
     given = {k: data[k] for k in EDITABLE_FIELDS if k in data and data[k] is not None}
-    values = validate_details({**DEFAULTS, **given})
+    values = validate_details({**client_defaults(access), **given})
     if _name_taken(str(values["name"]), None):
         raise _duplicate_name()
     # The id is set here so the audit row can name it before the (single) flush at commit.
@@ -355,28 +386,37 @@ def onboarding_checklist(client: ClientCompany) -> Checklist:
     from agency.workflow.models import ApprovalPolicy
 
     now = utcnow()
-    has_channel = db.session.scalar(select(exists().where(Channel.client_id == client.id)))
-    has_policy = db.session.scalar(select(exists().where(ApprovalPolicy.client_id == client.id)))
+    # ORM-enabled EXISTS subqueries (``select(...).exists()``), so tenant scoping applies.
+    has_channel = db.session.scalar(
+        select(select(Channel.id).where(Channel.client_id == client.id).exists())
+    )
+    has_policy = db.session.scalar(
+        select(select(ApprovalPolicy.id).where(ApprovalPolicy.client_id == client.id).exists())
+    )
     # Global tables: filter by agency explicitly (DESIGN.md §3).
     invited = db.session.scalar(
         select(
-            exists().where(
+            select(Invitation.id)
+            .where(
                 Invitation.agency_id == client.agency_id,
                 Invitation.client_id == client.id,
                 Invitation.role == Role.CLIENT_MANAGER.value,
                 Invitation.revoked_at.is_(None),
                 (Invitation.accepted_at.is_not(None)) | (Invitation.expires_at > now),
             )
+            .exists()
         )
     )
     member = db.session.scalar(
         select(
-            exists().where(
+            select(Membership.id)
+            .where(
                 Membership.agency_id == client.agency_id,
                 Membership.client_id == client.id,
                 Membership.role == Role.CLIENT_MANAGER.value,
                 Membership.active.is_(True),
             )
+            .exists()
         )
     )
     return Checklist(

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import zoneinfo
 from functools import cache
+from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
@@ -16,7 +17,6 @@ from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale, iva
 
-CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "CZK", "HUF", "RON", "CAD")
 LANGUAGES = ("en", "it")
 SDI_RE = re.compile(r"^[A-Z0-9]{7}$")
 SDI_PEC_ONLY = "0000000"  # the SDI code meaning "deliver to the PEC address"
@@ -40,8 +40,37 @@ def country_codes() -> frozenset[str]:
 
 
 @cache
+def currencies() -> tuple[str, ...]:
+    """ISO 4217 codes in use today: the legal tender of some country, per CLDR (babel)."""
+    from babel import Locale
+    from babel.numbers import get_territory_currencies
+
+    codes: set[str] = set()
+    for territory in Locale("en").territories:
+        if len(territory) == 2 and territory.isalpha():
+            codes.update(get_territory_currencies(territory, tender=True, non_tender=False))
+    return tuple(sorted(codes))
+
+
+@cache
 def timezones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    """Canonical IANA zones people pick from (``zone1970.tab``) plus UTC; no aliases such as
+    Africa/Asmera or Asia/Calcutta."""
+    available = zoneinfo.available_timezones()
+    for folder in zoneinfo.TZPATH:
+        table = Path(folder) / "zone1970.tab"
+        if table.is_file():
+            names = {
+                line.split("\t")[2]
+                for line in table.read_text(encoding="utf-8").splitlines()
+                if line and not line.startswith("#")
+            }
+            return frozenset((names & available) | {"UTC"})
+    # No system tz database (the tzdata wheel lacks the tables): drop CLDR's known aliases.
+    from babel.core import get_global
+
+    aliases = set(get_global("zone_aliases"))
+    return frozenset(name for name in available if name not in aliases and "/" in name) | {"UTC"}
 
 
 def clean_text(value: object, max_length: int) -> str | None:
@@ -62,16 +91,46 @@ def clean_country(value: object) -> str | None:
 
 def clean_currency(value: object) -> str:
     code = (str(value) if value is not None else "").strip().upper()
-    if code not in CURRENCIES:
-        raise FieldError(_("Choose one of: %(codes)s.", codes=", ".join(CURRENCIES)))
+    if code not in currencies():
+        raise FieldError(_("Choose an ISO 4217 currency code such as EUR."))
     return code
 
 
 def clean_timezone(value: object) -> str:
     name = (str(value) if value is not None else "").strip()
     if name not in timezones():
+        canonical = canonical_timezone(name)
+        if canonical:
+            raise FieldError(_("%(old)s is an old name: use %(new)s.", old=name, new=canonical))
         raise FieldError(_("Enter a time zone like Europe/Rome."))
     return name
+
+
+def canonical_timezone(name: str) -> str | None:
+    """The offered zone an alias (``Africa/Asmera``) stands for, when there is one."""
+    links = _timezone_links()
+    for _hop in range(5):  # links may point at links
+        name = links.get(name, "")
+        if name in timezones():
+            return name
+    return None
+
+
+@cache
+def _timezone_links() -> dict[str, str]:
+    """alias -> target, from the tz database's ``tzdata.zi`` (else CLDR's alias table)."""
+    for folder in zoneinfo.TZPATH:
+        source = Path(folder) / "tzdata.zi"
+        if source.is_file():
+            links = {}
+            for line in source.read_text(encoding="utf-8").splitlines():
+                if line.startswith("L "):
+                    _l, target, alias = line.split()[:3]
+                    links[alias] = target
+            return links
+    from babel.core import get_global
+
+    return dict(get_global("zone_aliases"))
 
 
 def clean_language(value: object) -> str:

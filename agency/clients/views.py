@@ -50,7 +50,7 @@ def index(agency_slug: str):  # noqa: ANN201
 @login_required
 def create(agency_slug: str):  # noqa: ANN201
     service.require_manage(g.access)
-    form = ClientForm()
+    form = ClientForm(data=service.client_defaults(g.access))
     if form.validate_on_submit():
         try:
             client = service.create_client(g.access, form.details())
@@ -58,6 +58,7 @@ def create(agency_slug: str):  # noqa: ANN201
             form.show_errors(exc.errors)
         else:
             flash(_("Client %(name)s created.", name=client.name), "success")
+            _flash_warnings(client)
             return redirect(url_for("clients.detail", client_id=client.id))
     status = 422 if form.errors else 200
     return render_template("clients/form.html", form=form, client=None), status
@@ -66,7 +67,7 @@ def create(agency_slug: str):  # noqa: ANN201
 @bp.get("/<uuid:client_id>")
 @login_required
 def detail(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
-    from agency.channels.service import list_channels
+    from agency.channels.service import NETWORK_LABELS, list_channels
     from agency.workflow.forms import CLIENT_APPROVAL_CHOICES, LATE_CHOICES, REPLY_CHOICES
     from agency.workflow.service import find_policy
 
@@ -79,6 +80,7 @@ def detail(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         can_manage=can_manage,
         checklist=checklist,
         channels=list_channels(g.access, client),
+        network_labels={str(key.value): label for key, label in NETWORK_LABELS.items()},
         policy=find_policy(client),
         policy_labels={
             "client_approval": dict(CLIENT_APPROVAL_CHOICES),
@@ -101,6 +103,7 @@ def edit(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
             form.show_errors(exc.errors)
         else:
             flash(_("Client saved."), "success")
+            _flash_warnings(client)
             return redirect(url_for("clients.detail", client_id=client.id))
     status = 422 if form.errors else 200
     return render_template("clients/form.html", form=form, client=client), status
@@ -117,3 +120,8 @@ def change_status(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         return redirect(url_for("clients.detail", client_id=client.id)), 303
     flash(_("Client is now %(status)s.", status=STATUS_LABELS[client.status]), "success")
     return redirect(url_for("clients.detail", client_id=client.id))
+
+
+def _flash_warnings(client) -> None:  # noqa: ANN001
+    for warning in service.vat_warnings(client):
+        flash(warning, "warning")

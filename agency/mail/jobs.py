@@ -59,6 +59,8 @@ def build_message(app: Flask, message: dict[str, Any]) -> EmailMessage:
     email["Subject"] = message["subject"]
     email["Date"] = formatdate(localtime=False)
     email["Message-ID"] = make_msgid(idstring=message["id"], domain="regia.localhost")
+    if message.get("agency_id"):
+        email["X-Regia-Agency"] = message["agency_id"]  # whose mail it is (the demo outbox)
     email.set_content(message["text"])
     if message.get("html"):
         email.add_alternative(message["html"], subtype="html")

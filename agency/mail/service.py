@@ -1,7 +1,8 @@
 """Outgoing e-mail: rendered in the recipient's language, delivered by a job on the ``mail`` queue.
 
-With ``SMTP_HOST`` set the job speaks SMTP; without it (the demo) mails land as ``.eml``
-files in an outbox folder that ``/dev/outbox`` lists, so a newcomer can click the links.
+With ``SMTP_HOST`` set the job speaks SMTP; without it mails land as ``.eml`` files in an
+outbox folder. Only the demo (``REGIA_DEMO``) serves that folder at ``/dev/outbox``, and only
+to the agency's owners and managers (each file records its agency) and to each recipient.
 """
 
 from __future__ import annotations
@@ -46,11 +47,13 @@ def send_mail(
     html: str | None = None,
     *,
     inline_images: list[dict[str, str]] | None = None,
+    agency_id: uuid.UUID | None = None,
 ) -> str:
     """Queue one e-mail on the ``mail`` queue; returns its id (also its Message-ID).
 
     ``inline_images`` are ``{"cid", "path", "subtype"}`` dicts the HTML part refers to as
-    ``cid:<cid>`` (the agency's logo).
+    ``cid:<cid>`` (the agency's logo). ``agency_id`` names the agency the mail is sent for
+    (the demo outbox shows it to that agency only).
     """
     from agency.jobs import enqueue
     from agency.mail.jobs import deliver_mail
@@ -62,6 +65,7 @@ def send_mail(
         "text": text,
         "html": html,
         "inline_images": list(inline_images or []),
+        "agency_id": str(agency_id) if agency_id else None,
         "created_at": utcnow().strftime("%Y%m%d%H%M%S"),
     }
     enqueue("mail", deliver_mail, message, job_id=f"mail-{message['id']}")
@@ -77,11 +81,8 @@ def outbox_dir() -> Path | None:
 
 
 def outbox_page_enabled() -> bool:
-    """The outbox page exists only for demos and tests, never on a production server."""
-    settings = current_app.config["REGIA"]
-    if outbox_dir() is None:
-        return False
-    return settings.is_sqlite or settings.testing or settings.mail_outbox_dir is not None
+    """The outbox page exists only with the demo switch (never implied by SQLite or a folder)."""
+    return bool(current_app.config["REGIA"].demo) and outbox_dir() is not None
 
 
 @dataclass(frozen=True)
@@ -92,14 +93,27 @@ class OutboxMail:
     date: str
     text: str
     html: str | None
+    agency_id: str | None = None
 
 
-def list_outbox(limit: int = 200) -> list[OutboxMail]:
+AGENCY_HEADER = "X-Regia-Agency"
+
+
+def readable_by(mail: OutboxMail, email: str, agency_ids: set[str]) -> bool:
+    """A recipient reads their own mail; an agency's owners and managers read the agency's."""
+    return mail.to.strip().lower() == email.lower() or (
+        mail.agency_id is not None and mail.agency_id in agency_ids
+    )
+
+
+def list_outbox(email: str, agency_ids: set[str], limit: int = 200) -> list[OutboxMail]:
+    """The newest outbox mails the viewer (``email``, managing ``agency_ids``) may read."""
     folder = outbox_dir()
     if folder is None or not folder.is_dir():
         return []
     names = sorted((p.name for p in folder.iterdir() if _OUTBOX_NAME.match(p.name)), reverse=True)
-    return [read_outbox(name) for name in names[:limit]]
+    mails = (read_outbox(name) for name in names[: limit * 5])
+    return [m for m in mails if readable_by(m, email, agency_ids)][:limit]
 
 
 def read_outbox(name: str) -> OutboxMail:
@@ -118,4 +132,5 @@ def read_outbox(name: str) -> OutboxMail:
         date=str(message["Date"]),
         text=text_part.get_content() if text_part else "",
         html=html_part.get_content() if html_part else None,
+        agency_id=message[AGENCY_HEADER] or None,
     )

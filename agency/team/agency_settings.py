@@ -7,11 +7,9 @@ Italian tax regime (FatturaPA ``RegimeFiscale``) is required for Italian agencie
 from __future__ import annotations
 
 import uuid
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from babel.numbers import list_currencies
 from flask import current_app
 from flask_babel import gettext as _
 
@@ -22,6 +20,7 @@ from agency.db import db
 from agency.errors import PermissionDenied, ValidationFailed
 from tenants.context import tenant_context
 from tenants.models import Agency
+from tenants.names import InvalidName, clean_name
 from tenants.permissions import Access, Permission
 
 SUPPORTED_LOCALES = ("en", "it")
@@ -48,11 +47,6 @@ def ensure_manage_agency(access: Access) -> None:
         raise PermissionDenied(_("Your role does not allow changing the agency's settings."))
 
 
-@lru_cache(maxsize=1)
-def currencies() -> frozenset[str]:
-    return frozenset(list_currencies())
-
-
 def _checked(errors: dict[str, list[str]], field: str, clean, *args: object):  # noqa: ANN001, ANN202
     """``clean(*args)``, or None with the field's error noted."""
     try:
@@ -69,9 +63,11 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
     values = {f: (data[f] if f in data else getattr(agency, f)) for f in FIELDS}
     values = {k: (v.strip() if isinstance(v, str) else v) or None for k, v in values.items()}
     errors: dict[str, list[str]] = {}
-    if not values["name"]:
-        errors["name"] = [_("Enter the agency's name.")]
-    for name, limit in (("name", 200), ("legal_name", 300), ("address", 500)):
+    try:
+        values["name"] = clean_name(data.get("name", agency.name), 200)
+    except InvalidName as exc:
+        errors["name"] = [str(exc)]
+    for name, limit in (("legal_name", 300), ("address", 500)):
         if values[name] and len(values[name]) > limit:
             errors[name] = [_("Use at most %(n)d characters.", n=limit)]
     # The same legal-detail rules as client companies (python-stdnum per country).
@@ -90,9 +86,9 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
     if values["default_locale"] not in SUPPORTED_LOCALES:
         errors["default_locale"] = [_("Choose English or Italian.")]
     values["timezone"] = _checked(errors, "timezone", validation.clean_timezone, values["timezone"])
-    values["default_currency"] = (values["default_currency"] or "").upper()
-    if values["default_currency"] not in currencies():
-        errors["default_currency"] = [_("Choose an ISO currency code such as EUR.")]
+    values["default_currency"] = _checked(
+        errors, "default_currency", validation.clean_currency, values["default_currency"]
+    )
     if errors:
         raise ValidationFailed(errors)
     changed = {k: v for k, v in values.items() if getattr(agency, k) != v}

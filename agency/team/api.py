@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 
-from flask import g
+from flask import g, request
 from flask.views import MethodView
-from flask_smorest import Api, Blueprint
+from flask_smorest import Api, Blueprint, abort
 
 from agency.errors import NotFound
-from agency.team import agency_settings, invitations, service
+from agency.extensions import limiter
+from agency.team import acceptance, agency_settings, invitations, service
 from agency.team.schemas import (
     AcceptIn,
     AcceptOut,
@@ -23,6 +24,7 @@ from agency.team.schemas import (
     MemberPatchIn,
 )
 from tenants import service as accounts
+from tenants import throttle
 from tenants.web import public_endpoint
 
 blp = Blueprint("team-api", __name__, url_prefix="/api/v1", description="Members and invitations")
@@ -87,17 +89,44 @@ class InvitationRevoke(MethodView):
         return _invitation_out(invitations.get_invitation(g.access, invitation_id))
 
 
+def _accept_token_key() -> str:
+    body = request.get_json(silent=True)
+    token = body.get("token") if isinstance(body, dict) else None
+    return "token:" + invitations.hash_token(token if isinstance(token, str) else "")
+
+
+def _bearer_user():  # noqa: ANN202
+    """The user of the request's own bearer token, None without one; 401 for a bad one."""
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    token = accounts.resolve_token(value.strip()) if scheme.lower() == "bearer" else None
+    if token is None:
+        abort(401, message="The token is invalid, revoked or expired.")
+    return token.user
+
+
 @blp.route("/invitations/accept")
 @public_endpoint
 class InvitationAccept(MethodView):
+    decorators = [
+        limiter.limit(throttle.setting("accept_rate_limit"), key_func=throttle.client_address),
+        limiter.limit(throttle.setting("accept_rate_limit"), key_func=_accept_token_key),
+    ]
+
     @blp.arguments(AcceptIn)
     @blp.response(201, AcceptOut)
+    @blp.alt_response(401, description="The address has an account: send its bearer token.")
+    @blp.alt_response(403, description="The bearer token's account is not the invitee.")
     @blp.alt_response(410, description="Unknown, expired, used or revoked invitation.")
     @blp.alt_response(422, description="Field errors in `errors`.")
+    @blp.alt_response(429, description="Too many attempts from this address or for this link.")
     def post(self, data: dict):
-        """Accept an invitation: a new account, or the existing account's password."""
-        user, agency, _membership = invitations.accept_invitation(
-            data["token"], data["name"], data["password"], via="api"
+        """Accept an invitation: a new account sets name and password; an existing account
+        sends its own `Authorization: Bearer` token (never a password)."""
+        user, agency, _membership = acceptance.accept_invitation(
+            data["token"], data["name"], data["password"], signed_in=_bearer_user(), via="api"
         )
         token = accounts.issue_token(user, agency, name="invitation")
         from agency.db import db
@@ -136,15 +165,8 @@ class Member(MethodView):
     @blp.alt_response(409, description="The agency would lose its last owner.")
     def patch(self, data: dict, membership_id: uuid.UUID):
         """Change role, assigned clients (staff) or active state."""
-        access = g.access
-        service.ensure_manage_members(access)
-        service.get_membership(access, membership_id)  # 404 before anything else
-        if "role" in data:
-            service.change_role(access, membership_id, data["role"], via="api")
-        if "assigned_client_ids" in data:
-            service.set_assignments(access, membership_id, data["assigned_client_ids"], via="api")
-        if "active" in data:
-            service.set_active(access, membership_id, data["active"], via="api")
+        service.ensure_manage_members(g.access)
+        service.update_member(g.access, membership_id, data, via="api")
         return _one_member(membership_id)
 
 

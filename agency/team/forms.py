@@ -20,6 +20,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, Optional
 
 from agency.team.agency_settings import TAX_REGIMES
+from tenants.forms import ValidName
 from tenants.passwords import MIN_PASSWORD_LENGTH
 
 ROLE_CHOICES = [
@@ -42,7 +43,7 @@ class InviteForm(FlaskForm):
 
 
 class SettingsForm(FlaskForm):
-    name = StringField(_l("Agency name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Agency name"), validators=[ValidName(200)])
     legal_name = StringField(_l("Legal name"), validators=[Optional(), Length(max=300)])
     country = SelectField(_l("Country"), choices=[], validate_choice=False)
     vat_number = StringField(_l("VAT id"), validators=[Optional(), Length(max=40)])
@@ -57,7 +58,7 @@ class SettingsForm(FlaskForm):
         _l("Default language"), choices=[("en", "English"), ("it", "Italiano")]
     )
     timezone = SelectField(_l("Time zone"), choices=[], validate_choice=False)
-    default_currency = StringField(_l("Default currency"), validators=[Length(max=3)])
+    default_currency = SelectField(_l("Default currency"), choices=[], validate_choice=False)
 
 
 class LogoForm(FlaskForm):
@@ -65,7 +66,7 @@ class LogoForm(FlaskForm):
 
 
 class AcceptNewForm(FlaskForm):
-    name = StringField(_l("Your name"), validators=[DataRequired(), Length(max=200)])
+    name = StringField(_l("Your name"), validators=[ValidName(200)])
     password = PasswordField(
         _l("Choose a password"),
         validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=1024)],
@@ -73,4 +74,4 @@ class AcceptNewForm(FlaskForm):
 
 
 class AcceptExistingForm(FlaskForm):
-    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=1024)])
+    """The signed-in invitee confirms; no password is asked (it is never checked here)."""

@@ -13,23 +13,22 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from agency import audit
 from agency.db import db, utcnow
 from agency.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
-from agency.team.service import client_ids_in_agency, ensure_manage_members, role_problem
+from agency.team.service import (
+    client_ids_in_agency,
+    ensure_manage_members,
+    role_problem,
+)
 from tenants import service as accounts
+from tenants import throttle
 from tenants.context import tenant_context
 from tenants.models import Agency, Invitation, Membership, Role, User
-from tenants.passwords import password_problems, verify_password
 from tenants.permissions import Access
-
-
-class InvitationUnusable(DomainError):
-    """The link is unknown, expired, used or revoked: one answer (410) for all four."""
-
-    http_status = 410
 
 
 def ttl() -> timedelta:
@@ -78,6 +77,7 @@ def create_invitation(
         _refuse_duplicates(access.agency, email, wanted, client_uuid, errors)
     if errors or wanted is None:
         raise ValidationFailed(errors)
+    _throttle_sending(access, email)
     token = secrets.token_urlsafe(32)
     invitation = Invitation(
         agency_id=access.agency.id,
@@ -91,8 +91,14 @@ def create_invitation(
         last_sent_at=utcnow(),
         send_count=1,
     )
+    _close_expired(access.agency, email, client_uuid)
     db.session.add(invitation)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError as exc:
+        # A concurrent request invited the same address first (uq_invitations_pending_*).
+        db.session.rollback()
+        raise ValidationFailed({"email": [_pending_already()]}) from exc
     audit.record_by(
         access,
         "invitation.created",
@@ -118,6 +124,8 @@ def _client_fields(
     if role is None:
         return None, []
     if role.is_client_role:
+        if assigned_client_ids:
+            errors["assigned_client_ids"] = [_("Only staff members are assigned to clients.")]
         ids = client_ids_in_agency(access, [client_id] if client_id else [])
         if not client_id:
             errors["client_id"] = [_("Choose the client company.")]
@@ -165,7 +173,30 @@ def _refuse_duplicates(
         )
     ).all()
     if any(inv.client_id == client_id for inv in pending):
-        errors["email"] = [_("This person already has a pending invitation; resend it instead.")]
+        errors["email"] = [_pending_already()]
+
+
+def _pending_already() -> str:
+    return _("This person already has a pending invitation; resend it instead.")
+
+
+def _close_expired(agency: Agency, email: str, client_id: uuid.UUID | None) -> None:
+    """An expired, unused invitation is closed when a new one replaces it (one pending each)."""
+    now = utcnow()
+    db.session.execute(
+        update(Invitation)
+        .where(
+            Invitation.agency_id == agency.id,
+            Invitation.email == email,
+            Invitation.client_id.is_(None)
+            if client_id is None
+            else Invitation.client_id == client_id,
+            Invitation.accepted_at.is_(None),
+            Invitation.revoked_at.is_(None),
+            Invitation.expires_at <= now,
+        )
+        .values(revoked_at=now)
+    )
 
 
 def get_invitation(access: Access, invitation_id: uuid.UUID | str) -> Invitation:
@@ -228,6 +259,7 @@ def resend_invitation(
     """A fresh token (the old link stops working) and a fresh expiry, e-mailed again."""
     invitation = get_invitation(access, invitation_id)
     _ensure_may_touch(access, invitation)
+    _throttle_sending(access, invitation.email)
     token = secrets.token_urlsafe(32)
     invitation.token_hash = hash_token(token)
     invitation.expires_at = utcnow() + ttl()
@@ -247,100 +279,32 @@ def resend_invitation(
     return invitation, token
 
 
-def find_usable(token: str, *, lock: bool = False) -> Invitation:
-    """The pending invitation for ``token``; ``InvitationUnusable`` (410) for anything else."""
-    invitation = None
-    if token and len(token) <= 200:
-        stmt = select(Invitation).where(Invitation.token_hash == hash_token(token))
-        if lock:
-            stmt = stmt.with_for_update()
-        invitation = db.session.scalar(stmt)
-    if invitation is None:
-        raise InvitationUnusable(_("This invitation link is not valid."))
-    state = status_of(invitation)
-    if state == "accepted":
-        raise InvitationUnusable(_("This invitation has already been used."))
-    if state == "revoked":
-        raise InvitationUnusable(_("This invitation has been withdrawn."))
-    if state == "expired":
-        raise InvitationUnusable(_("This invitation has expired. Ask for a new one."))
-    return invitation
-
-
-def existing_account(invitation: Invitation) -> User | None:
-    return accounts.find_user_by_email(invitation.email)
-
-
-def accept_invitation(
-    token: str, name: str, password: str, *, via: str = "web"
-) -> tuple[User, Agency, Membership]:
-    """Accept: a new account (name + password) or, when the e-mail has one, its password.
-
-    Commits the membership (and account); raises ``InvitationUnusable`` or ``ValidationFailed``
-    and writes nothing when anything is wrong.
-    """
-    invitation = find_usable(token, lock=True)
-    user = existing_account(invitation)
-    if user is not None:
-        if not user.active or not verify_password(user.password_hash, password or ""):
-            db.session.rollback()
-            raise ValidationFailed(
-                {"password": [_("Enter the password of your existing account.")]}
-            )
-    else:
-        errors: dict[str, list[str]] = {}
-        if not (name or "").strip():
-            errors["name"] = [_("Enter your name.")]
-        elif len(name.strip()) > 200:
-            errors["name"] = [_("Use at most 200 characters.")]
-        problems = password_problems(password or "")
-        if problems:
-            errors["password"] = problems
-        if errors:
-            db.session.rollback()
-            raise ValidationFailed(errors)
-        user = accounts.create_user(name, invitation.email, password)
-        db.session.flush()
-    membership = _join(invitation, user)
-    invitation.accepted_at = utcnow()
-    invitation.accepted_by_id = user.id
-    with tenant_context(invitation.agency_id):
-        audit.record(
-            "invitation.accepted",
-            actor_id=user.id,
-            subject_type="membership",
-            subject_id=membership.id,
-            client_id=invitation.client_id,
-            via=via,
-            role=invitation.role,
-            invitation_id=invitation.id,
-        )
-        db.session.flush()  # stamped with the agency while it is in context
-    db.session.commit()
-    return user, invitation.agency, membership
-
-
-def _join(invitation: Invitation, user: User) -> Membership:
-    role = Role(invitation.role)
-    same_scope = Membership.client_id.is_(None)
+def mail_locale(invitation: Invitation) -> str:
+    """The recipient's language: their own choice if they have an account, else the client's
+    language for client roles, else the agency's default."""
+    user = accounts.find_user_by_email(invitation.email)
+    if user is not None and user.locale:
+        return user.locale
     if invitation.client_id is not None:
-        same_scope = Membership.client_id == invitation.client_id
-    membership = db.session.scalar(
-        select(Membership).where(
-            Membership.user_id == user.id, Membership.agency_id == invitation.agency_id, same_scope
+        from tenants.models import ClientCompany
+
+        with tenant_context(invitation.agency_id):
+            language = db.session.scalar(
+                select(ClientCompany.language).where(ClientCompany.id == invitation.client_id)
+            )
+        if language:
+            return language
+    return invitation.agency.default_locale or "en"
+
+
+def _throttle_sending(access: Access, email: str) -> None:
+    """Invitations and resends per agency and per recipient: no spam relay in our name."""
+    if access.user.email_verified_at is None:
+        raise PermissionDenied(
+            _("Verify your e-mail address before sending invitations: see your account page.")
         )
-    )
-    if membership is not None and membership.active:
-        db.session.rollback()
-        raise ValidationFailed({"email": [_("You are already a member here.")]})
-    if membership is None:
-        membership = accounts.add_membership(user, invitation.agency, role, invitation.client_id)
-    else:
-        membership.role, membership.active = role.value, True  # re-invited after deactivation
-        db.session.flush()
-    for client_id in invitation.assigned_client_ids or []:
-        accounts.assign_staff(membership, uuid.UUID(client_id))
-    return membership
+    throttle.hit("invitation_rate_limit", "invite-agency", str(access.agency.id))
+    throttle.hit("invitation_recipient_rate_limit", "invite-recipient", email)
 
 
 def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None:
@@ -348,8 +312,7 @@ def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None
     from agency.team.agency_settings import logo_inline_image
 
     agency = invitation.agency
-    user = existing_account(invitation)
-    locale = (user.locale if user else None) or agency.default_locale or "en"
+    user = accounts.find_user_by_email(invitation.email)
     client_name = None
     if invitation.client_id is not None:
         from tenants.models import ClientCompany
@@ -361,7 +324,7 @@ def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None
     logo = logo_inline_image(agency)
     mail = render_mail(
         "team/email/invitation",
-        locale,
+        mail_locale(invitation),
         agency_name=agency.name,
         inviter_name=inviter.name,
         role=invitation.role,
@@ -372,5 +335,10 @@ def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None
         logo_cid=logo["cid"] if logo else None,
     )
     send_mail(
-        invitation.email, mail.subject, mail.text, mail.html, inline_images=[logo] if logo else []
+        invitation.email,
+        mail.subject,
+        mail.text,
+        mail.html,
+        inline_images=[logo] if logo else [],
+        agency_id=agency.id,
     )

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from agency.clients.validation import LANGUAGES, country_codes, currencies, timezones
+from agency.team.agency_settings import TAX_REGIMES
+from tenants.fields import choice_field, email_field, name_field
+from tenants.models import Role
 from tenants.schemas import UserOut
+
+ROLES = [r.value for r in Role]
 
 
 class InvitationIn(Schema):
-    email = fields.String(required=True, validate=validate.Length(max=320))
-    role = fields.String(required=True, validate=validate.Length(max=20))
+    email = email_field(required=True)
+    role = choice_field(ROLES, required=True)
     client_id = fields.UUID(load_default=None, allow_none=True)
     assigned_client_ids = fields.List(fields.UUID(), load_default=list)
 
@@ -17,7 +23,7 @@ class InvitationIn(Schema):
 class InvitationOut(Schema):
     id = fields.UUID()
     email = fields.String()
-    role = fields.String()
+    role = choice_field(ROLES)
     client_id = fields.UUID(allow_none=True)
     assigned_client_ids = fields.List(fields.String())
     expires_at = fields.DateTime()
@@ -36,9 +42,21 @@ class InvitationListOut(Schema):
 
 
 class AcceptIn(Schema):
-    token = fields.String(required=True, validate=validate.Length(max=200))
-    name = fields.String(load_default="", validate=validate.Length(max=200))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+    token = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(
+        load_default="",
+        validate=validate.Length(max=200),
+        metadata={"description": "New accounts only."},
+    )
+    password = fields.String(
+        load_default="",
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={
+            "description": "New accounts only. An address that already has an account "
+            "accepts with its own bearer token instead; no password is taken for it."
+        },
+    )
 
 
 class AcceptOut(Schema):
@@ -49,7 +67,7 @@ class AcceptOut(Schema):
 class MemberOut(Schema):
     id = fields.UUID()
     user = fields.Nested(UserOut)
-    role = fields.String()
+    role = choice_field(ROLES)
     client_id = fields.UUID(allow_none=True)
     active = fields.Boolean()
     assigned_client_ids = fields.List(fields.UUID())
@@ -61,7 +79,7 @@ class MemberListOut(Schema):
 
 
 class MemberPatchIn(Schema):
-    role = fields.String(validate=validate.Length(max=20))
+    role = choice_field(ROLES)
     active = fields.Boolean()
     assigned_client_ids = fields.List(fields.UUID())
 
@@ -69,14 +87,14 @@ class MemberPatchIn(Schema):
 class AgencySettingsSchema(Schema):
     id = fields.UUID(dump_only=True)
     slug = fields.String(dump_only=True)
-    name = fields.String(validate=validate.Length(max=200))
+    name = name_field(200)
     legal_name = fields.String(allow_none=True, validate=validate.Length(max=300))
-    country = fields.String(allow_none=True, validate=validate.Length(max=2))
+    country = choice_field(sorted(country_codes()), allow_none=True)
     vat_number = fields.String(allow_none=True, validate=validate.Length(max=40))
     fiscal_code = fields.String(allow_none=True, validate=validate.Length(max=40))
     address = fields.String(allow_none=True, validate=validate.Length(max=500))
-    tax_regime = fields.String(allow_none=True, validate=validate.Length(max=4))
-    default_locale = fields.String(validate=validate.Length(max=8))
-    timezone = fields.String(validate=validate.Length(max=64))
-    default_currency = fields.String(validate=validate.Length(max=3))
+    tax_regime = choice_field(TAX_REGIMES, allow_none=True)
+    default_locale = choice_field(LANGUAGES)
+    timezone = choice_field(sorted(timezones()))
+    default_currency = choice_field(currencies())
     has_logo = fields.Function(lambda agency: bool(agency.logo_filename), dump_only=True)

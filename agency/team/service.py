@@ -190,8 +190,9 @@ def change_role(
     if wanted != Role.OWNER:
         _ensure_not_last_owner(membership)
     membership.role = wanted.value
-    if old == Role.STAFF.value:
-        _set_assignments(membership, [])
+    # A new role starts from no assignments (only staff have them; a returning staff
+    # member gets exactly what is assigned from now on, never the old set).
+    set_staff_assignments(membership, [])
     _audit(access, "member.role_changed", membership, via, old_role=old, new_role=wanted.value)
     db.session.commit()
     return membership
@@ -207,13 +208,44 @@ def set_assignments(
     ids = client_ids_in_agency(access, client_ids)
     if ids is None:
         raise ValidationFailed({"client_ids": [_("Choose among this agency's client companies.")]})
-    _set_assignments(membership, ids)
+    set_staff_assignments(membership, ids)
     _audit(access, "member.assignments_changed", membership, via, client_ids=[str(i) for i in ids])
     db.session.commit()
     return membership
 
 
-def _set_assignments(membership: Membership, ids: list[uuid.UUID]) -> None:
+def update_member(
+    access: Access, membership_id: uuid.UUID | str, changes: dict, *, via: str = "web"
+) -> Membership:
+    """Change role, assigned clients and/or active state (the API's PATCH).
+
+    Everything that can be checked up front is checked before anything is written, so a
+    refused change (an unknown client id, assignments for a non-staff role) writes nothing.
+    """
+    membership = get_membership(access, membership_id)
+    _ensure_may_manage(access, membership)
+    if "assigned_client_ids" in changes:
+        role = changes.get("role", membership.role)
+        wanted = changes["assigned_client_ids"] or []
+        if wanted and str(role) != Role.STAFF.value:
+            raise ValidationFailed(
+                {"assigned_client_ids": [_("Only staff members are assigned to clients.")]}
+            )
+        if client_ids_in_agency(access, wanted) is None:
+            raise ValidationFailed(
+                {"assigned_client_ids": [_("Choose among this agency's client companies.")]}
+            )
+    if "role" in changes:
+        change_role(access, membership_id, changes["role"], via=via)
+    if "assigned_client_ids" in changes:
+        set_assignments(access, membership_id, changes["assigned_client_ids"], via=via)
+    if "active" in changes:
+        set_active(access, membership_id, changes["active"], via=via)
+    return membership
+
+
+def set_staff_assignments(membership: Membership, ids: list[uuid.UUID]) -> None:
+    """Make ``membership``'s assigned clients exactly ``ids`` (flushes, does not commit)."""
     with tenant_context(membership.agency_id):
         current = {
             a.client_id: a
@@ -252,6 +284,8 @@ def set_active(
             )
             .values(revoked_at=utcnow())
         )
+        # Whoever reactivates or re-invites them decides their clients afresh.
+        set_staff_assignments(membership, [])
     membership.active = active
     _audit(access, "member.activated" if active else "member.deactivated", membership, via)
     db.session.commit()
@@ -283,8 +317,7 @@ def transfer_ownership(
     _audit(access, "member.role_changed", target, via, old_role=old_role, new_role="owner")
     _audit(access, "member.role_changed", mine, via, old_role="owner", new_role="manager")
     _audit(access, "agency.ownership_transferred", target, via, from_user_id=access.user.id)
-    if old_role == Role.STAFF.value:
-        _set_assignments(target, [])
+    set_staff_assignments(target, [])
     db.session.commit()
     return target
 

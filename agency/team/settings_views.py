@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, send_file,
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from agency.clients.forms import country_choices, timezone_choices
+from agency.clients.forms import country_choices, currency_choices, timezone_choices
 from agency.errors import ValidationFailed
 from agency.team import agency_settings
 from agency.team.forms import LogoForm, SettingsForm
@@ -22,6 +22,7 @@ def _settings_form(agency) -> SettingsForm:  # noqa: ANN001
     form = SettingsForm(prefix="settings", obj=agency)
     form.country.choices = country_choices()
     form.timezone.choices = timezone_choices()
+    form.default_currency.choices = currency_choices()
     return form
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Flask, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, Flask, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user
+from flask_login import current_user, login_required
 
 from agency.errors import DomainError, ValidationFailed
-from agency.team import invitations, service
+from agency.extensions import limiter
+from agency.team import acceptance, invitations, service
 from agency.team.forms import AcceptExistingForm, AcceptNewForm, InviteForm
 from agency.web.context import add_nav_item
 from tenants.models import Role
 from tenants.permissions import Permission
+from tenants.sessions import fresh_session, sign_in
+from tenants.throttle import client_address, setting
 from tenants.web import require
 
 bp = Blueprint("team", __name__, url_prefix="/a/<agency_slug>", template_folder="templates")
@@ -81,6 +84,11 @@ def invite(agency_slug: str):  # noqa: ANN201
         for field, messages in exc.errors.items():
             getattr(form, field).errors = list(messages)
         return _render_members(access, form, 422)
+    except DomainError as exc:
+        if exc.http_status == 404:
+            raise
+        flash(exc.message, "danger")  # unverified address (403) or too many invitations (429)
+        return _render_members(access, form, exc.http_status)
     flash(_("Invitation sent to %(email)s.", email=form.email.data.strip().lower()), "success")
     return redirect(url_for("team.members"))
 
@@ -166,30 +174,49 @@ def revoke(agency_slug: str, invitation_id: uuid.UUID):  # noqa: ANN201
     )
 
 
+def _accept_token_key() -> str:
+    return "token:" + invitations.hash_token((request.view_args or {}).get("token") or "")
+
+
 @public.route("/invitations/<token>", methods=["GET", "POST"])
+@limiter.limit(setting("accept_rate_limit"), key_func=client_address, methods=["POST"])
+@limiter.limit(setting("accept_rate_limit"), key_func=_accept_token_key, methods=["POST"])
 def accept(token: str):  # noqa: ANN201
-    invitation = invitations.find_usable(token)  # 410 page when unusable
-    existing = invitations.existing_account(invitation)
+    """New address: set name and password. Existing account: sign in as it, then accept."""
+    invitation = acceptance.find_usable(token)  # 410 page when unusable
+    existing = acceptance.existing_account(invitation)
+    signed_in = current_user._get_current_object() if current_user.is_authenticated else None
+    wrong_account = existing is not None and signed_in is not None and signed_in.id != existing.id
     form = AcceptExistingForm() if existing else AcceptNewForm()
     context = {
         "invitation": invitation,
         "existing": existing,
         "form": form,
         "client_name": _client_name(invitation),
+        "wrong_account": wrong_account,
+        "login_url": url_for("auth.login", next=request.path),
     }
+    if existing is not None and (signed_in is None or wrong_account):
+        # Nothing to submit here: the account's owner signs in (as that account) first.
+        status = 403 if request.method == "POST" else 200
+        return render_template("team/accept.html", signed_in=current_user, **context), status
     if form.validate_on_submit():
-        name = existing.name if existing else form.name.data
         try:
-            user, agency, _membership = invitations.accept_invitation(
-                token, name, form.password.data
+            new = existing is None
+            user, agency, _membership = acceptance.accept_invitation(
+                token,
+                form.name.data if new else "",
+                form.password.data if new else "",
+                signed_in=None if new else signed_in,
             )
         except ValidationFailed as exc:
             for field, messages in exc.errors.items():
-                target = getattr(form, field, None) or form.password
+                target = getattr(form, field, None) or form.csrf_token
                 target.errors = list(messages)
         else:
-            session.clear()  # whoever was signed in here, the invitee is now
-            login_user(user)
+            if existing is None:
+                fresh_session()  # whoever was signed in here, the invitee is now
+                sign_in(user)
             flash(_("Welcome to %(agency)s!", agency=agency.name), "success")
             return redirect(url_for("shell.dashboard", agency_slug=agency.slug))
     status = 422 if form.errors else 200

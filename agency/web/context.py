@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Flask, current_app, g, url_for
+from babel import Locale
+from flask import Flask, Response, current_app, g, request, send_from_directory, session, url_for
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -39,8 +40,70 @@ def add_nav_item(app: Flask, endpoint: str, label: object, permission: Permissio
     app.extensions.setdefault("regia_nav", []).append(NavItem(endpoint, label, permission))
 
 
+LAST_AGENCY_KEY = "last_agency"
+
+
 def init_app(app: Flask) -> None:
+    from agency.web import a11y
+
     app.context_processor(_template_helpers)
+    app.after_request(_remember_agency)
+    app.add_url_rule("/favicon.ico", "favicon", _favicon)
+    a11y.init_app(app)
+
+
+def _favicon() -> Response:
+    return send_from_directory(
+        current_app.static_folder or "static", "favicon.ico", mimetype="image/vnd.microsoft.icon"
+    )
+
+
+def _remember_agency(response: Response) -> Response:
+    """The agency of the last agency page: pages outside any agency keep showing its menu."""
+    agency = g.get("agency")
+    on_web = g.get("api_token") is None and not request.path.startswith("/api/")
+    if agency is not None and on_web and session.get(LAST_AGENCY_KEY) != str(agency.id):
+        session[LAST_AGENCY_KEY] = str(agency.id)
+    return response
+
+
+def menu_access() -> object | None:
+    """The membership whose agency menu the page shows: the page's agency, else the agency
+    the user last worked in (or their only one). Membership is checked, never assumed."""
+    if "menu_access" in g:
+        return g.menu_access
+    access = g.get("access")
+    if access is None and current_user.is_authenticated:
+        from tenants.service import agencies_of, load_access
+
+        if "user_agencies" not in g:
+            g.user_agencies = agencies_of(current_user)
+        agencies = g.user_agencies
+        last = session.get(LAST_AGENCY_KEY)
+        chosen = next((a for a in agencies if str(a.id) == last), None)
+        if chosen is None and len(agencies) == 1:
+            chosen = agencies[0]
+        access = load_access(current_user, chosen) if chosen is not None else None
+    g.menu_access = access
+    return access
+
+
+def country_name(code: str | None) -> str:
+    """``IT`` as "Italy" / "Italia" in the reader's language."""
+    if not code:
+        return ""
+    return _reader_locale().territories.get(code.upper(), code)
+
+
+def language_name(code: str | None) -> str:
+    """``it`` as "Italian" / "italiano" in the reader's language."""
+    if not code:
+        return ""
+    return _reader_locale().languages.get(code, code)
+
+
+def _reader_locale() -> Locale:
+    return Locale.parse(str(get_locale() or "en"))
 
 
 def _template_helpers() -> dict:
@@ -54,19 +117,31 @@ def _template_helpers() -> dict:
         return g.user_agencies
 
     def nav_items() -> list[dict]:
-        access = g.get("access")
+        access = menu_access()
         if access is None:
             return []
-        return [
-            {"url": url_for(item.endpoint), "label": item.label}
-            for item in current_app.extensions.get("regia_nav", [])
-            if item.permission is None or access.can(item.permission)
-        ]
+        here = request.endpoint or ""
+        in_agency = g.get("access") is not None
+        items = []
+        for item in current_app.extensions.get("regia_nav", []):
+            if item.permission is not None and not access.can(item.permission):
+                continue
+            current = None
+            if in_agency and here == item.endpoint:
+                current = "page"
+            elif in_agency and here.split(".")[0] == item.endpoint.split(".")[0]:
+                current = "true"  # a page inside this section (a client of Clients)
+            url = url_for(item.endpoint, agency_slug=access.agency.slug)
+            items.append({"url": url, "label": item.label, "current": current})
+        return items
 
     return {
         "current_locale": str(get_locale() or "en"),
         "user_agencies": user_agencies,
         "nav_items": nav_items,
+        "menu_access": menu_access,
+        "country_name": country_name,
+        "language_name": language_name,
         "role_label": lambda role: ROLE_LABELS.get(str(role), role),
         "status_label": lambda status: STATUS_LABELS.get(str(status), status),
     }

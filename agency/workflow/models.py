@@ -6,10 +6,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from agency.db import Base, Timestamped, UUIDPrimaryKey, utcnow
+from tenants.models import client_fk
 from tenants.scoping import TenantScoped
 
 
@@ -33,11 +34,12 @@ class LateRule(enum.StrEnum):
 
 class ApprovalPolicy(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     __tablename__ = "approval_policies"
-    __table_args__ = (UniqueConstraint("client_id", name="uq_approval_policies_client_id"),)
-
-    client_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("client_companies.id", ondelete="CASCADE")
+    __table_args__ = (
+        UniqueConstraint("agency_id", "client_id", name="uq_approval_policies_client_id"),
+        client_fk("approval_policies"),
     )
+
+    client_id: Mapped[uuid.UUID]
     internal_review: Mapped[bool] = mapped_column(default=True)
     client_approval: Mapped[str] = mapped_column(String(10), default=ClientApproval.ANY.value)
     approver_ids: Mapped[list] = mapped_column(JSON, default=list)  # user ids (str)

@@ -7,7 +7,7 @@
   refuses UPDATE/DELETE (audit) and UPDATE (revisions) whoever the role.
 
 Revision ID: 0008
-Revises: 0002_onboarding
+Revises: 0006_client_names_ci
 Create Date: 2026-11-27
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "0008"
-down_revision = "0002_onboarding"
+down_revision = "0006_client_names_ci"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """Browser tests: the suite's app served on a loopback port, driven by Debian's Chromium.
 
-The live server is the same app the other tests use (same PostgreSQL database as the
-non-superuser role, same Redis), so factories committed in the test thread are visible to
-the browser, and the suite's per-test truncation cleans up after both.
+The live server is the same app the other tests use (same database — PostgreSQL as the
+non-superuser role, or the embedded SQLite file — same Redis), so factories committed in the
+test thread are visible to the browser, and the suite's per-test cleanup covers both.
 """
 
 from __future__ import annotations

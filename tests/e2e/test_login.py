@@ -49,7 +49,9 @@ def test_owner_signs_out_from_the_user_menu(page: Page):
     page.get_by_role("button", name=owner.name).or_(
         page.get_by_role("link", name=owner.name)
     ).click()
-    page.get_by_role("button", name="Sign out").click()
+    sign_out = page.get_by_role("button", name="Sign out")
+    expect(sign_out).to_be_visible()  # the menu has opened
+    sign_out.click()
 
     expect(page).to_have_url(re.compile(r"/login$"))
     page.goto(f"/a/{agency.slug}/")

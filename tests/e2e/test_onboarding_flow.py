@@ -117,7 +117,11 @@ def test_owner_onboards_a_client_and_its_manager_sees_only_their_company(
         cm.get_by_role("button", name="Chiara Cliente").or_(
             cm.get_by_role("link", name="Chiara Cliente")
         ).click()
-        cm.get_by_role("button", name="Sign out").click()
+        sign_out = cm.get_by_role("button", name="Sign out")
+        expect(sign_out).to_be_visible()  # the menu has opened
+        sign_out.click()
+        # The sign-out POST must have landed before signing in again, or the two race.
+        expect(cm).to_have_url(re.compile(r"/login$"))
         sign_in(cm, "chiara@bellavista.example", "una password lunga 2026")
         expect(cm).to_have_url(re.compile(rf"/a/{agency.slug}/?$"))
         companies = cm.locator("#client-list li")

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Mutation testing of the security-critical code, on demand (not in CI): mutmut mutates
+# tenants/scoping.py, tenants/permissions.py, agency/crypto.py and agency/team/invitations.py
+# (setup.cfg [mutmut]) and runs the tests that cover them. Needs PostgreSQL and Redis, like
+# the suite; niced and one worker so it shares a machine politely. Survivors are reviewed
+# in bench/MUTATION.md. Usage: bench/mutation.sh [mutant name globs, e.g. "tenants.*"]
+# The mutants/ working copy is removed at the end (it would confuse `agency.i18n check`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
+if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
+nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
+survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: survived$/ {print $1}' | tr -d ' ')
+for name in $survivors; do .venv/bin/mutmut show "$name" || true; done
+.venv/bin/python - <<'PY'
+import json, pathlib
+counts = {}
+for meta in pathlib.Path("mutants").rglob("*.meta"):
+    for code in json.loads(meta.read_text()).get("exit_code_by_key", {}).values():
+        status = {0: "survived", 1: "killed", 5: "no tests", None: "not run"}.get(code, "killed")
+        counts[status] = counts.get(status, 0) + 1
+total = sum(counts.values())
+print("mutants:", counts, f"score: {counts.get('killed', 0)}/{total}")
+PY
+rm -rf mutants

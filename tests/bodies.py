@@ -1,0 +1,209 @@
+"""One valid request per write route, keyed by ``(endpoint, METHOD)``, for the sweeps.
+
+The role sweep sends these to see an allowed role's action really happen; the CSRF sweep
+sends them without a token; the isolation sweep sends them across agencies (so the only
+acceptable answer is 404, not a 422 about the body); the hostile-body sweep makes one field
+at a time hostile. A new write route gets a line here.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from collections.abc import Callable
+
+from tests.factories import PASSWORD
+from tests.world import World
+
+Body = list[tuple[str, str]] | dict | None
+
+
+def tiny_png() -> bytes:
+    """A valid 1×1 PNG."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
+    pixels = zlib.compress(b"\x00\xff\x00\x00")
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def _acme(w: World) -> str:
+    return str(w.objects["client"])
+
+
+def _policy_json(w: World) -> dict:
+    return {
+        "internal_review": True,
+        "client_approval": "any",
+        "approver_ids": [str(w.users["client_manager"].id)],
+        "reply_policy": "same",
+        "lead_time_hours": 24,
+        "reminder_hours": [4],
+        "late_rule": "hold",
+    }
+
+
+#: Web form submissions (the CSRF token is added by the sender).
+WEB: dict[tuple[str, str], Callable[[World], Body]] = {
+    ("auth.login", "POST"): lambda w: [("email", w.users["owner"].email), ("password", PASSWORD)],
+    ("auth.logout", "POST"): lambda w: [],
+    ("auth.signup", "POST"): lambda w: [
+        ("agency_name", "Fresh Web Agency"),
+        ("name", "Fresh Person"),
+        ("email", "fresh-web@example.com"),
+        ("password", PASSWORD),
+    ],
+    ("auth.account", "POST"): lambda w: [
+        ("profile-name", "Renamed Person"),
+        ("profile-locale", "it"),
+        ("profile-submit", "Save"),
+    ],
+    ("auth.tokens", "POST"): lambda w: [("name", "cli"), ("agency", w.slug)],
+    ("auth.revoke_token", "POST"): lambda w: [],
+    ("auth.revoke_other_sessions", "POST"): lambda w: [],
+    ("recovery.forgot", "POST"): lambda w: [("email", w.reset_email)],
+    ("recovery.reset", "POST"): lambda w: [("new_password", "a brand new passphrase 42")],
+    ("recovery.resend_verification", "POST"): lambda w: [],
+    ("auth.set_locale", "POST"): lambda w: [("locale", "it"), ("next", "/account")],
+    ("invitations.accept", "POST"): lambda w: [("name", "New Person"), ("password", PASSWORD)],
+    ("clients.create", "POST"): lambda w: [
+        ("name", "Umbrella"),
+        ("country", "DE"),
+        ("currency", "EUR"),
+        ("timezone", "Europe/Berlin"),
+        ("language", "en"),
+    ],
+    ("clients.edit", "POST"): lambda w: [
+        ("name", "Acme Renamed"),
+        ("legal_name", "Acme S.r.l."),
+        ("country", "IT"),
+        ("currency", "EUR"),
+        ("timezone", "Europe/Rome"),
+        ("language", "it"),
+        ("sdi_code", "ABC1234"),
+    ],
+    ("clients.change_status", "POST"): lambda w: [("action", "offboard")],
+    ("channels.create", "POST"): lambda w: [
+        ("network", "mastodon"),
+        ("name", "Web toots"),
+        ("settings-instance_url", "https://m.example"),
+        ("settings-access_token", "web-created-access-token"),
+    ],
+    ("channels.edit", "POST"): lambda w: [
+        ("name", "Renamed toots"),
+        ("settings-instance_url", "https://mastodon.example"),
+        ("settings-access_token", ""),
+    ],
+    ("channels.delete", "POST"): lambda w: [],
+    ("channels.disable", "POST"): lambda w: [],
+    ("channels.enable", "POST"): lambda w: [],
+    ("workflow.policy", "POST"): lambda w: [
+        ("internal_review", "y"),
+        ("client_approval", "all"),
+        ("approver_ids", str(w.users["client_manager"].id)),
+        ("reply_policy", "internal_only"),
+        ("lead_time_hours", "12"),
+        ("reminder_hours", "2, 6"),
+        ("late_rule", "notify"),
+    ],
+    ("team.invite", "POST"): lambda w: [
+        ("invite-email", "new-web@example.com"),
+        ("invite-role", "staff"),
+        ("invite-assigned_client_ids", str(w.objects["client"])),
+    ],
+    ("team.resend", "POST"): lambda w: [],
+    ("team.revoke", "POST"): lambda w: [],
+    ("team.change_role", "POST"): lambda w: [("role", "finance")],
+    ("team.assignments", "POST"): lambda w: [("client_ids", str(w.objects["client"]))],
+    ("team.deactivate", "POST"): lambda w: [],
+    ("team.reactivate", "POST"): lambda w: [],
+    ("team.transfer", "POST"): lambda w: [],
+    ("agency_settings.edit", "POST"): lambda w: [
+        ("settings-name", "Renamed Agency"),
+        ("settings-country", "DE"),
+        ("settings-default_locale", "en"),
+        ("settings-timezone", "Europe/Berlin"),
+        ("settings-default_currency", "EUR"),
+    ],
+    ("agency_settings.upload_logo", "POST"): lambda w: [
+        ("logo-logo", (io.BytesIO(tiny_png()), "logo.png", "image/png"))  # type: ignore[list-item]
+    ],
+}
+
+#: API JSON bodies; a list where several shapes are worth sending (the first is the default).
+API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
+    ("accounts.Signup", "POST"): lambda w: [
+        {
+            "agency_name": "Fresh Agency",
+            "name": "Fresh Person",
+            "email": "fresh@example.com",
+            "password": PASSWORD,
+        }
+    ],
+    ("accounts.Tokens", "POST"): lambda w: [
+        {"email": w.users["owner"].email, "password": PASSWORD, "agency": w.slug, "name": "cli"}
+    ],
+    ("api-clients.Clients", "POST"): lambda w: [
+        {"name": "Umbrella", "country": "DE", "currency": "EUR", "timezone": "Europe/Berlin"}
+    ],
+    ("api-clients.ClientResource", "PATCH"): lambda w: [
+        {"name": "Acme Renamed", "address": "Via 1", "sdi_code": "ABC1234"}
+    ],
+    ("api-workflow.ApprovalPolicyResource", "PUT"): lambda w: [_policy_json(w)],
+    ("api-channels.Channels", "POST"): lambda w: [
+        {
+            "network": "mastodon",
+            "name": "Toots",
+            "settings": {"instance_url": "https://m.example", "access_token": "api-mastodon-tok"},
+        },
+        {
+            "network": "bluesky",
+            "name": "Sky",
+            "settings": {"handle": "acme.bsky.social", "app_password": "api-bsky-app-pw"},
+        },
+        {
+            "network": "facebook_page",
+            "name": "FB",
+            "settings": {"page_id": "123", "access_token": "api-facebook-tok"},
+        },
+    ],
+    ("api-channels.ChannelResource", "PATCH"): lambda w: [{"name": "Renamed"}],
+    ("api-channels.ChannelResource", "DELETE"): lambda w: [None],  # type: ignore[list-item]
+    ("team-api.Invitations", "POST"): lambda w: [
+        {
+            "email": "new@example.com",
+            "role": "staff",
+            "assigned_client_ids": [str(w.objects["client"])],
+        },
+        {
+            "email": "boss@example.com",
+            "role": "client_manager",
+            "client_id": str(w.objects["client"]),
+        },
+    ],
+    ("team-api.InvitationResend", "POST"): lambda w: [None],  # type: ignore[list-item]
+    ("team-api.InvitationRevoke", "POST"): lambda w: [None],  # type: ignore[list-item]
+    ("team-api.InvitationAccept", "POST"): lambda w: [
+        {"token": w.invite_token, "name": "New Person", "password": PASSWORD}
+    ],
+    ("team-api.Member", "PATCH"): lambda w: [{"role": "finance"}],
+    ("team-api.MemberTransfer", "POST"): lambda w: [None],  # type: ignore[list-item]
+    ("team-api.AgencySettings", "PATCH"): lambda w: [
+        {"name": "Rich Agency Renamed", "country": "DE"}
+    ],
+}
+
+
+def valid_body(endpoint: str, method: str, world: World) -> Body:
+    """The default valid body of a write route (``None`` for an action without input)."""
+    if (endpoint, method) in API:
+        return API[(endpoint, method)](world)[0]
+    if (endpoint, method) in WEB:
+        return WEB[(endpoint, method)](world)
+    return None

@@ -1,0 +1,384 @@
+"""A rich agency ("world") shared by the generated sweeps, and what they need around it.
+
+One user per role (staff both assigned and not), clients, channels of several networks, a
+policy, a pending invitation, API tokens; a superuser digest of the whole database to prove
+a refused request wrote nothing; sign-in without the rate-limited form; and sending that
+reports an exception as a 5xx instead of stopping the sweep.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+import psycopg
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+
+from agency import audit
+from agency.db import Base, db, utcnow
+from agency.team.invitations import hash_token
+from tenants.context import tenant_context
+from tenants.models import ApiToken, Invitation, Membership, Role, User
+from tests import pg
+from tests.factories import (
+    make_agency,
+    make_channel,
+    make_client,
+    make_member,
+    make_policy,
+    owner_of,
+    token_for,
+)
+from tests.helpers import session_id_for
+
+#: Who acts in the role sweeps. ``staff`` is assigned to the target client, ``staff_other``
+#: to another one only.
+ROLES = (
+    "owner",
+    "manager",
+    "staff",
+    "staff_other",
+    "finance",
+    "client_manager",
+    "client_viewer",
+)
+ANONYMOUS = "anonymous"
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+PARAM_RE = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+
+
+@dataclass
+class World:
+    agency: object
+    slug: str
+    users: dict[str, User]
+    tokens: dict[str, str]
+    objects: dict[str, uuid.UUID]
+    invite_token: str = ""
+    reset_email: str = ""  # a member who asked for a password reset: ``reset_token`` is theirs
+    reset_token: str = ""
+    verify_token: str = ""  # the e-mail verification link of an unverified bystander
+
+
+def build_world(name: str = "Rich Agency") -> World:
+    """One agency with a user per role, three clients, channels of several networks (with
+    secrets), an approval policy, a pending invitation and a bystander staff member whose
+    membership is the target of member actions."""
+    agency = make_agency(name)
+    owner = owner_of(agency)
+    acme = make_client(agency, f"{name} Acme", legal_name="Acme S.r.l.", country="IT")
+    other = make_client(agency, f"{name} Globex")
+    make_client(agency, f"{name} Initech")
+    users = {
+        "owner": owner,
+        "manager": make_member(agency, Role.MANAGER),
+        "staff": make_member(agency, Role.STAFF, assigned=[acme]),
+        "staff_other": make_member(agency, Role.STAFF, assigned=[other]),
+        "finance": make_member(agency, Role.FINANCE),
+        "client_manager": make_member(agency, Role.CLIENT_MANAGER, client=acme),
+        "client_viewer": make_member(agency, Role.CLIENT_VIEWER, client=acme),
+    }
+    bystander = make_member(agency, Role.STAFF, assigned=[other])
+    channels = [
+        make_channel(agency, acme, network="mastodon"),
+        make_channel(
+            agency,
+            acme,
+            network="bluesky",
+            settings={"pds_url": "https://bsky.social", "handle": "acme.bsky.social"},
+            secrets={"app_password": "world-app-password"},
+        ),
+        make_channel(
+            agency,
+            acme,
+            network="webhook",
+            settings={"url": "https://hooks.example/regia"},
+            secrets={"secret": "whsec_world_signing"},
+        ),
+        make_channel(agency, other, network="manual"),
+    ]
+    make_policy(agency, acme, approver_ids=[str(users["client_manager"].id)])
+    with tenant_context(agency.id):
+        audit.record("client.created", actor_id=owner.id, subject_type="client", client_id=acme.id)
+        db.session.commit()
+    invite_token = f"invite-{uuid.uuid4().hex}"
+    invitation = Invitation(
+        agency_id=agency.id,
+        email=f"invitee@{agency.slug}.example",
+        role=Role.STAFF.value,
+        token_hash=hash_token(invite_token),
+        invited_by_id=owner.id,
+        expires_at=utcnow() + timedelta(days=7),
+    )
+    db.session.add(invitation)
+    db.session.commit()
+    tokens = {role: token_for(user, agency) for role, user in users.items()}
+    objects = {
+        "client": acme.id,
+        "other_client": other.id,
+        "channel": channels[0].id,
+        "membership": membership_id(bystander, agency),
+        "invitation": invitation.id,
+        "token": db.session.scalar(
+            ApiToken.__table__.select()
+            .with_only_columns(ApiToken.id)
+            .where(ApiToken.prefix == tokens["owner"][:10])
+        ),
+        "approval_policy": acme.id,
+    }
+    reset_token, verify_token = _recovery_links(agency, bystander)
+    return World(
+        agency,
+        agency.slug,
+        users,
+        tokens,
+        objects,
+        invite_token,
+        reset_email=bystander.email,
+        reset_token=reset_token,
+        verify_token=verify_token,
+    )
+
+
+def _recovery_links(agency, bystander: User) -> tuple[str, str]:  # noqa: ANN001
+    """A pending password-reset link of ``bystander``, and the verification link of a new,
+    unverified account."""
+    from agency.accounts.service import _hash, _serializer
+    from tenants import service as accounts
+    from tenants.models import PasswordReset
+
+    reset_token = f"reset-{uuid.uuid4().hex}"
+    db.session.add(
+        PasswordReset(
+            user_id=bystander.id,
+            token_hash=_hash(reset_token),
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+    )
+    fresh = accounts.create_user(
+        "Fresh Signup", f"unverified@{agency.slug}.example", "correct horse battery", verified=False
+    )
+    db.session.commit()
+    return reset_token, _serializer().dumps({"u": str(fresh.id), "e": fresh.email})
+
+
+def membership_id(user: User, agency) -> uuid.UUID:  # noqa: ANN001
+    return db.session.scalar(
+        Membership.__table__.select()
+        .with_only_columns(Membership.id)
+        .where(Membership.user_id == user.id, Membership.agency_id == agency.id)
+    )
+
+
+def truncate_all() -> None:
+    """Empty every table: as the owner on PostgreSQL (the runtime role may not TRUNCATE)."""
+    db.session.remove()
+    pg.empty_database(db.engine.url.render_as_string(hide_password=False), Base.metadata)
+
+
+def reset_world(name: str = "Rich Agency") -> World:
+    truncate_all()
+    return build_world(name)
+
+
+# -- signing in ----------------------------------------------------------------------------
+
+
+def sign_in(client, user: User) -> None:  # noqa: ANN001
+    """Sign in without the login form (its rate limit is under test elsewhere)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = session_id_for(user)
+        session["_fresh"] = True
+
+
+CSRF_RE = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf_token(client, page: str = "/account") -> str:  # noqa: ANN001
+    html = client.get(page).get_data(as_text=True)
+    match = CSRF_RE.search(html)
+    assert match, f"no CSRF token on {page}"
+    return match.group(1)
+
+
+# -- database digests ----------------------------------------------------------------------
+
+_admin: dict[str, psycopg.Connection] = {}
+
+
+def close_admin_connections() -> None:
+    for conn in _admin.values():
+        conn.close()
+    _admin.clear()
+
+
+def admin_connection() -> psycopg.Connection:
+    """A superuser connection to the test database (RLS hides nothing), kept per database."""
+    database = make_url(db.engine.url).database
+    conn = _admin.get(database)
+    if conn is None or conn.closed:
+        dsn = pg.ADMIN_DSN.rsplit("/", 1)[0] + f"/{database}"
+        conn = _admin[database] = psycopg.connect(dsn, autocommit=True)
+    return conn
+
+
+def snapshot() -> dict[str, str]:
+    """A digest of every table's content, read as the superuser, in one statement.
+
+    ``last_used_at`` of API tokens moves on reads (at most once a minute) by design.
+    On SQLite (no RLS to see past) the app's own engine reads every row.
+    """
+    if db.engine.dialect.name != "postgresql":
+        return _plain_snapshot()
+    parts = []
+    for table in Base.metadata.sorted_tables:
+        row = (
+            "(to_jsonb(t) - 'last_used_at')::text"
+            if table.name == "api_tokens"
+            else "to_jsonb(t)::text"
+        )
+        parts.append(
+            f"SELECT '{table.name}', count(*) || ':' || md5(coalesce(string_agg({row}, '|'"
+            f" ORDER BY {row}), '')) FROM \"{table.name}\" t"
+        )
+    return dict(admin_connection().execute(" UNION ALL ".join(parts)).fetchall())
+
+
+def _plain_snapshot() -> dict[str, str]:
+    import hashlib
+
+    digests: dict[str, str] = {}
+    with db.engine.connect() as conn:
+        for table in Base.metadata.sorted_tables:
+            columns = [c for c in table.c if c.name != "last_used_at"]
+            rows = sorted(repr(tuple(row)) for row in conn.execute(select(*columns)))
+            digest = hashlib.md5("|".join(rows).encode(), usedforsecurity=False).hexdigest()
+            digests[table.name] = f"{len(rows)}:{digest}"
+    return digests
+
+
+def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
+    return sorted(t for t in before if before[t] != after.get(t))
+
+
+# -- requests ------------------------------------------------------------------------------
+
+
+class Raised:
+    """A request that raised instead of answering (TESTING propagates exceptions)."""
+
+    def __init__(self, exc: Exception) -> None:
+        self.status_code = 599
+        self.exc = exc
+        self.headers: dict[str, str] = {}
+
+    def get_data(self, as_text: bool = False) -> str:
+        return ""
+
+
+def send(client, method: str, url: str, **kwargs):  # noqa: ANN001, ANN003, ANN201
+    try:
+        return client.open(url, method=method, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - reported as a 5xx with the route
+        db.session.rollback()
+        return Raised(exc)
+
+
+def describe(response) -> str:  # noqa: ANN001
+    if isinstance(response, Raised):
+        return f"raised {response.exc!r}"[:400]
+    return str(response.status_code)
+
+
+def route_methods(app, methods: set[str] | None = None) -> Iterator[tuple]:  # noqa: ANN001
+    """``(rule, METHOD)`` for every route of ``app``, sorted, HEAD/OPTIONS left out."""
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        for method in sorted((rule.methods or set()) - IGNORED_METHODS):
+            if methods is None or method in methods:
+                yield rule, method
+
+
+# -- filling URLs --------------------------------------------------------------------------
+
+# How to find the world's object for an id parameter: by parameter name, and for a bare
+# ``id`` by the path segment before it. Add new kinds here (and to ``build_world``).
+ID_KINDS = {
+    "client_id": "client",
+    "channel_id": "channel",
+    "membership_id": "membership",
+    "member_id": "membership",
+    "invitation_id": "invitation",
+    "token_id": "token",
+    "policy_id": "approval_policy",
+}
+SEGMENT_KINDS = {
+    "clients": "client",
+    "channels": "channel",
+    "members": "membership",
+    "memberships": "membership",
+    "invitations": "invitation",
+    "tokens": "token",
+}
+# Non-id parameters, by endpoint: a value that names something real.
+OTHER_PARAMS = {
+    "static": {"filename": "regia.css"},
+    "bootstrap.static": {"filename": "css/bootstrap.min.css"},
+    "apidocs.asset": {"filename": "swagger-ui.css"},
+    "mail.message": {"name": "missing.eml"},
+    "mail.message_html": {"name": "missing.eml"},
+}
+
+
+def kind_for(rule: str, name: str) -> str | None:
+    if name in ID_KINDS:
+        return ID_KINDS[name]
+    before = rule.split(f"<{name}>")[0] if f"<{name}>" in rule else rule.split(f":{name}>")[0]
+    segment = before.rstrip("/").rsplit("/", 1)[-1]
+    segment = re.sub(r"<[^>]*$", "", segment).rstrip("/").rsplit("/", 1)[-1]
+    return SEGMENT_KINDS.get(segment)
+
+
+def is_id_param(converter: str | None, name: str) -> bool:
+    return converter == "uuid" or name == "id" or name.endswith("_id")
+
+
+def fill(rule, slug: str, objects: dict[str, uuid.UUID]) -> tuple[str | None, list[str]]:  # noqa: ANN001
+    """The URL of ``rule`` with agency ``slug`` and ``objects``; or None and the problems."""
+    values: dict[str, str] = {}
+    problems: list[str] = []
+    for converter, name in PARAM_RE.findall(rule.rule):
+        if name == "agency_slug":
+            values[name] = slug
+        elif is_id_param(converter, name):
+            kind = kind_for(rule.rule, name)
+            if kind is None:
+                problems.append(
+                    f"{rule.rule}: id parameter <{name}> has no object kind; add it to ID_KINDS"
+                    " (or SEGMENT_KINDS) in tests/world.py"
+                )
+            elif kind not in objects:
+                problems.append(f"{rule.rule}: no {kind!r} object; build one in build_world")
+            else:
+                values[name] = str(objects[kind])
+        else:
+            values[name] = OTHER_PARAMS.get(rule.endpoint, {}).get(name, "x")
+    if problems:
+        return None, problems
+    return PARAM_RE.sub(lambda m: values[m.group(2)], rule.rule), []
+
+
+def world_url(rule, world: World) -> str:  # noqa: ANN001
+    """``rule`` filled with the world's slug and objects (the invitation link by its token)."""
+    if rule.endpoint == "invitations.accept":
+        return f"/invitations/{world.invite_token}"
+    if rule.endpoint == "recovery.reset":
+        return f"/password/reset/{world.reset_token}"
+    if rule.endpoint == "recovery.verify":
+        return f"/verify-email/{world.verify_token}"
+    url, problems = fill(rule, world.slug, world.objects)
+    assert url is not None, "\n".join(problems)
+    return url
