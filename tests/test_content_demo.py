@@ -12,7 +12,7 @@ from tenants.models import Agency
 
 
 def test_demo_seeds_posts_in_every_state_and_a_replied_inbox_item(runner, database_url):
-    assert runner.invoke(args=["demo"]).exit_code == 0
+    assert runner.invoke(args=["demo", "--force"]).exit_code == 0
     agency = db.session.scalar(select(Agency).where(Agency.slug == DEMO_SLUG))
     with tenant_context(agency.id):
         statuses = set(db.session.scalars(select(Post.status)))

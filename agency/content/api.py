@@ -186,7 +186,9 @@ class ClientMedia(MethodView):
     def post(self, files: dict, client_id: uuid.UUID):
         """Upload an image for this client's posts (multipart field `file`)."""
         client = get_client(g.access, client_id)
-        return {"ref": media.save_image(g.access, client, files["file"].read(media.MAX_BYTES + 1))}
+        upload = files.get("file")
+        content = upload.read(media.MAX_BYTES + 1) if upload is not None else b""
+        return {"ref": media.save_image(g.access, client, content)}
 
 
 def register(api: Api) -> None:

@@ -200,7 +200,8 @@ class ReplyIn(Schema):
 
 
 class MediaIn(Schema):
-    file = Upload(required=True, metadata={"description": "JPEG, PNG, GIF or WebP, at most 8 MB"})
+    # Checked by the view after the client lookup (another agency's client is a 404 first).
+    file = Upload(metadata={"description": "JPEG, PNG, GIF or WebP, at most 8 MB (required)"})
 
 
 class MediaOut(Schema):

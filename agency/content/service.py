@@ -33,7 +33,7 @@ from agency.content.models import (
 )
 from agency.content.policy import EffectivePolicy, effective_policy
 from agency.db import db, utcnow
-from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from agency.errors import DomainError, IllegalTransition, PermissionDenied, ValidationFailed
 from agency.workflow.models import LateRule
 from tenants.models import ClientCompany
 from tenants.permissions import Access, Permission
@@ -420,6 +420,6 @@ def approve_many(
         try:
             decide(access, post_id, Decision.APPROVE, revision=revision, via=via)
             done += 1
-        except (IllegalTransition, PermissionDenied, ValidationFailed) as exc:
+        except DomainError as exc:  # reported per post; the others still go through
             problems.append(exc.message)
     return done, problems
