@@ -7,6 +7,7 @@ import uuid
 from flask import g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
+from marshmallow import RAISE
 
 from agency.clients.service import get_client
 from agency.content import discussion, inbox, media, queries, service
@@ -42,7 +43,7 @@ INVALID = "Field errors in `errors.json`; nothing was changed."
 
 @blp.route("/posts")
 class Posts(MethodView):
-    @blp.arguments(PostListArgs, location="query")
+    @blp.arguments(PostListArgs, location="query", unknown=RAISE)
     @blp.response(200, PostListOut)
     def get(self, args: dict):
         """Visible posts, newest first; pass `next_cursor` back as `cursor` for the next page."""
@@ -51,6 +52,7 @@ class Posts(MethodView):
 
     @blp.arguments(PostCreateIn)
     @blp.response(201, PostOut)
+    @blp.alt_response(404, description="No such client (or another agency's).")
     @blp.alt_response(422, description=INVALID)
     def post(self, data: dict):
         """Draft a post for a client's channels (owner, manager, assigned staff)."""
@@ -151,7 +153,7 @@ class PostComments(MethodView):
 
 @blp.route("/inbox")
 class Inbox(MethodView):
-    @blp.arguments(InboxListArgs, location="query")
+    @blp.arguments(InboxListArgs, location="query", unknown=RAISE)
     @blp.response(200, InboxListOut)
     def get(self, args: dict):
         """Inbound comments, mentions and messages, newest first (agency members)."""
@@ -160,6 +162,7 @@ class Inbox(MethodView):
 
     @blp.arguments(InboxItemIn)
     @blp.response(201, InboxItemOut)
+    @blp.alt_response(404, description="No such channel (or not one of yours).")
     @blp.alt_response(422, description=INVALID)
     def post(self, data: dict):
         """Enter an item by hand (forums, networks without an API)."""

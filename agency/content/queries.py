@@ -40,7 +40,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
             raise ValueError(when)
         return moment, uuid.UUID(pid)
     except (ValueError, TypeError, binascii.Error) as exc:
-        raise ValidationFailed({"cursor": [_("This cursor is not valid.")]}) from exc
+        raise ValidationFailed(
+            {"cursor": [_("This cursor is not valid.")]}, location="query"
+        ) from exc
 
 
 def list_posts(
@@ -55,9 +57,9 @@ def list_posts(
     """One page of visible posts, newest first, as dicts; three queries whatever the size."""
     seen.require_see_content(access)
     if status and status not in set(PostStatus):
-        raise ValidationFailed({"status": [_("Unknown status.")]})
+        raise ValidationFailed({"status": [_("Unknown status.")]}, location="query")
     if kind and kind not in set(PostKind):
-        raise ValidationFailed({"kind": [_("Unknown kind.")]})
+        raise ValidationFailed({"kind": [_("Unknown kind.")]}, location="query")
     limit = max(1, min(limit, MAX_PAGE_SIZE))
     stmt = visible_posts(access).order_by(Post.created_at.desc(), Post.id.desc())
     if client_id is not None:

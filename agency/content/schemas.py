@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC
 
 from flask_smorest.fields import Upload
@@ -9,6 +10,7 @@ from marshmallow import Schema, fields, validate
 
 from agency.content.editing import MAX_BODY, MAX_MEDIA
 from agency.content.models import InboxStatus, PostKind, PostStatus, Visibility
+from agency.pagination import Cursor
 
 
 def _body(**kwargs: object) -> fields.String:
@@ -17,6 +19,9 @@ def _body(**kwargs: object) -> fields.String:
 
 def _when(**kwargs: object) -> fields.AwareDateTime:
     return fields.AwareDateTime(default_timezone=UTC, **kwargs)
+
+
+CURSOR_KINDS = (str, uuid.UUID)  # (a time, an id): a list's sort key
 
 
 class _Content(Schema):
@@ -96,7 +101,7 @@ class PostListArgs(Schema):
     client_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(list(PostStatus)))
     kind = fields.String(validate=validate.OneOf(list(PostKind)))
-    cursor = fields.String(validate=validate.Length(max=200))
+    cursor = Cursor(CURSOR_KINDS)
     limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
 
 
@@ -163,7 +168,11 @@ class InboxItemIn(Schema):
     external_id = fields.String(validate=validate.Length(min=1, max=300))
     author = fields.String(required=True, validate=validate.Length(min=1, max=300))
     body = fields.String(required=True, validate=validate.Length(min=1, max=MAX_BODY))
-    url = fields.Url(validate=validate.Length(max=2000), allow_none=True)
+    # Only web links: the inbox renders it as one (no javascript: or data: URLs).
+    url = fields.String(
+        validate=[validate.Length(max=2000), validate.Regexp(r"^https?://[^\s]+$")],
+        allow_none=True,
+    )
     received_at = _when()
 
 
@@ -185,7 +194,7 @@ class InboxItemOut(Schema):
 class InboxListArgs(Schema):
     client_id = fields.UUID()
     status = fields.String(validate=validate.OneOf(list(InboxStatus)))
-    cursor = fields.String(validate=validate.Length(max=200))
+    cursor = Cursor(CURSOR_KINDS)
     limit = fields.Integer(load_default=25, validate=validate.Range(min=1, max=100))
 
 
