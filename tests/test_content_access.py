@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -124,7 +126,7 @@ def test_another_agencys_post_is_404_everywhere(client, desk):
         assert client.post(f"{base}/{action}", json={}, headers=headers).status_code == 404
     assert client.get("/api/v1/posts", headers=headers).get_json()["items"] == []
     with tenant_context(desk.ids["agency"]):
-        row = db.session.scalar(select(Post).where(Post.id == post["id"]))
+        row = db.session.scalar(select(Post).where(Post.id == uuid.UUID(post["id"])))
         assert (row.status, row.revision) == ("draft", 1)
 
 

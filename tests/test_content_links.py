@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -40,7 +41,7 @@ def loop(smtp, database_url):
 def _status(desk, post_id: str) -> tuple:
     db.session.rollback()
     with tenant_context(desk.ids["agency"]):
-        row = db.session.scalar(select(Post).where(Post.id == post_id))
+        row = db.session.scalar(select(Post).where(Post.id == uuid.UUID(str(post_id))))
         return row.status, row.revision, row.approved_revision
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from sqlalchemy import select
@@ -43,7 +44,7 @@ def test_staff_drafts_in_the_client_time_zone_and_the_review_loop_runs_on_pages(
     post_url = r.headers["Location"]
     post_id = post_url.rstrip("/").rsplit("/", 1)[-1]
     with tenant_context(desk.ids["agency"]):
-        row = db.session.scalar(select(Post).where(Post.id == post_id))
+        row = db.session.scalar(select(Post).where(Post.id == uuid.UUID(str(post_id))))
         assert row.scheduled_at.isoformat() == "2031-06-01T07:30:00+00:00"  # 09:30 in Rome
     assert form_post(staff, f"{post_url}/submit", {}, page=post_url).status_code == 302
 
@@ -66,7 +67,9 @@ def test_staff_drafts_in_the_client_time_zone_and_the_review_loop_runs_on_pages(
     assert r.status_code == 302
     with tenant_context(desk.ids["agency"]):
         row = db.session.scalar(
-            select(Post).where(Post.id == post_id).execution_options(populate_existing=True)
+            select(Post)
+            .where(Post.id == uuid.UUID(str(post_id)))
+            .execution_options(populate_existing=True)
         )
         assert row.status == "changes_requested"
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import func, select
 
@@ -23,7 +25,7 @@ def _snapshot(desk, post_id: str) -> tuple:
     """Everything a refused transition must leave unchanged."""
     db.session.rollback()
     with tenant_context(desk.ids["agency"]):
-        post = db.session.scalar(select(Post).where(Post.id == post_id))
+        post = db.session.scalar(select(Post).where(Post.id == uuid.UUID(str(post_id))))
         return (
             post.status,
             post.revision,
@@ -100,7 +102,7 @@ def test_only_the_approved_revision_can_be_scheduled(app, desk, client):
     act(client, desk, post["id"], "approve", "manager")
     act(client, desk, post["id"], "approve", "cm")
     with tenant_context(desk.ids["agency"]):
-        row = db.session.scalar(select(Post).where(Post.id == post["id"]))
+        row = db.session.scalar(select(Post).where(Post.id == uuid.UUID(post["id"])))
         row.status = PostStatus.APPROVED.value  # as if the late rule had held it
         row.revision = 2  # a newer revision than the one approved
         from tenants.service import load_access
@@ -126,7 +128,9 @@ ACTION_ENDPOINTS = {
 def _post_in(client, desk, status: PostStatus) -> str:
     post = draft(client, desk)
     with tenant_context(desk.ids["agency"]):
-        db.session.scalar(select(Post).where(Post.id == post["id"])).status = status.value
+        db.session.scalar(
+            select(Post).where(Post.id == uuid.UUID(post["id"]))
+        ).status = status.value
         db.session.commit()
     return post["id"]
 
