@@ -118,6 +118,9 @@ def _register_blueprints(app: Flask) -> None:
     from agency.channels import views as channels_views
     from agency.clients import api as clients_api
     from agency.clients import views as clients_views
+    from agency.content import api as content_api
+    from agency.content import inbox_views, review_views
+    from agency.content import views as content_views
     from agency.mail import views as mail_views
     from agency.team import api as team_api
     from agency.team import views as team_views
@@ -135,10 +138,19 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (accounts_views.bp,):
         app.register_blueprint(blueprint)
     # Feature packages, in the order their menu items appear.
-    for feature in (clients_views, channels_views, workflow_views, team_views):
+    for feature in (
+        clients_views,
+        content_views,
+        inbox_views,
+        channels_views,
+        workflow_views,
+        team_views,
+    ):
         feature.init_app(app)
+    review_views.init_app(app)
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
+    content_api.register(api)
     channels_cli.init_app(app)
 
 

@@ -89,6 +89,9 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
             if role == Role.STAFF:
                 service.assign_staff(membership, trattoria.id)
     db.session.commit()
+    from agency.content.demo import demo_emails, seed_demo_posts
+
+    seed_demo_posts(agency, trattoria, demo_emails(USERS))
     return agency, logins
 
 

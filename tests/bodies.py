@@ -134,6 +134,33 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
     ("agency_settings.upload_logo", "POST"): lambda w: [
         ("logo-logo", (io.BytesIO(tiny_png()), "logo.png", "image/png"))  # type: ignore[list-item]
     ],
+    ("content.create", "POST"): lambda w: [
+        ("client_id", _acme(w)),
+        ("body", "A new post"),
+        ("channel_ids", str(w.objects["content_channel"])),
+    ],
+    ("content.edit", "POST"): lambda w: [
+        ("body", "Edited post"),
+        ("channel_ids", str(w.objects["content_channel"])),
+        ("media", w.objects["param:ref"]),
+    ],
+    ("content.submit", "POST"): lambda w: [],
+    ("content.approve", "POST"): lambda w: [("revision", "1")],
+    ("content.request_changes", "POST"): lambda w: [("comment", "Shorter"), ("revision", "1")],
+    ("content.reject", "POST"): lambda w: [("comment", "Not this one"), ("revision", "1")],
+    ("content.archive", "POST"): lambda w: [],
+    ("content.comment", "POST"): lambda w: [("body", "Looks good"), ("visibility", "shared")],
+    ("content.bulk_approve", "POST"): lambda w: [("post", f"{w.objects['post']}:1")],
+    ("content.revoke_links", "POST"): lambda w: [],
+    ("inbox.index", "POST"): lambda w: [
+        ("channel_id", str(w.objects["content_channel"])),
+        ("author", "@fan"),
+        ("body", "Open on Sunday?"),
+    ],
+    ("inbox.reply", "POST"): lambda w: [("body", "Yes, from 10!")],
+    ("review.approve", "POST"): lambda w: [("revision", "1")],
+    ("review.request_changes", "POST"): lambda w: [("comment", "Shorter"), ("revision", "1")],
+    ("review.comment", "POST"): lambda w: [("comment", "A question")],
 }
 
 #: API JSON bodies; a list where several shapes are worth sending (the first is the default).
@@ -197,6 +224,27 @@ API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
     ("team-api.AgencySettings", "PATCH"): lambda w: [
         {"name": "Rich Agency Renamed", "country": "DE"}
     ],
+    ("api-content.Posts", "POST"): lambda w: [
+        {"client_id": _acme(w), "body": "New", "channel_ids": [str(w.objects["content_channel"])]}
+    ],
+    ("api-content.PostResource", "PATCH"): lambda w: [
+        {"body": "Edited", "variants": {str(w.objects["content_channel"]): "Variant"}}
+    ],
+    ("api-content.PostSubmit", "POST"): lambda w: [{}],
+    ("api-content.PostApprove", "POST"): lambda w: [{"comment": "Fine", "revision": 1}],
+    ("api-content.PostRequestChanges", "POST"): lambda w: [{"comment": "Shorter", "revision": 1}],
+    ("api-content.PostReject", "POST"): lambda w: [{"comment": "No", "revision": 1}],
+    ("api-content.PostArchive", "POST"): lambda w: [{"comment": "Old"}],
+    ("api-content.PostComments", "POST"): lambda w: [{"body": "Nice"}],
+    ("api-content.Inbox", "POST"): lambda w: [
+        {
+            "channel_id": str(w.objects["content_channel"]),
+            "author": "@fan",
+            "body": "Hello?",
+            "url": "https://social.example/1",
+        }
+    ],
+    ("api-content.InboxReply", "POST"): lambda w: [{"body": "Hello!"}],
 }
 
 

@@ -246,7 +246,7 @@ def _api_fields(app) -> dict:  # noqa: ANN001
 def pytest_generate_tests(metafunc) -> None:  # noqa: ANN001
     """One test per write route (endpoint × method) of the roles table, which lists them all."""
     if "write_route" in metafunc.fixturenames:
-        routes = sorted(key for key in TABLE if key[1] in WRITES)
+        routes = sorted(key for key in TABLE if key[1] in WRITES and key not in NOT_JSON_OR_FORM)
         params = [
             pytest.param(
                 key,
@@ -281,6 +281,23 @@ ACCEPTS: dict[tuple[str, str], dict[str, str]] = {
         "all": "only the profile name is generic; the other names are not this form's",
     },
     ("auth.tokens", "POST"): {"name": FREE_TEXT},
+    ("api-content.Posts", "POST"): {"body": FREE_TEXT, "variants": FREE_TEXT},
+    ("api-content.PostResource", "PATCH"): {"body": FREE_TEXT, "variants": FREE_TEXT},
+    ("api-content.PostComments", "POST"): {"body": FREE_TEXT},
+    ("api-content.PostArchive", "POST"): {
+        "comment": FREE_TEXT, "empty": "archiving takes no input; the comment is optional",
+        "all": "unknown fields are ignored; archiving needs none",
+    },
+    ("api-content.Inbox", "POST"): {
+        "author": FREE_TEXT, "body": FREE_TEXT,
+        "external_id": "the network's id, as typed (manual entries may have none)",
+    },
+    ("api-content.InboxReply", "POST"): {"body": FREE_TEXT},
+    ("content.create", "POST"): {"body": FREE_TEXT},
+    ("content.edit", "POST"): {"body": FREE_TEXT},
+    ("content.comment", "POST"): {"body": FREE_TEXT},
+    ("inbox.index", "POST"): {"author": FREE_TEXT, "body": FREE_TEXT},
+    ("inbox.reply", "POST"): {"body": FREE_TEXT},
     ("recovery.reset", "POST"): {"new_password": "any long enough password"},
     ("agency_settings.edit", "POST"): {
         "settings-name": FREE_TEXT,
@@ -332,6 +349,12 @@ ACCEPTS: dict[tuple[str, str], dict[str, str]] = {
     ("team.assignments", "POST"): {"empty": "no client ids: the member is assigned none"},
     ("auth.set_locale", "POST"): {"next": "never stored: an unsafe target falls back to home"},
 }  # fmt: skip
+
+# Write routes this sweep cannot feed (it sends JSON or form fields), with where they are tested.
+NOT_JSON_OR_FORM = {
+    ("api-content.ClientMedia", "POST"): "a multipart image upload: hostile files (wrong type, "
+    "too big, not an image) are refused in tests/test_content_media.py",
+}
 
 # Routes where the sweep found a real defect, left failing on purpose until it is fixed.
 KNOWN_DEFECTS: dict[tuple[str, str], str] = {}

@@ -24,6 +24,7 @@ from agency.team.invitations import hash_token
 from tenants.context import tenant_context
 from tenants.models import ApiToken, Invitation, Membership, Role, User
 from tests import pg
+from tests.content_helpers import content_objects
 from tests.factories import (
     make_agency,
     make_channel,
@@ -129,6 +130,9 @@ def build_world(name: str = "Rich Agency") -> World:
             .where(ApiToken.prefix == tokens["owner"][:10])
         ),
         "approval_policy": acme.id,
+        # A post sent to Acme's client manager, its image, decisions, a comment, review
+        # links, and an inbox item (tests/content_helpers.py).
+        **content_objects(agency, acme, owner),
     }
     reset_token, verify_token = _recovery_links(agency, bystander)
     return World(
@@ -314,6 +318,8 @@ ID_KINDS = {
     "invitation_id": "invitation",
     "token_id": "token",
     "policy_id": "approval_policy",
+    "post_id": "post",
+    "item_id": "inbox_item",
 }
 SEGMENT_KINDS = {
     "clients": "client",
@@ -365,7 +371,9 @@ def fill(rule, slug: str, objects: dict[str, uuid.UUID]) -> tuple[str | None, li
             else:
                 values[name] = str(objects[kind])
         else:
-            values[name] = OTHER_PARAMS.get(rule.endpoint, {}).get(name, "x")
+            # A value the world built (e.g. "param:ref", a post's image), else a fixed one.
+            fixed = OTHER_PARAMS.get(rule.endpoint, {}).get(name, "x")
+            values[name] = str(objects.get(f"param:{name}", fixed))
     if problems:
         return None, problems
     return PARAM_RE.sub(lambda m: values[m.group(2)], rule.rule), []

@@ -27,6 +27,8 @@ def init_app(app: Flask) -> None:
 
 def unstorable(value: str) -> bool:
     """True when ``value`` has a NUL character or cannot be encoded as UTF-8."""
+    if not isinstance(value, str):  # odd multipart parts parse to None: nothing to store
+        return False
     if "\x00" in value:
         return True
     try:

@@ -20,7 +20,7 @@ from playwright.sync_api import Page
 from agency.demo import DEMO_PASSWORD, USERS, seed_demo
 from tenants.models import Role
 from tests.e2e import axe
-from tests.factories import make_channel, make_policy
+from tests.factories import make_channel
 
 # Not crawled, with the reason.
 SKIPPED_PREFIXES = (
@@ -66,7 +66,14 @@ def _seed() -> None:
     for client in (trattoria, northwind):
         make_channel(agency, client, name=f"{client.name[:9]} on Mastodon")
     make_channel(agency, trattoria, network="manual", name="Forum della cucina", status="disabled")
-    make_policy(agency, trattoria, reminder_hours=[24, 2], lead_time_hours=48)
+    from agency.workflow.models import ApprovalPolicy
+
+    with tenant_context(agency.id):  # the demo seeds Trattoria's policy with its posts
+        policy = db.session.scalar(
+            select(ApprovalPolicy).where(ApprovalPolicy.client_id == trattoria.id)
+        )
+        policy.reminder_hours, policy.lead_time_hours = [24, 2], 48
+        db.session.commit()
     owner = db.session.scalar(select(User).where(User.email == USERS[0][1]))
     access = load_access(owner, agency)
     invitations.create_invitation(

@@ -1,0 +1,78 @@
+"""Calendar of scheduled posts (DESIGN.md §6): a week or a month, per client or across clients.
+
+Days are the agency's (or the filtered client's) local days; a page costs the same number of
+queries however many posts it shows.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from agency.content import access as seen
+from agency.content.models import Post, PostStatus, Revision, aware
+from agency.content.queries import present_rows, visible_posts
+from agency.db import db
+from tenants.permissions import Access
+
+MAX_POSTS = 2000  # a month of a busy agency; more is a filter's job
+
+
+@dataclass(frozen=True)
+class Day:
+    day: date
+    posts: list[dict]
+
+
+def period(view: str, anchor: date) -> tuple[date, date]:
+    """First day and the day after the last, of the week (from Monday) or month of ``anchor``."""
+    if view == "month":
+        start = anchor.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+        return start, end
+    start = anchor - timedelta(days=anchor.weekday())
+    return start, start + timedelta(days=7)
+
+
+def calendar_days(
+    access: Access,
+    start: date,
+    end: date,
+    timezone: str,
+    *,
+    client_id: uuid.UUID | None = None,
+    status: str | None = None,
+    channel_id: uuid.UUID | None = None,
+) -> list[Day]:
+    """Every day from ``start`` to ``end`` (excluded) with the posts scheduled that day."""
+    seen.require_see_content(access)
+    zone = ZoneInfo(timezone)
+    lower = datetime.combine(start, time.min, zone)
+    upper = datetime.combine(end, time.min, zone)
+    stmt = (
+        visible_posts(access)
+        .where(Revision.scheduled_at >= lower, Revision.scheduled_at < upper)
+        .where(Post.status != PostStatus.ARCHIVED.value)
+        .order_by(Revision.scheduled_at, Post.id)
+        .limit(MAX_POSTS)
+    )
+    if client_id is not None:
+        stmt = stmt.where(Post.client_id == client_id)
+    if status in set(PostStatus):
+        stmt = stmt.where(Post.status == status)
+    posts = present_rows(access, db.session.execute(stmt).all())
+    if channel_id is not None:
+        posts = [p for p in posts if any(t["channel_id"] == channel_id for t in p["targets"])]
+    by_day: dict[date, list[dict]] = {}
+    for post in posts:
+        local = aware(post["scheduled_at"]).astimezone(zone)
+        post["local_time"] = local.strftime("%H:%M")
+        by_day.setdefault(local.date(), []).append(post)
+    days = []
+    current = start
+    while current < end:
+        days.append(Day(current, by_day.get(current, [])))
+        current += timedelta(days=1)
+    return days

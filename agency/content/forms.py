@@ -1,0 +1,123 @@
+"""Post editor and review forms: shapes, CSRF and the client's local time (rules: service)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
+
+from agency.content.editing import MAX_BODY, MAX_MEDIA
+
+STATUS_LABELS = {
+    "draft": _l("Draft"),
+    "in_review": _l("In internal review"),
+    "awaiting_client": _l("Awaiting client approval"),
+    "approved": _l("Approved"),
+    "scheduled": _l("Scheduled"),
+    "publishing": _l("Publishing"),
+    "published": _l("Published"),
+    "partially_published": _l("Partially published"),
+    "failed": _l("Failed"),
+    "changes_requested": _l("Changes requested"),
+    "rejected": _l("Rejected"),
+    "archived": _l("Archived"),
+}
+ACTION_LABELS = {
+    "submit": _l("Submit for review"),
+    "approve": _l("Approve"),
+    "request-changes": _l("Request changes"),
+    "reject": _l("Reject"),
+    "archive": _l("Archive"),
+}
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+class PostForm(FlaskForm):
+    body = TextAreaField(_l("Text"), validators=[Length(max=MAX_BODY)])
+    channel_ids = SelectMultipleField(
+        _l("Channels"),
+        choices=[],
+        validate_choice=False,  # the service checks the channels belong to the client
+        widget=ListWidget(prefix_label=False),
+        option_widget=CheckboxInput(),
+    )
+    scheduled_at = StringField(
+        _l("Publish at"),
+        validators=[Optional()],
+        render_kw={"type": "datetime-local"},
+        description=_l("In the client's time zone. Leave empty to publish once approved."),
+    )
+    media = TextAreaField(
+        _l("Images"),
+        validators=[Optional(), Length(max=5000)],
+        description=_l("One image per line, in order; delete a line to remove the image."),
+    )
+    upload = FileField(_l("Add an image"), description=_l("JPEG, PNG, GIF or WebP, up to 8 MB."))
+
+    def values(self, form_data, timezone: str) -> dict:  # noqa: ANN001 - a MultiDict
+        """The service's input: variants from ``variant-<channel id>`` fields, UTC time."""
+        values: dict = {
+            "body": self.body.data or "",
+            "channel_ids": list(self.channel_ids.data or []),
+            "media": [
+                line.strip() for line in (self.media.data or "").splitlines() if line.strip()
+            ][: MAX_MEDIA + 1],
+            "variants": {
+                key.removeprefix("variant-"): text
+                for key, text in form_data.items()
+                if key.startswith("variant-")
+                and text.strip()
+                and key.removeprefix("variant-") in (self.channel_ids.data or [])
+            },
+        }
+        values["scheduled_at"] = to_utc(self.scheduled_at.data, timezone)
+        return values
+
+    def show_errors(self, errors: dict) -> None:
+        for name, messages in errors.items():
+            field = self._fields.get(name)
+            if field is None:
+                field = self.body  # channel and variant problems are shown with the text
+            flat = messages if isinstance(messages, list) else [
+                m for group in messages.values() for m in group
+            ]  # fmt: skip
+            field.errors = [*field.errors, *flat] if isinstance(field.errors, list) else flat
+
+
+def to_utc(local: str | None, timezone: str) -> datetime | None:
+    """A ``datetime-local`` value in the client's zone, as aware UTC (None when empty)."""
+    if not local:
+        return None
+    try:
+        naive = datetime.strptime(local.strip()[:16], DATETIME_LOCAL)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)  # refused by the service as not in the future
+    return naive.replace(tzinfo=ZoneInfo(timezone)).astimezone(UTC)
+
+
+def to_local(moment: datetime | None, timezone: str) -> str:
+    return moment.astimezone(ZoneInfo(timezone)).strftime(DATETIME_LOCAL) if moment else ""
+
+
+class ClientChoiceForm(FlaskForm):
+    client_id = SelectField(_l("Client"), choices=[])
+
+
+class DecisionForm(FlaskForm):
+    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=10_000)])
+    # The revision the reviewer saw: deciding on a post that changed since is refused.
+    revision = IntegerField(validators=[Optional()], widget=HiddenInput())
+
+
+class CommentForm(FlaskForm):
+    body = TextAreaField(_l("Comment"), validators=[Length(min=1, max=10_000)])
+    visibility = SelectField(
+        _l("Who sees it"),
+        choices=[("internal", _l("Agency only")), ("shared", _l("Shared with the client"))],
+    )

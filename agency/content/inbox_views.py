@@ -1,0 +1,98 @@
+"""The inbox page, /a/<agency_slug>/inbox: items per channel, manual entry, replies."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Flask, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import SelectField, StringField, TextAreaField
+from wtforms.validators import Length, Optional
+
+from agency.channels.models import Channel, ChannelStatus
+from agency.content import inbox
+from agency.db import db
+from agency.errors import IllegalTransition, ValidationFailed
+from agency.web.context import add_nav_item
+from tenants.permissions import Permission
+
+bp = Blueprint("inbox", __name__, url_prefix="/a/<agency_slug>/inbox", template_folder="templates")
+
+
+class ItemForm(FlaskForm):
+    channel_id = SelectField(_l("Channel"), choices=[])
+    author = StringField(_l("From"), validators=[Length(max=300)])
+    body = TextAreaField(_l("Message"), validators=[Length(max=10_000)])
+    url = StringField(_l("Link"), validators=[Optional(), Length(max=2000)])
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(_l("Reply"), validators=[Length(max=10_000)])
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    add_nav_item(app, "inbox.index", _l("Inbox"), Permission.DRAFT_CONTENT)
+
+
+def _channels() -> list[Channel]:
+    from agency.content.access import scope
+
+    agency_ids, _client_ids = scope(g.access)
+    stmt = select(Channel).where(Channel.status != ChannelStatus.DISABLED.value)
+    if agency_ids is not None:
+        stmt = stmt.where(Channel.client_id.in_(agency_ids))
+    return list(db.session.scalars(stmt.order_by(Channel.name, Channel.id)))
+
+
+@bp.route("/", methods=["GET", "POST"])
+@login_required
+def index(agency_slug: str):  # noqa: ANN201
+    channels = _channels()
+    form = ItemForm()
+    form.channel_id.choices = [(str(c.id), f"{c.name} ({c.network})") for c in channels]
+    if form.validate_on_submit():
+        try:
+            inbox.create_item(
+                g.access,
+                {k: form.data[k] for k in ("channel_id", "author", "body", "url")},
+                via="web",
+            )
+        except ValidationFailed as exc:
+            for name, messages in exc.errors.items():
+                field = form._fields.get(name, form.body)
+                field.errors = [*field.errors, *messages]
+        else:
+            flash(_("Added to the inbox."), "success")
+            return redirect(url_for("inbox.index"))
+    items, next_cursor = inbox.list_items(
+        g.access, status=request.args.get("status") or None, cursor=request.args.get("cursor")
+    )
+    names = {c.id: c.name for c in channels}
+    return render_template(
+        "content/inbox.html", items=items, next_cursor=next_cursor, form=form,
+        reply_form=ReplyForm(), channel_names=names,
+    ), 422 if form.errors else 200  # fmt: skip
+
+
+@bp.post("/<uuid:item_id>/reply")
+@login_required
+def reply(agency_slug: str, item_id: uuid.UUID):  # noqa: ANN201
+    form = ReplyForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("inbox.index")), 303
+    try:
+        post = inbox.reply(g.access, item_id, {"body": form.body.data or ""}, via="web")
+    except (IllegalTransition, ValidationFailed) as exc:
+        message = exc.message if isinstance(exc, IllegalTransition) else " ".join(
+            str(m) for v in exc.errors.values() for m in (v if isinstance(v, list) else [v])
+        )  # fmt: skip
+        flash(message, "danger")
+        return redirect(url_for("inbox.index")), 303
+    flash(_("Reply drafted and sent for approval."), "success")
+    return redirect(url_for("content.detail", post_id=post.id))

@@ -1,0 +1,167 @@
+"""E-mails the workflow sends, queued only once the change that caused them is committed.
+
+A rolled-back transition must not have told anyone anything: the service adds pending mails
+to the session, ``commit()`` sends them after the commit succeeds, ``discard()`` drops them.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import select
+
+from agency.content import links
+from agency.content.models import Post
+from agency.db import db, utcnow
+from tenants.models import Agency, ClientCompany
+
+log = logging.getLogger(__name__)
+_PENDING = "regia_pending_workflow_mail"
+
+
+@dataclass(frozen=True)
+class _ReviewRequest:
+    email: str
+    name: str
+    locale: str | None
+    token: str
+    agency_id: uuid.UUID
+    client_id: uuid.UUID
+    scheduled_at: datetime | None
+
+
+def request_review(post: Post, approver_ids: frozenset[uuid.UUID]) -> None:
+    """Each approver gets a fresh magic link by e-mail once this transaction commits."""
+    pending = db.session.info.setdefault(_PENDING, [])
+    for user, token in links.links_for_review(post, approver_ids):
+        pending.append(
+            _ReviewRequest(
+                user.email,
+                user.name,
+                user.locale,
+                token,
+                post.agency_id,
+                post.client_id,
+                post.scheduled_at,
+            )  # fmt: skip
+        )
+
+
+@dataclass(frozen=True)
+class _Update:
+    user_id: uuid.UUID
+    event: str  # mentioned | changes_requested | approved | rejected
+    agency_id: uuid.UUID
+    post_id: uuid.UUID
+    actor: str
+    comment: str | None
+
+
+def tell(user_ids, event: str, post: Post, actor: str, comment: str | None = None) -> None:  # noqa: ANN001
+    """E-mail these members about ``event`` on ``post`` once this transaction commits."""
+    pending = db.session.info.setdefault(_PENDING, [])
+    for user_id in dict.fromkeys(u for u in user_ids if u is not None):
+        pending.append(_Update(user_id, event, post.agency_id, post.id, actor, comment))
+
+
+@dataclass(frozen=True)
+class _Reminder:
+    agency_id: uuid.UUID
+    post_id: uuid.UUID
+    revision: int
+    at: datetime
+
+
+def schedule_reminders(post: Post, deadline: datetime | None, hours: tuple[int, ...]) -> None:
+    """Remind the approvers ``hours`` before the deadline, if still undecided by then."""
+    if deadline is None:
+        return
+    pending = db.session.info.setdefault(_PENDING, [])
+    for h in hours:
+        at = deadline - timedelta(hours=h)
+        if at > utcnow():
+            pending.append(_Reminder(post.agency_id, post.id, post.revision, at))
+
+
+def discard() -> None:
+    db.session.info.pop(_PENDING, None)
+
+
+def commit() -> None:
+    """Commit the session, then queue the mails the committed change calls for."""
+    pending = db.session.info.pop(_PENDING, [])
+    db.session.commit()
+    for mail in pending:
+        try:
+            if isinstance(mail, _Update):
+                _send_update(mail)
+            elif isinstance(mail, _Reminder):
+                _enqueue_reminder(mail)
+            else:
+                _send_review_request(mail)
+        except Exception:  # a mail queue outage must not undo or fail a committed decision
+            # Never log the mail itself: a review request carries a magic-link token.
+            log.exception("could not queue a workflow mail (%s)", type(mail).__name__)
+
+
+def _send_review_request(mail: _ReviewRequest) -> None:
+    from agency.mail.service import render_mail, send_mail
+    from tenants.context import tenant_context
+
+    agency = db.session.scalar(select(Agency).where(Agency.id == mail.agency_id))
+    with tenant_context(mail.agency_id):
+        client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == mail.client_id))
+    rendered = render_mail(
+        "content/email/review_request",
+        mail.locale or (client.language if client else None) or agency.default_locale,
+        name=mail.name,
+        agency_name=agency.name,
+        client_name=client.name if client else "",
+        scheduled=mail.scheduled_at,
+        link=links.link_url(mail.token),
+        expires_at=utcnow() + links.LINK_TTL,
+        logo_cid=None,
+    )
+    send_mail(mail.email, rendered.subject, rendered.text, rendered.html)
+
+
+def _send_update(mail: _Update) -> None:
+    from agency.mail.service import render_mail, send_mail
+    from tenants.models import User
+
+    user = db.session.scalar(select(User).where(User.id == mail.user_id))
+    agency = db.session.scalar(select(Agency).where(Agency.id == mail.agency_id))
+    if user is None or not user.active or agency is None:
+        return
+    base = current_app.config["REGIA"].base_url
+    rendered = render_mail(
+        "content/email/update",
+        user.locale or agency.default_locale,
+        event=mail.event,
+        name=user.name,
+        actor=mail.actor,
+        comment=mail.comment,
+        agency_name=agency.name,
+        link=f"{base}/a/{agency.slug}/posts/{mail.post_id}",
+        logo_cid=None,
+    )
+    send_mail(user.email, rendered.subject, rendered.text, rendered.html)
+
+
+def _enqueue_reminder(reminder: _Reminder) -> None:
+    from agency.content.jobs import remind_approvers
+    from agency.jobs import queue
+
+    # A deterministic id: the same reminder scheduled twice is one job.
+    queue("mail").enqueue_at(
+        reminder.at,
+        remind_approvers,
+        str(reminder.agency_id),
+        str(reminder.post_id),
+        reminder.revision,
+        job_id=f"remind-{reminder.post_id}-{reminder.revision}-{int(reminder.at.timestamp())}",
+    )

@@ -1,0 +1,393 @@
+"""Post pages under /a/<agency_slug>/posts: list, editor, detail with review, comments, history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    stream_with_context,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from sqlalchemy import select
+
+from agency.channels.models import Channel, ChannelStatus
+from agency.clients.service import get_client, list_clients
+from agency.content import access as seen
+from agency.content import calendar as cal
+from agency.content import discussion, media, queries, record, service
+from agency.content.forms import (
+    ACTION_LABELS,
+    STATUS_LABELS,
+    CommentForm,
+    DecisionForm,
+    PostForm,
+    to_local,
+)
+from agency.content.models import Decision, PostStatus
+from agency.db import db, utcnow
+from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from agency.web.context import add_nav_item
+from tenants.models import Role
+from tenants.permissions import Permission
+
+bp = Blueprint(
+    "content", __name__, url_prefix="/a/<agency_slug>/posts", template_folder="templates"
+)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    add_nav_item(app, "content.index", _l("Posts"), Permission.SEE_CONTENT)
+    add_nav_item(app, "content.calendar", _l("Calendar"), Permission.SEE_CONTENT)
+    add_nav_item(app, "content.queue", _l("To approve"), Permission.SEE_CONTENT)
+    app.context_processor(
+        lambda: {"waiting_on_me": _waiting_on_me, "approval_turnaround": _turnaround}
+    )
+
+
+def _turnaround() -> list[dict]:
+    """For managers' dashboards: bars of the median client approval time per client."""
+    from agency.content import stats
+
+    access = g.get("access")
+    if access is None or access.agency_role not in (Role.OWNER, Role.MANAGER):
+        return []
+    return stats.bar_chart_rows(stats.turnaround_by_client())
+
+
+def _waiting_on_me() -> list[dict] | None:
+    """For the dashboard: up to 5 posts awaiting this member, or None if they see no content."""
+    access = g.get("access")
+    if access is None or not access.can(Permission.SEE_CONTENT):
+        return None
+    return queries.waiting_on(access, limit=5)
+
+
+@bp.get("/")
+@login_required
+def index(agency_slug: str):  # noqa: ANN201
+    try:
+        client_id = uuid.UUID(request.args["client_id"]) if request.args.get("client_id") else None
+        posts, next_cursor = queries.list_posts(
+            g.access,
+            client_id=client_id,
+            status=request.args.get("status") or None,
+            cursor=request.args.get("cursor") or None,
+        )
+    except (ValueError, ValidationFailed):
+        return redirect(url_for("content.index"))
+    except PermissionDenied:
+        abort(403)
+    clients, _next = list_clients(g.access, limit=100)
+    return render_template(
+        "content/list.html",
+        posts=posts,
+        next_cursor=next_cursor,
+        clients={c.id: c for c in clients},
+        client_id=client_id,
+        status=request.args.get("status") or None,
+        statuses=STATUS_LABELS,
+        draftable=[c for c in clients if g.access.can(Permission.DRAFT_CONTENT, c.id)],
+        can_manage=client_id is not None and g.access.can(Permission.MANAGE_CLIENTS, client_id),
+    )
+
+
+@bp.get("/calendar")
+@login_required
+def calendar(agency_slug: str):  # noqa: ANN201
+    view = "month" if request.args.get("view") == "month" else "week"
+    try:
+        anchor = date.fromisoformat(request.args.get("date") or utcnow().date().isoformat())
+        if not 1900 <= anchor.year <= 9000:  # far dates overflow the period arithmetic
+            raise ValueError(anchor)
+        client_id = uuid.UUID(request.args["client_id"]) if request.args.get("client_id") else None
+        channel_id = (
+            uuid.UUID(request.args["channel_id"]) if request.args.get("channel_id") else None
+        )
+    except ValueError:
+        return redirect(url_for("content.calendar"))
+    clients, _next = list_clients(g.access, limit=100)
+    client = next((c for c in clients if c.id == client_id), None)
+    timezone = client.timezone if client else g.agency.timezone
+    start, end = cal.period(view, anchor)
+    days = cal.calendar_days(
+        g.access, start, end, timezone, client_id=client_id,
+        status=request.args.get("status") or None, channel_id=channel_id,
+    )  # fmt: skip
+    step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    return render_template(
+        "content/calendar.html", days=days, view=view, start=start, end=end,
+        previous=(start - step).isoformat(), following=(start + step).isoformat(),
+        clients=clients, client=client, timezone=timezone, statuses=STATUS_LABELS,
+        status=request.args.get("status") or None,
+        channels=_channels(client.id) if client else [], channel_id=channel_id,
+    )  # fmt: skip
+
+
+@bp.get("/queue")
+@login_required
+def queue(agency_slug: str):  # noqa: ANN201
+    """What waits on me: internal review for reviewers, approval for client managers."""
+    return render_template(
+        "content/queue.html",
+        posts=queries.waiting_on(g.access),
+        statuses=STATUS_LABELS,
+        form=DecisionForm(),
+    )
+
+
+@bp.post("/queue/approve")
+@login_required
+def bulk_approve(agency_slug: str):  # noqa: ANN201
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("content.queue")), 303
+    choices = []
+    for value in request.form.getlist("post")[:100]:
+        post_id, _sep, revision = value.partition(":")
+        try:
+            choices.append((uuid.UUID(post_id), int(revision)))
+        except ValueError:
+            continue
+    if not choices:
+        flash(_("Tick the posts to approve."), "warning")
+        return redirect(url_for("content.queue")), 303
+    done, problems = service.approve_many(g.access, choices, via="web")
+    flash(_("%(n)d approved.", n=done), "success" if not problems else "warning")
+    for problem in problems:
+        flash(problem, "danger")
+    return redirect(url_for("content.queue"))
+
+
+def _channels(client_id: uuid.UUID) -> list[Channel]:
+    return list(
+        db.session.scalars(
+            select(Channel)
+            .where(Channel.client_id == client_id, Channel.status != ChannelStatus.DISABLED.value)
+            .order_by(Channel.name, Channel.id)
+        )
+    )
+
+
+def _editor(client, post: dict | None):  # noqa: ANN001, ANN202
+    form = PostForm()
+    channels = _channels(client.id)
+    form.channel_ids.choices = [(str(c.id), f"{c.name} ({c.network})") for c in channels]
+    if request.method == "GET" and post is not None:
+        form.body.data = post["body"]
+        form.channel_ids.data = [str(t["channel_id"]) for t in post["targets"]]
+        form.scheduled_at.data = to_local(post["scheduled_at"], client.timezone)
+        form.media.data = "\n".join(post["media"])
+    if form.validate_on_submit():
+        values = form.values(request.form, client.timezone)
+        try:
+            if form.upload.data:
+                values["media"].append(media.save_image(g.access, client, form.upload.data.read()))
+                form.media.data = "\n".join(values["media"])
+            if post is None:
+                saved = service.create_post(g.access, {**values, "client_id": client.id}, via="web")
+            else:
+                saved = service.update_post(g.access, post["id"], values, via="web")
+        except ValidationFailed as exc:
+            form.show_errors(exc.errors)
+        else:
+            flash(_("Post saved."), "success")
+            return redirect(url_for("content.detail", post_id=saved.id))
+    variants = dict(post["variants"]) if post and request.method == "GET" else {
+        k.removeprefix("variant-"): v for k, v in request.form.items() if k.startswith("variant-")
+    }  # fmt: skip
+    status = 422 if form.errors else 200
+    return render_template(
+        "content/editor.html", form=form, client=client, post=post, channels=channels,
+        variants=variants,
+    ), status  # fmt: skip
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create(agency_slug: str):  # noqa: ANN201
+    try:
+        client_id = uuid.UUID(request.values.get("client_id", ""))
+    except ValueError:
+        return redirect(url_for("content.index"))  # the list page asks for the client
+    client = get_client(g.access, client_id)
+    if not g.access.can(Permission.DRAFT_CONTENT, client.id):
+        abort(403)
+    return _editor(client, None)
+
+
+@bp.route("/<uuid:post_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
+    post = queries.post_view(g.access, post_id)
+    if not g.access.can(Permission.DRAFT_CONTENT, post["client_id"]):
+        abort(403)
+    return _editor(get_client(g.access, post["client_id"]), post)
+
+
+@bp.get("/<uuid:post_id>/media/<ref>")
+@login_required
+def image(agency_slug: str, post_id: uuid.UUID, ref: str):  # noqa: ANN201
+    path, mimetype = media.image_file(g.access, post_id, ref)
+    return send_file(path, mimetype=mimetype, max_age=3600)
+
+
+@bp.get("/<uuid:post_id>")
+@login_required
+def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
+    post = queries.post_view(g.access, post_id)
+    client = get_client(g.access, post["client_id"])
+    agency_side = seen.agency_view(g.access, client.id)
+    comment_form = CommentForm()
+    if not agency_side:
+        comment_form.visibility.choices = [("shared", _("Shared with the agency"))]
+    return render_template(
+        "content/detail.html",
+        post=post,
+        client=client,
+        status_labels=STATUS_LABELS,
+        actions=_actions(post, agency_side),
+        action_labels=ACTION_LABELS,
+        decision_form=DecisionForm(),
+        comment_form=comment_form,
+        can_comment=g.access.can(Permission.COMMENT, client.id),
+        can_edit=agency_side
+        and g.access.can(Permission.DRAFT_CONTENT, client.id)
+        and PostStatus(post["status"]) in service.ACTIONS["edit"],
+        comments=discussion.list_comments(g.access, post_id),
+        revisions=discussion.list_revisions(g.access, post_id),
+        activity=discussion.activity(g.access, post_id),
+        scheduled_local=to_local(post["scheduled_at"], client.timezone),
+        image_url=lambda pid, ref: url_for("content.image", post_id=pid, ref=ref),
+    )
+
+
+def _actions(post: dict, agency_side: bool) -> list[str]:
+    """The review buttons this user may press on this post now."""
+    status, client_id = PostStatus(post["status"]), post["client_id"]
+    can = g.access.can
+    drafter = agency_side and can(Permission.DRAFT_CONTENT, client_id)
+    out = ["submit"] if drafter and status in service.ACTIONS["submit"] else []
+    internal = status == PostStatus.IN_REVIEW and agency_side
+    if (internal and can(Permission.INTERNAL_REVIEW, client_id)) or (
+        status == PostStatus.AWAITING_CLIENT
+        and not agency_side
+        and can(Permission.CLIENT_APPROVAL, client_id)
+    ):
+        out += ["approve", "request-changes", "reject"]
+    if drafter and status in service.ACTIONS["archive"]:
+        out.append("archive")
+    return out
+
+
+def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
+    service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
+    form = DecisionForm()
+    if not form.validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    try:
+        if action == "submit":
+            service.submit(g.access, post_id, via="web")
+        elif action == "archive":
+            service.archive(g.access, post_id, via="web")
+        else:
+            decision = Decision(action.replace("-", "_"))
+            service.decide(
+                g.access, post_id, decision, comment=form.comment.data,
+                revision=form.revision.data, via="web",
+            )  # fmt: skip
+    except (IllegalTransition, ValidationFailed) as exc:
+        flash(_flat(exc), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    flash(_("Done: %(action)s.", action=ACTION_LABELS[action]), "success")
+    return redirect(url_for("content.detail", post_id=post_id))
+
+
+def _transition_view(action: str):  # noqa: ANN202
+    def view(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN202
+        return _transition(post_id, action)
+
+    view.__name__ = action.replace("-", "_")
+    return login_required(view)
+
+
+# One route per action (content.submit, content.approve, ...): plain URLs, one endpoint each.
+for _action in ACTION_LABELS:
+    bp.add_url_rule(
+        f"/<uuid:post_id>/{_action}",
+        endpoint=_action.replace("-", "_"),
+        view_func=_transition_view(_action),
+        methods=["POST"],
+    )
+
+
+def _flat(exc: IllegalTransition | ValidationFailed) -> str:
+    if isinstance(exc, IllegalTransition):
+        return exc.message
+    messages: list[str] = []
+    for value in exc.errors.values():
+        groups = value.values() if isinstance(value, dict) else [value]
+        for group in groups:
+            messages.extend(group)
+    return " ".join(messages)
+
+
+@bp.get("/approval-record/<uuid:client_id>.csv")
+@login_required
+def approval_record(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    lines = record.approval_record_csv(g.access, client_id, via="web")
+    return Response(
+        stream_with_context(lines),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.csv"'},
+    )
+
+
+@bp.post("/review-links/<uuid:client_id>/revoke")
+@login_required
+def revoke_links(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    from agency.content.links import revoke_client_links
+
+    client = get_client(g.access, client_id)
+    count = revoke_client_links(g.access, client, via="web")
+    flash(_("%(n)d review links revoked.", n=count), "success")
+    return redirect(url_for("content.index", client_id=client.id))
+
+
+@bp.post("/<uuid:post_id>/comments")
+@login_required
+def comment(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
+    service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
+    form = CommentForm()
+    form.visibility.choices = [("internal", "internal"), ("shared", "shared")]
+    if not form.validate_on_submit():
+        flash(_("Write a comment."), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    try:
+        discussion.add_comment(
+            g.access, post_id, {"body": form.body.data, "visibility": form.visibility.data},
+            via="web",
+        )  # fmt: skip
+    except ValidationFailed as exc:
+        flash(_flat(exc), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    except PermissionDenied:
+        abort(403)
+    flash(_("Comment added."), "success")
+    return redirect(url_for("content.detail", post_id=post_id, _anchor="comments"))

@@ -1,0 +1,147 @@
+"""A client with channels, a policy and one member per role, for the content workflow tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from agency.db import utcnow
+from tenants.models import Role
+from tests.factories import (
+    make_agency,
+    make_channel,
+    make_client,
+    make_member,
+    make_policy,
+    owner_of,
+    token_for,
+)
+from tests.helpers import bearer
+
+
+@dataclass
+class Desk:
+    agency: object
+    client: object
+    other_client: object
+    mastodon: object
+    x: object
+    other_channel: object
+    users: dict = field(default_factory=dict)
+    headers: dict = field(default_factory=dict)
+    ids: dict = field(default_factory=dict)  # plain ids: usable after a rollback expires rows
+
+    def h(self, who: str) -> dict:
+        return self.headers[who]
+
+
+def make_desk(*, client_approval: str = "any", internal_review: bool = True, **policy) -> Desk:
+    agency = make_agency()
+    client = make_client(agency, "Bellavista")
+    other = make_client(agency, "Other Co")
+    mastodon = make_channel(agency, client, name="Toots")
+    x = make_channel(
+        agency, client, network="x", name="Xeet", settings={}, secrets={"access_token": "t"}
+    )
+    other_channel = make_channel(agency, other, name="Other toots")
+    desk = Desk(agency, client, other, mastodon, x, other_channel)
+    desk.ids = {
+        "agency": agency.id,
+        "client": str(client.id),
+        "other_client": str(other.id),
+        "mastodon": str(mastodon.id),
+        "x": str(x.id),
+        "other_channel": str(other_channel.id),
+    }
+    desk.users["owner"] = owner_of(agency)
+    desk.users["manager"] = make_member(agency, Role.MANAGER)
+    desk.users["staff"] = make_member(agency, Role.STAFF, assigned=[client])
+    desk.users["other_staff"] = make_member(agency, Role.STAFF, assigned=[other])
+    desk.users["finance"] = make_member(agency, Role.FINANCE)
+    desk.users["cm"] = make_member(agency, Role.CLIENT_MANAGER, client=client)
+    desk.users["cm2"] = make_member(agency, Role.CLIENT_MANAGER, client=client)
+    desk.users["viewer"] = make_member(agency, Role.CLIENT_VIEWER, client=client)
+    desk.users["other_cm"] = make_member(agency, Role.CLIENT_MANAGER, client=other)
+    make_policy(
+        agency,
+        client,
+        internal_review=internal_review,
+        client_approval=client_approval,
+        **policy,
+    )
+    for name, user in desk.users.items():
+        desk.headers[name] = bearer(token_for(user, agency))
+        desk.ids[name] = str(user.id)
+    return desk
+
+
+def later(hours: int = 72) -> str:
+    return (utcnow() + timedelta(hours=hours)).isoformat()
+
+
+def draft(http, desk: Desk, who: str = "staff", **fields) -> dict:
+    body = {
+        "client_id": desk.ids["client"],
+        "body": "Hello from Bellavista",
+        "channel_ids": [desk.ids["mastodon"]],
+        **fields,
+    }
+    response = http.post("/api/v1/posts", json=body, headers=desk.h(who))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def act(http, desk: Desk, post_id: str, action: str, who: str, **body):  # noqa: ANN201
+    return http.post(f"/api/v1/posts/{post_id}/{action}", json=body, headers=desk.h(who))
+
+
+def content_objects(agency, client, author) -> dict:  # noqa: ANN001
+    """A post sent to the client (with an image, decisions, a comment, review links) and an
+    inbox item of ``client`` (on a new manual channel), for the sweeps
+    over every route (tests/test_route_isolation.py, tests/test_no_server_errors.py)."""
+    from agency.channels.models import Channel
+    from agency.content import discussion, media, service
+    from agency.content.models import Decision, InboxItem
+    from agency.db import db
+    from tenants.context import tenant_context
+    from tenants.service import load_access
+
+    with tenant_context(agency.id):
+        channel = Channel(client_id=client.id, network="manual", name="Sweep channel")
+        db.session.add(channel)
+        db.session.commit()
+        access = load_access(author, agency)
+        ref = media.save_image(access, client, tiny_png())
+        post = service.create_post(
+            access,
+            {
+                "client_id": client.id, "body": "Sweep post", "channel_ids": [channel.id],
+                "media": [ref],
+            },
+        )  # fmt: skip
+        # Through review to the client: an approval, a review link, a comment exist too.
+        service.submit(access, post.id)
+        service.decide(access, post.id, Decision.APPROVE)
+        discussion.add_comment(access, post.id, {"body": "Sweep note", "visibility": "shared"})
+        item = InboxItem(
+            client_id=client.id, channel_id=channel.id, external_id="sweep-1",
+            author="@someone", body="A question", received_at=utcnow(),
+        )  # fmt: skip
+        db.session.add(item)
+        db.session.commit()
+        return {
+            "post": post.id,
+            "inbox_item": item.id,
+            "content_channel": channel.id,
+            "param:ref": ref,  # the image URL parameter of the post's media route
+        }
+
+
+def tiny_png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), (10, 20, 30)).save(out, format="PNG")
+    return out.getvalue()

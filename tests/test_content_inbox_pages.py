@@ -1,0 +1,49 @@
+"""The inbox page: manual entry, reply through the page, staff scope."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.content_helpers import make_desk
+from tests.helpers import AuthActions, form_post
+
+
+@pytest.fixture
+def desk(app, database_url):
+    return make_desk()
+
+
+def _login(app, desk, who: str):  # noqa: ANN202
+    web = app.test_client()
+    assert AuthActions(web).login(desk.users[who].email).status_code == 302
+    return web
+
+
+def test_staff_enters_a_message_by_hand_and_drafts_the_reply(app, desk):
+    web = _login(app, desk, "staff")
+    url = f"/a/{desk.agency.slug}/inbox/"
+    page = web.get(url).get_data(as_text=True)
+    assert "Toots" in page and "Other toots" not in page  # only assigned clients' channels
+    r = form_post(
+        web, url, {"channel_id": desk.ids["mastodon"], "author": "@fan", "body": "Open Sunday?"}
+    )
+    assert r.status_code == 302
+    html = web.get(url).get_data(as_text=True)
+    assert "Open Sunday?" in html
+    item_id = html.split('action="/a/')[1].split("/inbox/")[1].split("/reply")[0]
+    r = form_post(web, f"{url}{item_id}/reply", {"body": "Yes, from 10!"}, page=url)
+    assert r.status_code == 302 and "/posts/" in r.headers["Location"]
+    post_page = web.get(r.headers["Location"]).get_data(as_text=True)
+    assert "Yes, from 10!" in post_page and 'data-status="in_review"' in post_page
+
+
+def test_bad_manual_entry_shows_errors_and_writes_nothing(app, desk):
+    web = _login(app, desk, "staff")
+    url = f"/a/{desk.agency.slug}/inbox/"
+    r = form_post(web, url, {"channel_id": desk.ids["other_channel"], "author": "", "body": ""})
+    assert r.status_code == 422
+    assert "The inbox is empty." in web.get(url).get_data(as_text=True)
+
+
+def test_client_users_have_no_inbox(app, desk):
+    assert _login(app, desk, "cm").get(f"/a/{desk.agency.slug}/inbox/").status_code == 403
