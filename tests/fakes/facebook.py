@@ -50,6 +50,7 @@ class FakeGraph(FakeService):
         self.containers: dict[str, dict] = {}
         self.ig_media: dict[str, dict] = {}
         self.polls_until_finished = 1  # status checks answering IN_PROGRESS first
+        self.processing_fails = False  # containers end in ERROR (an image Instagram refuses)
 
     # -- set-up -------------------------------------------------------------------------------
     def _id(self) -> str:
@@ -415,7 +416,9 @@ class FakeGraph(FakeService):
                 container = self.containers[node]
                 if container["status_code"] == "IN_PROGRESS":
                     container["polls"] += 1
-                    if container["polls"] > self.polls_until_finished:
+                    if self.processing_fails:
+                        container["status_code"] = "ERROR"
+                    elif container["polls"] > self.polls_until_finished:
                         container["status_code"] = "FINISHED"
                 return 200, {"status_code": container["status_code"], "id": node}
             if node in self.ig_media:
