@@ -9,12 +9,13 @@ import pytest
 from agency.publishing.connectors.base import ErrorClass, PublishError, connector_class
 from agency.publishing.connectors.instagram import InstagramConnector, public_media_url
 from tests.connector_helpers import Checkpoints, loopback_client, outgoing, png
-from tests.fakes.facebook import FakeGraph, graph_error
+from tests.fakes.facebook import graph_error
+from tests.fakes.instagram import FakeInstagramGraph
 
 
 @pytest.fixture
 def fake():
-    with FakeGraph() as service:
+    with FakeInstagramGraph() as service:
         page = service.add_page("Rossi", token="page-token")
         service.account = service.add_instagram(page, "pasticceria_rossi")
         yield service

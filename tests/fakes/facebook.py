@@ -1,7 +1,7 @@
-"""A loopback Meta Graph API (graph.facebook.com/vXX.X/): Facebook Pages and Instagram.
+"""A loopback Meta Graph API (graph.facebook.com/vXX.X/): Facebook Pages.
 
-One fake for both networks, as in reality (Instagram's publishing API lives on the same
-host). Shapes follow the Graph docs: ``{"id": ...}`` on create, ``{"data": [...],
+``tests/fakes/instagram.py`` extends it with Instagram's content publishing, which lives on
+the same host in reality. Shapes follow the Graph docs: ``{"id": ...}`` on create, ``{"data": [...],
 "paging": {...}}`` on lists, newest first, ``created_time``/``timestamp`` as
 ``2026-11-27T06:50:00+0000``, and every error as HTTP 400 with ``{"error": {"message",
 "type", "code", "error_subcode", "fbtrace_id"}}`` — so a client must read the code.
@@ -34,7 +34,7 @@ def graph_error(message: str, code: int, subcode: int | None = None, **extra: An
     return {"error": error}
 
 
-def _now() -> str:
+def graph_time() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
@@ -44,13 +44,9 @@ class FakeGraph(FakeService):
         self._ids = itertools.count(10_000_001)
         self.tokens: dict[str, str] = {}  # token -> the page id it acts as
         self.pages: dict[str, dict] = {}
-        self.ig_users: dict[str, dict] = {}  # ig user id -> account (with its page id)
         self.posts: dict[str, dict] = {}  # page posts, by id "pageid_n"
         self.comments: dict[str, dict] = {}  # page and instagram comments
-        self.containers: dict[str, dict] = {}
-        self.ig_media: dict[str, dict] = {}
-        self.polls_until_finished = 1  # status checks answering IN_PROGRESS first
-        self.processing_fails = False  # containers end in ERROR (an image Instagram refuses)
+        self.ig_media: dict[str, dict] = {}  # Instagram media (the Instagram fake adds some)
 
     # -- set-up -------------------------------------------------------------------------------
     def _id(self) -> str:
@@ -62,17 +58,6 @@ class FakeGraph(FakeService):
         self.tokens[token] = page["id"]
         return page
 
-    def add_instagram(self, page: dict, username: str) -> dict:
-        account = {
-            "id": self._id(),
-            "username": username,
-            "name": username.title(),
-            "page_id": page["id"],
-            "profile_picture_url": f"https://scontent.example/{username}.jpg",
-        }
-        self.ig_users[account["id"]] = account
-        return account
-
     def add_comment(self, on: str, text: str, *, name: str = "Fan", parent: str | None = None):
         """A visitor's comment on a Page post (``on``), or on Instagram media."""
         with self.lock:
@@ -81,9 +66,6 @@ class FakeGraph(FakeService):
 
     def page_posts(self, page: dict) -> list[dict]:
         return [p for p in self.posts.values() if p["from"]["id"] == page["id"]]
-
-    def media_of(self, account: dict) -> list[dict]:
-        return [m for m in self.ig_media.values() if m["owner"] == account["id"]]
 
     # -- helpers ------------------------------------------------------------------------------
     def _acting(self, request: Request) -> str | None:
@@ -102,9 +84,6 @@ class FakeGraph(FakeService):
             )
         return page_id, None
 
-    def _may_act_for(self, page_id: str, node: str) -> bool:
-        return node == page_id or self.ig_users.get(node, {}).get("page_id") == page_id
-
     def _comment(self, on: str, text: str, author: dict, parent: str | None) -> dict:
         root = self.comments[on]["on"] if on in self.comments else on
         comment = {
@@ -113,7 +92,7 @@ class FakeGraph(FakeService):
             "on": root,
             "parent": parent or (on if on in self.comments else None),
             "from": author,
-            "created_time": _now(),
+            "created_time": graph_time(),
         }
         self.comments[comment["id"]] = comment
         return comment
@@ -132,18 +111,6 @@ class FakeGraph(FakeService):
         }
         if c["parent"]:
             shown["parent"] = {"id": c["parent"]}
-        return shown
-
-    def _ig_comment(self, c: dict, fields: str) -> dict:
-        shown = {
-            "id": c["id"],
-            "text": c["message"],
-            "timestamp": c["created_time"],
-            "username": c["from"].get("username", c["from"]["name"]),
-        }
-        if "replies" in fields and not c["parent"]:
-            replies = [r for r in self.comments.values() if r["parent"] == c["id"]]
-            shown["replies"] = {"data": [self._ig_comment(r, "") for r in reversed(replies)]}
         return shown
 
     def _listing(self, data: list[dict]) -> dict:
@@ -176,7 +143,7 @@ class FakeGraph(FakeService):
         post = {
             "id": post_id,
             "message": message,
-            "created_time": _now(),
+            "created_time": graph_time(),
             "from": {"id": page_id, "name": self.pages[page_id]["name"]},
             **extra,
         }
@@ -273,122 +240,6 @@ class FakeGraph(FakeService):
                 shown = [self._page_comment(c) for c in reversed(found)]
         return 200, self._listing(shown)
 
-    # -- Instagram ----------------------------------------------------------------------------
-    def _ig_author(self, ig_user_id: str) -> dict:
-        account = self.ig_users[ig_user_id]
-        return {"id": account["id"], "name": account["name"], "username": account["username"]}
-
-    @route("POST", "/{version}/{node}/media")
-    def create_container(self, request: Request):
-        page_id, refused = self._guard(request)
-        if refused:
-            return refused
-        node = request.params["node"]
-        if node not in self.ig_users or not self._may_act_for(page_id, node):
-            return 400, graph_error(
-                "(#10) Application does not have permission for this action", 10
-            )
-        form = multipart.fields(request)
-        if not re.match(r"^https?://", form.get("image_url", "")):
-            return 400, graph_error("(#100) The parameter image_url is required", 100)
-        with self.lock:
-            container = {
-                "id": self._id(),
-                "owner": node,
-                "image_url": form["image_url"],
-                "caption": form.get("caption", ""),
-                "status_code": "IN_PROGRESS",
-                "polls": 0,
-                "alt_text": form.get("alt_text"),
-            }
-            self.containers[container["id"]] = container
-        return 200, {"id": container["id"]}
-
-    @route("POST", "/{version}/{node}/media_publish")
-    def publish_container(self, request: Request):
-        page_id, refused = self._guard(request)
-        if refused:
-            return refused
-        node = request.params["node"]
-        if not self._may_act_for(page_id, node):
-            return 400, graph_error("(#10) Application does not have permission", 10)
-        creation_id = multipart.fields(request).get("creation_id", "")
-        with self.lock:
-            container = self.containers.get(creation_id)
-            if container is None or container["owner"] != node:
-                return 400, graph_error("(#100) Invalid parameter", 100)
-            if container["status_code"] != "FINISHED":
-                return 400, graph_error(
-                    "Media ID is not available",
-                    9007,
-                    2207027,
-                    error_user_msg="The media is not ready for publishing, "
-                    "please wait for a moment",
-                )
-            media = {
-                "id": self._id(),
-                "owner": node,
-                "caption": container["caption"],
-                "timestamp": _now(),
-                "container": creation_id,
-            }
-            self.ig_media[media["id"]] = media
-            container["status_code"] = "PUBLISHED"
-        return 200, {"id": media["id"]}
-
-    @route("GET", "/{version}/{node}/media")
-    def list_media(self, request: Request):
-        _page_id, refused = self._guard(request)
-        if refused:
-            return refused
-        fields = self._fields(request)
-        with self.lock:
-            data = []
-            for media in reversed(self.media_of(self.ig_users[request.params["node"]])):
-                shown = {
-                    "id": media["id"],
-                    "caption": media["caption"],
-                    "timestamp": media["timestamp"],
-                    "permalink": f"https://www.instagram.com/p/{media['id']}/",
-                }
-                if "comments" in fields:
-                    top = [
-                        c
-                        for c in self.comments.values()
-                        if c["on"] == media["id"] and not c["parent"]
-                    ]
-                    shown["comments"] = {
-                        "data": [self._ig_comment(c, fields) for c in reversed(top)]
-                    }
-                data.append(shown)
-        return 200, self._listing(data[: int(request.arg("limit") or 25)])
-
-    @route("POST", "/{version}/{node}/replies")
-    def reply_to_ig_comment(self, request: Request):
-        page_id, refused = self._guard(request)
-        if refused:
-            return refused
-        node = request.params["node"]
-        comment = self.comments.get(node)
-        message = multipart.fields(request).get("message")
-        if comment is None or comment["on"] not in self.ig_media or comment["parent"]:
-            return 400, graph_error("(#100) Invalid parameter", 100)
-        if not message:
-            return 400, graph_error("(#100) Missing message", 100)
-        with self.lock:
-            owner = self.ig_media[comment["on"]]["owner"]
-            reply = self._comment(node, message, self._ig_author(owner), node)
-        return 200, {"id": reply["id"]}
-
-    @route("GET", "/{version}/{node}/replies")
-    def list_ig_replies(self, request: Request):
-        _page_id, refused = self._guard(request)
-        if refused:
-            return refused
-        with self.lock:
-            found = [c for c in self.comments.values() if c["parent"] == request.params["node"]]
-            return 200, self._listing([self._ig_comment(c, "") for c in reversed(found)])
-
     # -- nodes --------------------------------------------------------------------------------
     @route("GET", "/{version}/{node}")
     def read_node(self, request: Request):
@@ -411,25 +262,18 @@ class FakeGraph(FakeService):
                     }
                 },
             }
-        with self.lock:
-            if node in self.containers:
-                container = self.containers[node]
-                if container["status_code"] == "IN_PROGRESS":
-                    container["polls"] += 1
-                    if self.processing_fails:
-                        container["status_code"] = "ERROR"
-                    elif container["polls"] > self.polls_until_finished:
-                        container["status_code"] = "FINISHED"
-                return 200, {"status_code": container["status_code"], "id": node}
-            if node in self.ig_media:
-                return 200, {"id": node, "permalink": f"https://www.instagram.com/p/{node}/"}
-            if node in self.ig_users:
-                account = self.ig_users[node]
-                wanted = [f for f in fields.split(",") if f in account] or ["id"]
-                return 200, {f: account[f] for f in {"id", *wanted}}
+        found = self.node(node, fields)
+        if found is not None:
+            return 200, found
         return 400, graph_error(
             f"Unsupported get request. Object with ID '{node}' does not exist", 100, 33
         )
+
+    def node(self, node: str, fields: str) -> dict | None:
+        """A node other than ``me`` by id (the Instagram fake adds its own), or None."""
+        with self.lock:
+            post = self.posts.get(node)
+            return {"id": node, "message": post["message"]} if post else None
 
 
 def _epoch(created_time: str) -> int:
