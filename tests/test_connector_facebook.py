@@ -223,3 +223,11 @@ def test_text_and_image_limits_fail_before_any_call(fake, connector, tmp_path):
     with pytest.raises(PublishError):
         connector.publish(outgoing("two", media=(png(tmp_path, "a.png"), png(tmp_path, "b.png"))))
     assert fake.requests == []
+
+
+def test_engine_style_shared_state_reconciles_within_the_same_attempt(fake, connector, checkpoints):
+    item = outgoing("Shared state", state=checkpoints)
+    fake.drop_after_commit("POST", feed(fake))
+    with pytest.raises(PublishError):
+        connector.publish(item)
+    assert connector.find_existing(item).external_id == fake.page_posts(fake.page)[0]["id"]

@@ -155,6 +155,23 @@ def test_reply_to_a_comment_uses_the_replies_edge(fake, connector, tmp_path):
     assert fake.comments[reply.external_id]["parent"] == question["id"]
 
 
+def test_reply_without_a_root_finds_out_the_parent_is_a_comment(fake, connector, tmp_path):
+    post = connector.publish(outgoing("Post", media=(png(tmp_path),)))
+    question = fake.add_comment(post.external_id, "Vegan?", name="Anna")
+    reply = connector.publish_reply(outgoing("Some are", reply_to=question["id"]))
+    assert fake.comments[reply.external_id]["parent"] == question["id"]
+
+
+def test_a_reply_to_a_reply_answers_its_parent_comment(fake, connector, tmp_path):
+    """Instagram replies nest one level: the engine only knows the inbox item's id."""
+    post = connector.publish(outgoing("Post", media=(png(tmp_path),)))
+    question = fake.add_comment(post.external_id, "Vegan?", name="Anna")
+    follow_up = fake.add_comment(post.external_id, "Me too?", name="Luca", parent=question["id"])
+    reply = connector.publish_reply(outgoing("Yes both", reply_to=follow_up["id"]))
+    assert fake.comments[reply.external_id]["parent"] == question["id"]
+    assert fake.calls("POST", f"/v23.0/{question['id']}/replies")
+
+
 def test_reply_to_the_post_itself_is_a_comment(fake, connector, tmp_path):
     post = connector.publish(outgoing("Post", media=(png(tmp_path),)))
     reply = connector.publish_reply(outgoing("Thanks all", reply_to=post.external_id))
@@ -229,3 +246,13 @@ def test_without_a_public_media_url_instagram_fails_with_a_clear_message(
         connector.publish(outgoing("Hello", media=(png(tmp_path),)))
     assert caught.value.error_class is ErrorClass.PERMANENT
     assert "REGIA_PUBLIC_MEDIA_URL" in caught.value.message
+
+
+def test_engine_style_shared_state_reconciles_within_the_same_attempt(
+    fake, connector, checkpoints, tmp_path
+):
+    item = outgoing("Shared state", media=(png(tmp_path),), state=checkpoints)
+    fake.drop_after_commit("POST", path(fake, "media_publish"))
+    with pytest.raises(PublishError):
+        connector.publish(item)
+    assert connector.find_existing(item).external_id == fake.media_of(fake.account)[0]["id"]

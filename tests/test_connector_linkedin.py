@@ -195,3 +195,11 @@ def test_too_long_text_fails_before_any_call(fake, connector):
         connector.publish(outgoing("x" * 3001))
     assert caught.value.error_class is ErrorClass.PERMANENT
     assert fake.requests == []
+
+
+def test_engine_style_shared_state_reconciles_within_the_same_attempt(fake, connector, checkpoints):
+    item = outgoing("Shared state", state=checkpoints)
+    fake.drop_after_commit("POST", "/rest/posts")
+    with pytest.raises(PublishError):
+        connector.publish(item)
+    assert connector.find_existing(item).external_id == fake.posts_by(fake.org)[0]["id"]

@@ -214,3 +214,12 @@ def test_refresh_returns_rotated_tokens_and_the_connector_uses_them(fake, connec
 def test_refresh_with_a_revoked_refresh_token_is_none(fake, connector):
     fake.refresh_tokens.clear()
     assert connector.refresh_credentials() is None
+
+
+def test_engine_style_shared_state_reconciles_within_the_same_attempt(fake, connector, checkpoints):
+    """The engine hands the checkpoint dict itself as ``state``: what publish stored is seen."""
+    item = outgoing("Shared state", state=checkpoints)
+    fake.drop_after_commit("POST", "/2/tweets")
+    with pytest.raises(PublishError):
+        connector.publish(item)
+    assert connector.find_existing(item).external_id == fake.posts_by(fake.me)[0]["id"]

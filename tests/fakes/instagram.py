@@ -181,7 +181,19 @@ class FakeInstagramGraph(FakeGraph):
                         container["status_code"] = "FINISHED"
                 return {"status_code": container["status_code"], "id": node}
             if node in self.ig_media:
+                if "parent_id" in fields:  # not a field of media: Graph refuses the request
+                    return None
                 return {"id": node, "permalink": f"https://www.instagram.com/p/{node}/"}
+            comment = self.comments.get(node)
+            if comment is not None and comment["on"] in self.ig_media:
+                shown = {
+                    "id": node,
+                    "text": comment["message"],
+                    "timestamp": comment["created_time"],
+                }
+                if comment["parent"]:
+                    shown["parent_id"] = comment["parent"]
+                return shown
             if node in self.ig_users:
                 account = self.ig_users[node]
                 wanted = [f for f in fields.split(",") if f in account] or ["id"]

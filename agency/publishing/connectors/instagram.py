@@ -132,8 +132,8 @@ class InstagramConnector(graph.GraphConnector):
         support.require(bool(outgoing.text.strip()), "A reply needs text.")
         if STARTED not in outgoing.state:
             self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
-        edge = "comments" if outgoing.reply_root in (None, outgoing.reply_to) else "replies"
-        made = self.call("POST", f"{outgoing.reply_to}/{edge}", data={"message": outgoing.text})
+        target, edge = self._reply_target(outgoing)
+        made = self.call("POST", f"{target}/{edge}", data={"message": outgoing.text})
         return Published(external_id=str(made["id"]), url=None)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
@@ -203,8 +203,8 @@ class InstagramConnector(graph.GraphConnector):
 
     def _find_reply(self, outgoing: Outgoing, since: datetime | None) -> Published | None:
         me = self.call("GET", self.user_id, params={"fields": "username"}).get("username")
-        edge = "comments" if outgoing.reply_root in (None, outgoing.reply_to) else "replies"
-        listed = self.call("GET", f"{outgoing.reply_to}/{edge}", params={"fields": REPLY_FIELDS})
+        target, edge = self._reply_target(outgoing)
+        listed = self.call("GET", f"{target}/{edge}", params={"fields": REPLY_FIELDS})
         for reply in listed.get("data") or []:
             mine = reply.get("username") == me
             same = reply.get("text", "").strip() == outgoing.text.strip()
@@ -212,6 +212,20 @@ class InstagramConnector(graph.GraphConnector):
             if mine and same and recent:
                 return Published(external_id=str(reply["id"]), url=None)
         return None
+
+    def _reply_target(self, outgoing: Outgoing) -> tuple[str, str]:
+        """Where a reply goes: ``/{comment}/replies`` (replies nest one level only, so a reply
+        to a reply answers its parent comment), or ``/{media}/comments`` for the post itself."""
+        parent = str(outgoing.reply_to)
+        if outgoing.reply_root == parent:
+            return parent, "comments"
+        try:
+            comment = self.call("GET", parent, params={"fields": "id,parent_id"})
+        except PublishError as error:
+            if error.error_class is not ErrorClass.PERMANENT or outgoing.reply_root:
+                raise
+            return parent, "comments"  # not a comment (no parent_id field): our media
+        return str(comment.get("parent_id") or parent), "replies"
 
     def _inbound(
         self, item: dict, parent: str, root: str, me: str | None, seen: support.TimeCursor
