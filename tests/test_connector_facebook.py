@@ -231,3 +231,10 @@ def test_engine_style_shared_state_reconciles_within_the_same_attempt(fake, conn
     with pytest.raises(PublishError):
         connector.publish(item)
     assert connector.find_existing(item).external_id == fake.page_posts(fake.page)[0]["id"]
+
+
+def test_a_200_without_an_id_is_an_unknown_outcome(fake, connector):
+    fake.fail("POST", feed(fake), 200, {"success": True})
+    with pytest.raises(PublishError) as caught:
+        connector.publish(outgoing("Hello"))
+    assert caught.value.error_class is ErrorClass.UNKNOWN_OUTCOME

@@ -203,3 +203,10 @@ def test_engine_style_shared_state_reconciles_within_the_same_attempt(fake, conn
     with pytest.raises(PublishError):
         connector.publish(item)
     assert connector.find_existing(item).external_id == fake.posts_by(fake.org)[0]["id"]
+
+
+def test_a_201_without_x_restli_id_is_an_unknown_outcome(fake, connector):
+    fake.fail("POST", "/rest/posts", 201, None)
+    with pytest.raises(PublishError) as caught:
+        connector.publish(outgoing("Hello"))
+    assert caught.value.error_class is ErrorClass.UNKNOWN_OUTCOME

@@ -223,3 +223,10 @@ def test_engine_style_shared_state_reconciles_within_the_same_attempt(fake, conn
     with pytest.raises(PublishError):
         connector.publish(item)
     assert connector.find_existing(item).external_id == fake.posts_by(fake.me)[0]["id"]
+
+
+def test_a_2xx_without_an_id_is_an_unknown_outcome_not_a_failure(fake, connector):
+    fake.fail("POST", "/2/tweets", 201, "<html>ok</html>")
+    with pytest.raises(PublishError) as caught:
+        connector.publish(outgoing("Hello"))
+    assert caught.value.error_class is ErrorClass.UNKNOWN_OUTCOME

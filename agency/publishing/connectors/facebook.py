@@ -18,6 +18,7 @@ from agency.content import limits
 from agency.publishing.connectors import graph, support
 from agency.publishing.connectors.base import (
     AccountInfo,
+    ErrorClass,
     InboundItem,
     Outgoing,
     Published,
@@ -57,7 +58,7 @@ class FacebookPageConnector(graph.GraphConnector):
         me = self.call("GET", "me", params={"fields": "id,name,picture"})
         if str(me.get("id")) != self.page_id:
             raise PublishError(
-                graph.ErrorClass.PERMANENT,
+                ErrorClass.PERMANENT,
                 "This access token belongs to another Page; use the token of this Page.",
             )
         picture = ((me.get("picture") or {}).get("data") or {}).get("url")
@@ -77,13 +78,14 @@ class FacebookPageConnector(graph.GraphConnector):
                 if media.alt_text:
                     form["alt_text_custom"] = media.alt_text
                 made = self.call("POST", f"{self.page_id}/photos", data=form, files=files)
-                post_id = str(made.get("post_id") or made["id"])
+                post_id = support.created_id(made.get("post_id") or made.get("id"), "Facebook")
             else:
                 form = {"message": outgoing.text}
                 link = LINK_RE.search(outgoing.text)
                 if link:
                     form["link"] = link.group(0)
-                post_id = str(self.call("POST", f"{self.page_id}/feed", data=form)["id"])
+                made = self.call("POST", f"{self.page_id}/feed", data=form)
+                post_id = support.created_id(made.get("id"), "Facebook")
         except PublishError as error:
             return self._after_duplicate(error, outgoing)
         return Published(external_id=post_id, url=f"https://www.facebook.com/{post_id}")
@@ -98,7 +100,7 @@ class FacebookPageConnector(graph.GraphConnector):
             )
         except PublishError as error:
             return self._after_duplicate(error, outgoing)
-        return Published(external_id=str(made["id"]), url=None)
+        return Published(external_id=support.created_id(made.get("id"), "Facebook"), url=None)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
         since = self._since(outgoing)

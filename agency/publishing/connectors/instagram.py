@@ -120,11 +120,8 @@ class InstagramConnector(graph.GraphConnector):
         if container is None or status == "EXPIRED":
             container = self._create_container(outgoing)
         self._wait_until_finished(container)
-        media_id = str(
-            self.call("POST", f"{self.user_id}/media_publish", data={"creation_id": container})[
-                "id"
-            ]
-        )
+        made = self.call("POST", f"{self.user_id}/media_publish", data={"creation_id": container})
+        media_id = support.created_id(made.get("id"), "Instagram")
         return Published(external_id=media_id, url=self._permalink(media_id))
 
     def publish_reply(self, outgoing: Outgoing) -> Published:
@@ -134,7 +131,7 @@ class InstagramConnector(graph.GraphConnector):
             self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
         target, edge = self._reply_target(outgoing)
         made = self.call("POST", f"{target}/{edge}", data={"message": outgoing.text})
-        return Published(external_id=str(made["id"]), url=None)
+        return Published(external_id=support.created_id(made.get("id"), "Instagram"), url=None)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
         started = outgoing.state.get(STARTED)
@@ -175,7 +172,8 @@ class InstagramConnector(graph.GraphConnector):
         form = {"image_url": self.image_url(outgoing.media[0]), "caption": outgoing.text}
         if outgoing.media[0].alt_text:
             form["alt_text"] = outgoing.media[0].alt_text
-        container = str(self.call("POST", f"{self.user_id}/media", data=form)["id"])
+        made = self.call("POST", f"{self.user_id}/media", data=form)
+        container = support.created_id(made.get("id"), "Instagram")
         self.checkpoint(CONTAINER, container)
         self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
         return container

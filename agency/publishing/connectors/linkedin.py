@@ -102,7 +102,7 @@ class LinkedInConnector(Connector):
 
     def verify(self) -> AccountInfo:
         org_id = self.author.rsplit(":", 1)[-1]
-        org = self._call("GET", f"/rest/organizations/{org_id}").json()
+        org = support.json_body(self._call("GET", f"/rest/organizations/{org_id}")) or {}
         name = org.get("localizedName", "")
         return AccountInfo(handle=org.get("vanityName") or name, display_name=name)
 
@@ -136,7 +136,7 @@ class LinkedInConnector(Connector):
             if found is None:
                 raise
             return found
-        urn = response.headers.get("x-restli-id", "")
+        urn = support.created_id(response.headers.get("x-restli-id"), "LinkedIn")
         return Published(external_id=urn, url=_post_url(urn))
 
     def publish_reply(self, outgoing: Outgoing) -> Published:
@@ -153,7 +153,9 @@ class LinkedInConnector(Connector):
         self._mark_start(outgoing)
         made = self._call("POST", f"/rest/socialActions/{encode(parent)}/comments", json=body)
         data = support.json_body(made) or {}
-        urn = data.get("commentUrn") or made.headers.get("x-restli-id", "")
+        made_id = made.headers.get("x-restli-id")  # Rest.li may answer with the id alone
+        built = f"urn:li:comment:({body['object']},{made_id})" if made_id else None
+        urn = support.created_id(data.get("commentUrn") or built, "LinkedIn")
         return Published(external_id=urn, url=None)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
@@ -213,8 +215,11 @@ class LinkedInConnector(Connector):
         if outgoing.state.get(IMAGE):
             return outgoing.state[IMAGE]
         init = {"initializeUploadRequest": {"owner": self.author}}
-        value = self._call("POST", "/rest/images?action=initializeUpload", json=init).json()
-        upload_url, image = value["value"]["uploadUrl"], value["value"]["image"]
+        answer = self._call("POST", "/rest/images?action=initializeUpload", json=init)
+        value = (support.json_body(answer) or {}).get("value") or {}
+        upload_url, image = value.get("uploadUrl"), value.get("image")
+        if not upload_url or not image:
+            raise PublishError(ErrorClass.RETRYABLE, "LinkedIn gave no image upload address.")
         media = outgoing.media[0]
         headers = {"Content-Type": media.content_type}
         self._call("PUT", upload_url, content=media.path.read_bytes(), headers=headers)
@@ -229,11 +234,13 @@ class LinkedInConnector(Connector):
 
     def _recent_posts(self) -> list[dict]:
         query = f"?q=author&author={encode(self.author)}&count={RECENT_POSTS}&sortBy=CREATED"
-        return self._call("GET", f"/rest/posts{query}").json().get("elements") or []
+        return (support.json_body(self._call("GET", f"/rest/posts{query}")) or {}).get(
+            "elements"
+        ) or []
 
     def _comments(self, urn: str) -> list[dict]:
         listed = self._call("GET", f"/rest/socialActions/{encode(urn)}/comments?count=100")
-        return listed.json().get("elements") or []
+        return (support.json_body(listed) or {}).get("elements") or []
 
     def _inbound(self, comment: dict, post: str, seen: support.TimeCursor) -> list[InboundItem]:
         urn, when = comment.get("commentUrn", ""), _created(comment)

@@ -113,6 +113,15 @@ class TimeCursor:
         return TimeCursor(millis, tuple(sorted(ids)))
 
 
+def created_id(value: object, network: str) -> str:
+    """The id of what a create call made; a 2xx without one is an unknown outcome (look it up)."""
+    if value is None or value == "":
+        raise PublishError(
+            ErrorClass.UNKNOWN_OUTCOME, f"{network} accepted the request but gave no id."
+        )
+    return str(value)
+
+
 def require(condition: bool, message: str) -> None:
     """Fail a target permanently before any network call (our own validation)."""
     if not condition:

@@ -62,7 +62,10 @@ class XConnector(Connector):
     def _user(self) -> dict[str, Any]:
         if not hasattr(self, "_me"):
             fields = {"user.fields": "profile_image_url,username,name"}
-            self._me = self._call("GET", "/2/users/me", params=fields).json()["data"]
+            me = support.json_body(self._call("GET", "/2/users/me", params=fields)) or {}
+            if not isinstance(me.get("data"), dict):
+                raise PublishError(ErrorClass.RETRYABLE, "X did not say who this account is.")
+            self._me = me["data"]
         return self._me
 
     # -- interface ---------------------------------------------------------------------------
@@ -97,14 +100,15 @@ class XConnector(Connector):
         if STARTED not in outgoing.state:
             self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
         try:
-            data = self._call("POST", "/2/tweets", json=body).json()["data"]
+            created = support.json_body(self._call("POST", "/2/tweets", json=body)) or {}
         except PublishError as error:
             if "duplicate" in error.message.lower():
                 found = self.find_existing(outgoing)
                 if found is not None:
                     return found
             raise
-        return Published(external_id=str(data["id"]), url=self._url(data["id"]))
+        tweet_id = support.created_id((created.get("data") or {}).get("id"), "X")
+        return Published(external_id=tweet_id, url=self._url(tweet_id))
 
     def publish_reply(self, outgoing: Outgoing) -> Published:
         support.require(bool(outgoing.reply_to), "A reply needs the tweet it answers.")
@@ -116,7 +120,7 @@ class XConnector(Connector):
             start = support.parse_time(outgoing.state[STARTED]) - LOOKBACK
             params["start_time"] = support.iso_z(start)
         tweets = self._call("GET", f"/2/users/{self._user()['id']}/tweets", params=params)
-        for tweet in tweets.json().get("data") or []:
+        for tweet in (support.json_body(tweets) or {}).get("data") or []:
             if _plain_text(tweet).strip() != outgoing.text.strip():
                 continue
             if outgoing.reply_to and _replied_to(tweet) != outgoing.reply_to:
@@ -137,7 +141,7 @@ class XConnector(Connector):
         users: dict[str, dict] = {}
         path = f"/2/users/{self._user()['id']}/mentions"
         for _page in range(MAX_INBOUND_PAGES):
-            page = self._call("GET", path, params=params).json()
+            page = support.json_body(self._call("GET", path, params=params)) or {}
             tweets.extend(page.get("data") or [])
             users.update({u["id"]: u for u in page.get("includes", {}).get("users", [])})
             token = page.get("meta", {}).get("next_token")
@@ -180,7 +184,9 @@ class XConnector(Connector):
             raise self.classify(response)
         if not response.is_success:
             return None  # refresh token revoked or spent: the channel needs reconnecting
-        tokens = response.json()
+        tokens = support.json_body(response) or {}
+        if not tokens.get("access_token"):
+            return None
         fresh = {"access_token": tokens["access_token"]}
         if tokens.get("refresh_token"):  # X rotates refresh tokens; the old one is spent
             fresh["refresh_token"] = tokens["refresh_token"]
@@ -195,8 +201,8 @@ class XConnector(Connector):
         media = outgoing.media[index]
         files = {"media": (media.path.name, media.path.read_bytes(), media.content_type)}
         form = {"media_category": "tweet_image"}
-        data = self._call("POST", "/2/media/upload", files=files, data=form).json()["data"]
-        media_id = str(data["id"])
+        uploaded = support.json_body(self._call("POST", "/2/media/upload", files=files, data=form))
+        media_id = support.created_id(((uploaded or {}).get("data") or {}).get("id"), "X")
         if media.alt_text:
             alt = {"id": media_id, "metadata": {"alt_text": {"text": media.alt_text[:1000]}}}
             self._call("POST", "/2/media/metadata", json=alt)
