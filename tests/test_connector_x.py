@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from agency.outbound import OutboundClient
 from agency.publishing.connectors.base import ErrorClass, PublishError, connector_class
 from agency.publishing.connectors.x import XConnector
 from tests.connector_helpers import Checkpoints, loopback_client, outgoing, png
@@ -230,3 +231,17 @@ def test_a_2xx_without_an_id_is_an_unknown_outcome_not_a_failure(fake, connector
     with pytest.raises(PublishError) as caught:
         connector.publish(outgoing("Hello"))
     assert caught.value.error_class is ErrorClass.UNKNOWN_OUTCOME
+
+
+def test_a_timeout_after_sending_is_unknown_but_a_timed_out_read_is_retryable(fake):
+    settings = {"api_base": fake.url, "access_token": "good-token"}
+    with OutboundClient(allow_private=True, timeout=0.3) as http:
+        connector = XConnector(settings, http)
+        fake.delay("POST", "/2/tweets", 1.0)
+        with pytest.raises(PublishError) as sent:
+            connector.publish(outgoing("Slow network"))
+        fake.delay("GET", "/2/users/me", 1.0)
+        with pytest.raises(PublishError) as read:
+            connector.verify()
+    assert sent.value.error_class is ErrorClass.UNKNOWN_OUTCOME
+    assert read.value.error_class is ErrorClass.RETRYABLE

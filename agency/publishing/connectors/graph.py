@@ -69,9 +69,9 @@ def classify(response: httpx.Response | BaseException) -> PublishError:
         return support.transport_error(response)
     error = graph_error(support.json_body(response))
     if error is None:  # not Graph speaking (a proxy, a 5xx page): fall back on the status
-        return PublishError(
-            support.status_class(response), f"Graph API answered HTTP {response.status_code}"
-        )
+        message = f"Graph API answered HTTP {response.status_code}"
+        wait = support.outbound.retry_after(response)
+        return PublishError(support.status_class(response), message, retry_after=wait)
     code = error.get("code")
     subcode = error.get("error_subcode")
     message = error_message(error)
