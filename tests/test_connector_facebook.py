@@ -238,3 +238,10 @@ def test_a_200_without_an_id_is_an_unknown_outcome(fake, connector):
     with pytest.raises(PublishError) as caught:
         connector.publish(outgoing("Hello"))
     assert caught.value.error_class is ErrorClass.UNKNOWN_OUTCOME
+
+
+def test_an_older_post_with_the_same_text_is_not_mistaken_for_this_target(fake, connector):
+    """Reconciling before any attempt reached Facebook finds nothing: last week's identical
+    post belongs to another target."""
+    connector.publish(outgoing("Weekly special", target_id="last-week"))
+    assert connector.find_existing(outgoing("Weekly special", target_id="this-week")) is None

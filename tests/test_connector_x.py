@@ -245,3 +245,9 @@ def test_a_timeout_after_sending_is_unknown_but_a_timed_out_read_is_retryable(fa
             connector.verify()
     assert sent.value.error_class is ErrorClass.UNKNOWN_OUTCOME
     assert read.value.error_class is ErrorClass.RETRYABLE
+
+
+def test_find_existing_without_a_recorded_attempt_finds_nothing(fake, connector):
+    connector.publish(outgoing("Same words", target_id="earlier"))
+    assert connector.find_existing(outgoing("Same words", target_id="later")) is None
+    assert fake.calls("GET", f"/2/users/{fake.me['id']}/tweets") == []  # not even asked

@@ -11,7 +11,6 @@ cannot be found is the target failed with Graph's message (as the docs say: perm
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from agency.content import limits
@@ -27,7 +26,6 @@ from agency.publishing.connectors.base import (
 )
 
 STARTED = "fb_started_at"
-LOOKBACK = timedelta(seconds=60)
 LINK_RE = re.compile(r"https?://\S+")
 COMMENT_FIELDS = "id,message,created_time,from,parent{id},permalink_url"
 INBOUND_FIELDS = (
@@ -37,8 +35,9 @@ RECENT_POSTS = 25
 
 
 @register
-class FacebookPageConnector(graph.GraphConnector):
+class FacebookPageConnector(support.AttemptStart, graph.GraphConnector):
     network = "facebook_page"
+    started_key = STARTED
 
     @property
     def page_id(self) -> str:
@@ -69,7 +68,7 @@ class FacebookPageConnector(graph.GraphConnector):
     def publish(self, outgoing: Outgoing) -> Published:
         problems = self.validate(outgoing)
         support.require(not problems, " ".join(problems))
-        self._mark_start(outgoing)
+        self.mark_start(outgoing)
         try:
             if outgoing.media:
                 media = outgoing.media[0]
@@ -93,7 +92,7 @@ class FacebookPageConnector(graph.GraphConnector):
     def publish_reply(self, outgoing: Outgoing) -> Published:
         support.require(bool(outgoing.reply_to), "A reply needs the post or comment it answers.")
         support.require(bool(outgoing.text.strip()), "A reply needs text.")
-        self._mark_start(outgoing)
+        self.mark_start(outgoing)
         try:
             made = self.call(
                 "POST", f"{outgoing.reply_to}/comments", data={"message": outgoing.text}
@@ -103,7 +102,9 @@ class FacebookPageConnector(graph.GraphConnector):
         return Published(external_id=support.created_id(made.get("id"), "Facebook"), url=None)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
-        since = self._since(outgoing)
+        since = self.start_of(outgoing)
+        if since is None:
+            return None  # no attempt reached Facebook
         if outgoing.reply_to:
             params = {
                 "fields": COMMENT_FIELDS,
@@ -120,8 +121,7 @@ class FacebookPageConnector(graph.GraphConnector):
             "fields": "id,message,created_time,from,permalink_url",
             "limit": str(RECENT_POSTS),
         }
-        if since:
-            params["since"] = str(int(since.timestamp()))
+        params["since"] = str(int(since.timestamp()))
         for post in self.call("GET", f"{self.page_id}/feed", params=params).get("data") or []:
             if self._ours(post, outgoing, since, "message"):
                 url = post.get("permalink_url") or f"https://www.facebook.com/{post['id']}"
@@ -159,19 +159,11 @@ class FacebookPageConnector(graph.GraphConnector):
         return found, advanced.dump()
 
     # -- details -----------------------------------------------------------------------------
-    def _mark_start(self, outgoing: Outgoing) -> None:
-        if STARTED not in outgoing.state:
-            self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
-
-    def _since(self, outgoing: Outgoing) -> datetime | None:
-        started = outgoing.state.get(STARTED)
-        return support.parse_time(started) - LOOKBACK if started else None
-
     def _ours(self, item: dict[str, Any], outgoing: Outgoing, since, field: str) -> bool:
         author = str((item.get("from") or {}).get("id", self.page_id))
         if author != self.page_id or (item.get(field) or "").strip() != outgoing.text.strip():
             return False
-        return since is None or support.parse_time(item["created_time"]) >= since
+        return support.parse_time(item["created_time"]) >= since
 
     def _after_duplicate(self, error: PublishError, outgoing: Outgoing) -> Published:
         if graph.error_code(error) == graph.DUPLICATE_POST:

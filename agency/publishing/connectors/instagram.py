@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote
 
@@ -41,7 +41,6 @@ from agency.publishing.connectors.base import (
 
 CONTAINER = "ig_container"
 STARTED = "ig_started_at"
-LOOKBACK = timedelta(seconds=60)
 MAX_HASHTAGS = 30
 REPLY_FIELDS = "id,text,timestamp,username"
 INBOUND_FIELDS = f"id,comments.limit(50){{{REPLY_FIELDS},replies{{{REPLY_FIELDS}}}}}"
@@ -67,8 +66,9 @@ def public_media_url(media: MediaFile, settings: dict[str, str]) -> str:
 
 
 @register
-class InstagramConnector(graph.GraphConnector):
+class InstagramConnector(support.AttemptStart, graph.GraphConnector):
     network = "instagram"
+    started_key = STARTED
     poll_seconds = 2.0  # between container status checks
     poll_attempts = 15
 
@@ -118,6 +118,7 @@ class InstagramConnector(graph.GraphConnector):
         if status == "ERROR":
             raise PublishError(ErrorClass.PERMANENT, "Instagram could not process the image.")
         if container is None or status == "EXPIRED":
+            self.mark_start(outgoing)
             container = self._create_container(outgoing)
         self._wait_until_finished(container)
         made = self.call("POST", f"{self.user_id}/media_publish", data={"creation_id": container})
@@ -127,17 +128,15 @@ class InstagramConnector(graph.GraphConnector):
     def publish_reply(self, outgoing: Outgoing) -> Published:
         support.require(bool(outgoing.reply_to), "A reply needs the comment it answers.")
         support.require(bool(outgoing.text.strip()), "A reply needs text.")
-        if STARTED not in outgoing.state:
-            self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
+        self.mark_start(outgoing)
         target, edge = self._reply_target(outgoing)
         made = self.call("POST", f"{target}/{edge}", data={"message": outgoing.text})
         return Published(external_id=support.created_id(made.get("id"), "Instagram"), url=None)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
-        started = outgoing.state.get(STARTED)
-        since = support.parse_time(started) - LOOKBACK if started else None
+        since = self.start_of(outgoing)
         if outgoing.reply_to:
-            return self._find_reply(outgoing, since)
+            return self._find_reply(outgoing, since) if since else None
         container = outgoing.state.get(CONTAINER)
         if not container or self._status(container) != "PUBLISHED":
             return None  # nothing can have been published without this container
@@ -175,7 +174,6 @@ class InstagramConnector(graph.GraphConnector):
         made = self.call("POST", f"{self.user_id}/media", data=form)
         container = support.created_id(made.get("id"), "Instagram")
         self.checkpoint(CONTAINER, container)
-        self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
         return container
 
     def _wait_until_finished(self, container: str) -> None:
@@ -199,14 +197,14 @@ class InstagramConnector(graph.GraphConnector):
         except PublishError:
             return None  # published all the same; the link is a nicety
 
-    def _find_reply(self, outgoing: Outgoing, since: datetime | None) -> Published | None:
+    def _find_reply(self, outgoing: Outgoing, since: datetime) -> Published | None:
         me = self.call("GET", self.user_id, params={"fields": "username"}).get("username")
         target, edge = self._reply_target(outgoing)
         listed = self.call("GET", f"{target}/{edge}", params={"fields": REPLY_FIELDS})
         for reply in listed.get("data") or []:
             mine = reply.get("username") == me
             same = reply.get("text", "").strip() == outgoing.text.strip()
-            recent = since is None or support.parse_time(reply["timestamp"]) >= since
+            recent = support.parse_time(reply["timestamp"]) >= since
             if mine and same and recent:
                 return Published(external_id=str(reply["id"]), url=None)
         return None

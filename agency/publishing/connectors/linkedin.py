@@ -14,7 +14,7 @@ Images: ``POST /rest/images?action=initializeUpload``, then ``PUT`` the bytes to
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -37,7 +37,6 @@ DEFAULT_API = "https://api.linkedin.com"
 LINKEDIN_VERSION = "202510"  # YYYYMM; a channel may pin another with ``linkedin_version``
 STARTED = "li_started_at"
 IMAGE = "li_image"
-LOOKBACK = timedelta(seconds=60)
 RESERVED = re.compile(r"([|{}@\[\]()<>#\\*_~])")
 HASHTAG = re.compile(r"(?<![\w#])#(\w+)")
 DUPLICATE_OF = re.compile(r"duplicate of (urn:li:[a-zA-Z]+:\d+)")
@@ -63,8 +62,9 @@ def encode(urn: str) -> str:
 
 
 @register
-class LinkedInConnector(Connector):
+class LinkedInConnector(support.AttemptStart, Connector):
     network = "linkedin"
+    started_key = STARTED
 
     @property
     def api(self) -> str:
@@ -126,7 +126,7 @@ class LinkedInConnector(Connector):
             if outgoing.media[0].alt_text:
                 media["altText"] = outgoing.media[0].alt_text
             body["content"] = {"media": media}
-        self._mark_start(outgoing)
+        self.mark_start(outgoing)
         try:
             response = self._call("POST", "/rest/posts", json=body)
         except PublishError as error:
@@ -150,7 +150,7 @@ class LinkedInConnector(Connector):
         }
         if parent.startswith("urn:li:comment:"):
             body["parentComment"] = parent
-        self._mark_start(outgoing)
+        self.mark_start(outgoing)
         made = self._call("POST", f"/rest/socialActions/{encode(parent)}/comments", json=body)
         data = support.json_body(made) or {}
         made_id = made.headers.get("x-restli-id")  # Rest.li may answer with the id alone
@@ -159,12 +159,13 @@ class LinkedInConnector(Connector):
         return Published(external_id=urn, url=None)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
-        started = outgoing.state.get(STARTED)
-        since = support.parse_time(started) - LOOKBACK if started else None
+        since = self.start_of(outgoing)
+        if since is None:
+            return None  # no attempt reached LinkedIn
         if outgoing.reply_to:
             for comment in self._comments(outgoing.reply_to):
                 mine = comment.get("actor") == self.author
-                recent = since is None or _created(comment) >= since
+                recent = _created(comment) >= since
                 if mine and recent and _comment_text(comment) == outgoing.text:
                     return Published(external_id=comment.get("commentUrn", ""), url=None)
             return None
@@ -173,7 +174,7 @@ class LinkedInConnector(Connector):
             if post.get("commentary") != wanted:
                 continue
             created = support.utc_from_epoch(post.get("createdAt", 0) / 1000)
-            if since is None or created >= since:
+            if created >= since:
                 return Published(external_id=post["id"], url=_post_url(post["id"]))
         return None
 
@@ -207,10 +208,6 @@ class LinkedInConnector(Connector):
         return PublishError(support.status_class(result), message)
 
     # -- details -----------------------------------------------------------------------------
-    def _mark_start(self, outgoing: Outgoing) -> None:
-        if STARTED not in outgoing.state:
-            self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
-
     def _upload(self, outgoing: Outgoing) -> str:
         if outgoing.state.get(IMAGE):
             return outgoing.state[IMAGE]

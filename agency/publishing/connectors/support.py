@@ -12,13 +12,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
 
 import httpx
 
 from agency import outbound
-from agency.publishing.connectors.base import ErrorClass, PublishError
+from agency.publishing.connectors.base import ErrorClass, Outgoing, PublishError
 
 _OUTCOME_CLASS = {
     outbound.Outcome.RETRY: ErrorClass.RETRYABLE,
@@ -120,6 +120,28 @@ def created_id(value: object, network: str) -> str:
             ErrorClass.UNKNOWN_OUTCOME, f"{network} accepted the request but gave no id."
         )
     return str(value)
+
+
+class AttemptStart:
+    """Mixin for connectors without idempotency keys: when an attempt started is checkpointed
+    before the create call, and ``find_existing`` only looks for posts made since then. With
+    no start recorded nothing was sent, so there is nothing to find (an older post with the
+    same text is not this target's)."""
+
+    started_key: ClassVar[str]
+    lookback: ClassVar[timedelta] = timedelta(seconds=60)  # clocks differ between hosts
+
+    def mark_start(self, outgoing: Outgoing) -> None:
+        value = outgoing.state.get(self.started_key) or iso_z(datetime.now(UTC))
+        if self.started_key not in outgoing.state:
+            self.checkpoint(self.started_key, value)  # type: ignore[attr-defined]
+        self.__dict__.setdefault("_starts", {})[outgoing.target_id] = value
+
+    def start_of(self, outgoing: Outgoing) -> datetime | None:
+        value = outgoing.state.get(self.started_key) or self.__dict__.get("_starts", {}).get(
+            outgoing.target_id
+        )
+        return parse_time(value) - self.lookback if value else None
 
 
 def require(condition: bool, message: str) -> None:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import html
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -35,14 +34,13 @@ DEFAULT_API = "https://api.x.com"
 MAX_IMAGES = 4
 STARTED = "x_started_at"
 TWEET_FIELDS = "created_at,author_id,conversation_id,referenced_tweets,entities"
-# Clocks differ: look a little before the checkpoint for the tweet an attempt created.
-LOOKBACK = timedelta(seconds=30)
 MAX_INBOUND_PAGES = 5
 
 
 @register
-class XConnector(Connector):
+class XConnector(support.AttemptStart, Connector):
     network = "x"
+    started_key = STARTED
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
@@ -97,8 +95,7 @@ class XConnector(Connector):
             body["media"] = {"media_ids": media_ids}
         if outgoing.reply_to:
             body["reply"] = {"in_reply_to_tweet_id": outgoing.reply_to}
-        if STARTED not in outgoing.state:
-            self.checkpoint(STARTED, support.iso_z(datetime.now(UTC)))
+        self.mark_start(outgoing)
         try:
             created = support.json_body(self._call("POST", "/2/tweets", json=body)) or {}
         except PublishError as error:
@@ -115,10 +112,11 @@ class XConnector(Connector):
         return self.publish(outgoing)
 
     def find_existing(self, outgoing: Outgoing) -> Published | None:
+        start = self.start_of(outgoing)
+        if start is None:
+            return None  # no attempt reached X
         params = {"max_results": "100", "tweet.fields": TWEET_FIELDS}
-        if outgoing.state.get(STARTED):
-            start = support.parse_time(outgoing.state[STARTED]) - LOOKBACK
-            params["start_time"] = support.iso_z(start)
+        params["start_time"] = support.iso_z(start)
         tweets = self._call("GET", f"/2/users/{self._user()['id']}/tweets", params=params)
         for tweet in (support.json_body(tweets) or {}).get("data") or []:
             if _plain_text(tweet).strip() != outgoing.text.strip():
