@@ -217,6 +217,7 @@ def test_inbound_comments_and_replies_fetched_twice_come_once(fake, connector, t
         (4, None, "retryable"),
         (9, 2207042, "retryable"),  # daily publishing limit
         (-2, 2207003, "retryable"),  # took too long to download the image
+        (9007, 2207027, "retryable"),  # media not ready for publishing yet
         (36000, 2207004, "permanent"),  # image too large
         (100, None, "permanent"),
     ],

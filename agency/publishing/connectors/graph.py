@@ -30,6 +30,9 @@ DUPLICATE_POST = 506
 # "You reached maximum number of posts that is allowed to be published by Content Publishing
 # API" (24-hour moving window): retry in an hour rather than fail the post.
 PUBLISHING_LIMIT = (9, 2207042)
+# Instagram subcodes whose documented remedy is "wait" or "make a new container and retry":
+# media not ready yet, container expired, container creation failed, unknown upload error.
+RETRY_SUBCODES = {2207027, 2207020, 2207032, 2207053}
 
 
 def graph_error(body: Any) -> dict[str, Any] | None:
@@ -82,7 +85,8 @@ def classify(response: httpx.Response | BaseException) -> PublishError:
         return PublishError(ErrorClass.RETRYABLE, message, retry_after=wait)
     if (code, subcode) == PUBLISHING_LIMIT:
         return PublishError(ErrorClass.RETRYABLE, message, retry_after=3600.0)
-    if code in TRANSIENT_CODES or error.get("is_transient") is True:
+    transient = code in TRANSIENT_CODES or subcode in RETRY_SUBCODES
+    if transient or error.get("is_transient") is True:
         return PublishError(ErrorClass.RETRYABLE, message)
     if response.status_code >= 500 and not support.is_read(response):
         return PublishError(ErrorClass.UNKNOWN_OUTCOME, message)
