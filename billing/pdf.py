@@ -61,10 +61,7 @@ class _Writer:
 
     def title(self) -> str:
         doc = self.doc
-        if doc.kind == "credit_note":
-            name = _("Credit note")
-        else:
-            name = _("Invoice")
+        name = _("Credit note") if doc.kind == "credit_note" else _("Invoice")
         if not doc.number:
             return _("Draft %(document)s", document=name.lower())
         return f"{name} {doc.number}"
