@@ -127,6 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.web import apidocs, context, health, views
     from agency.workflow import api as workflow_api
     from agency.workflow import views as workflow_views
+    from billing import webhook_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
     from tenants import web as tenants_web
@@ -152,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
         feature_api.register(api)
     content_api.register(api)
     channels_cli.init_app(app)
+    webhook_views.init_app(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

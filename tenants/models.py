@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Index,
     String,
+    Text,
     UniqueConstraint,
     func,
     text,
@@ -85,8 +86,14 @@ class Agency(UUIDPrimaryKey, Timestamped, Base):
     country: Mapped[str | None] = mapped_column(String(2))
     vat_number: Mapped[str | None] = mapped_column(String(40))
     fiscal_code: Mapped[str | None] = mapped_column(String(40))
-    address: Mapped[str | None] = mapped_column(String(500))
+    address: Mapped[str | None] = mapped_column(String(500))  # street and number
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(40))  # two letters for Italy
     tax_regime: Mapped[str | None] = mapped_column(String(4))  # FatturaPA RegimeFiscale, RF01..
+    iban: Mapped[str | None] = mapped_column(String(34))  # bank transfers (FatturaPA MP05)
+    # Fernet token of {"api_key", "webhook_secret"} (agency.crypto); never rendered back.
+    stripe_secrets: Mapped[str | None] = mapped_column(Text)
     logo_filename: Mapped[str | None] = mapped_column(String(200))  # under MEDIA_ROOT
 
     def __repr__(self) -> str:
@@ -168,7 +175,10 @@ class ClientCompany(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
     country: Mapped[str | None] = mapped_column(String(2))
     vat_number: Mapped[str | None] = mapped_column(String(40))
     fiscal_code: Mapped[str | None] = mapped_column(String(40))
-    address: Mapped[str | None] = mapped_column(String(500))
+    address: Mapped[str | None] = mapped_column(String(500))  # street and number
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    city: Mapped[str | None] = mapped_column(String(100))
+    province: Mapped[str | None] = mapped_column(String(40))  # two letters for Italy
     billing_email: Mapped[str | None] = mapped_column(String(320))
     sdi_code: Mapped[str | None] = mapped_column(String(7))
     pec: Mapped[str | None] = mapped_column(String(320))

@@ -6,7 +6,7 @@ from babel import Locale
 from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, StringField, TextAreaField
+from wtforms import SelectField, StringField
 from wtforms.validators import Length
 
 from agency.clients.validation import LANGUAGES, country_codes, currencies, timezones
@@ -39,7 +39,18 @@ class ClientForm(FlaskForm):
     country = SelectField(_l("Country"), choices=[], validate_choice=False)
     vat_number = StringField(_l("VAT id"), validators=[Length(max=40)])
     fiscal_code = StringField(_l("Fiscal code"), validators=[Length(max=40)])
-    address = TextAreaField(_l("Address"), validators=[Length(max=500)])
+    address = StringField(
+        _l("Address"),
+        validators=[Length(max=500)],
+        description=_l("Street and number"),
+    )
+    postal_code = StringField(_l("Postal code"), validators=[Length(max=20)])
+    city = StringField(_l("City"), validators=[Length(max=100)])
+    province = StringField(
+        _l("Province"),
+        validators=[Length(max=40)],
+        description=_l("Italy: two-letter code, like MI"),
+    )
     billing_email = StringField(_l("Billing e-mail"), validators=[Length(max=320)])
     sdi_code = StringField(
         _l("SDI code"),

@@ -34,6 +34,17 @@ class _ClientDetails(Schema):
     vat_number = _text(40)
     fiscal_code = _text(40)
     address = _text(500)
+    postal_code = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=20),
+        metadata={"description": "Italy: the 5-digit CAP."},
+    )
+    city = _text(100)
+    province = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={"description": "Italy: the two-letter province code (MI, RM)."},
+    )
     billing_email = email_field(allow_none=True)
     sdi_code = fields.String(
         allow_none=True,

@@ -30,6 +30,9 @@ EDITABLE_FIELDS = (
     "vat_number",
     "fiscal_code",
     "address",
+    "postal_code",
+    "city",
+    "province",
     "billing_email",
     "sdi_code",
     "pec",
@@ -132,11 +135,14 @@ def validate_details(data: Mapping[str, object]) -> dict[str, object]:
     run("name", clean_name, 200)
     run("legal_name", v.clean_text, 300)
     run("address", v.clean_text, 500)
+    run("city", v.clean_text, 100)
     run("country", v.clean_country)
     country = out.get("country") if "country" not in errors else None
     if "country" not in errors:
         run("vat_number", v.clean_vat, country)
         run("fiscal_code", v.clean_fiscal_code, country)
+        run("postal_code", v.clean_postal_code, country)
+        run("province", v.clean_province, country)
     run("billing_email", v.clean_email)
     run("pec", v.clean_email)
     run("sdi_code", v.clean_sdi)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from email_validator import EmailNotValidError, validate_email
 from flask_babel import gettext as _
-from stdnum import get_cc_module
+from stdnum import get_cc_module, iban
 from stdnum.eu import vat as eu_vat
 from stdnum.exceptions import ValidationError as StdnumError
 from stdnum.it import codicefiscale, iva
@@ -210,3 +210,49 @@ def clean_sdi(value: object) -> str | None:
     if not SDI_RE.match(code):
         raise FieldError(_("The SDI code has exactly 7 letters or digits."))
     return code
+
+
+# -- structured addresses and bank details (DESIGN.md §8) -------------------------------
+IT_POSTAL_CODE_RE = re.compile(r"^\d{5}$")
+PROVINCE_RE = re.compile(r"^[A-Z]{2}$")
+POSTAL_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{0,19}$")
+
+
+def clean_postal_code(value: object, country: str | None) -> str | None:
+    """Italian CAP: exactly five digits; elsewhere letters, digits, spaces and dashes."""
+    text = (str(value) if value is not None else "").strip().upper()
+    if not text:
+        return None
+    if country == "IT":
+        if not IT_POSTAL_CODE_RE.match(text):
+            raise FieldError(_("An Italian postal code (CAP) has exactly 5 digits."))
+        return text
+    if not POSTAL_CODE_RE.match(text):
+        raise FieldError(_("Use letters, digits, spaces and dashes only, at most 20."))
+    return text
+
+
+def clean_province(value: object, country: str | None) -> str | None:
+    """Italian province: its two-letter code (``MI``); elsewhere free text (a region, a state)."""
+    text = (str(value) if value is not None else "").strip()
+    if not text:
+        return None
+    if country == "IT":
+        code = text.upper()
+        if not PROVINCE_RE.match(code):
+            raise FieldError(_("Use the province's two-letter code, like MI or RM."))
+        return code
+    if len(text) > 40:
+        raise FieldError(_("Use at most %(n)d characters.", n=40))
+    return text
+
+
+def clean_iban(value: object) -> str | None:
+    """The compact IBAN (``IT60X0542811101000000123456``), checked with python-stdnum."""
+    text = (str(value) if value is not None else "").strip()
+    if not text:
+        return None
+    try:
+        return iban.validate(text)
+    except StdnumError as exc:
+        raise FieldError(_("This is not a valid IBAN.")) from exc

@@ -35,6 +35,10 @@ FIELDS = (
     "vat_number",
     "fiscal_code",
     "address",
+    "postal_code",
+    "city",
+    "province",
+    "iban",
     "tax_regime",
     "default_locale",
     "timezone",
@@ -67,7 +71,7 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
         values["name"] = clean_name(data.get("name", agency.name), 200)
     except InvalidName as exc:
         errors["name"] = [str(exc)]
-    for name, limit in (("legal_name", 300), ("address", 500)):
+    for name, limit in (("legal_name", 300), ("address", 500), ("city", 100)):
         if values[name] and len(values[name]) > limit:
             errors[name] = [_("Use at most %(n)d characters.", n=limit)]
     # The same legal-detail rules as client companies (python-stdnum per country).
@@ -79,6 +83,14 @@ def update_settings(access: Access, data: dict[str, Any], *, via: str = "web") -
     values["fiscal_code"] = _checked(
         errors, "fiscal_code", validation.clean_fiscal_code, values["fiscal_code"], country
     )
+    if "country" not in errors:
+        values["postal_code"] = _checked(
+            errors, "postal_code", validation.clean_postal_code, values["postal_code"], country
+        )
+        values["province"] = _checked(
+            errors, "province", validation.clean_province, values["province"], country
+        )
+    values["iban"] = _checked(errors, "iban", validation.clean_iban, values["iban"])
     if values["tax_regime"] and values["tax_regime"] not in TAX_REGIMES:
         errors["tax_regime"] = [_("Choose a tax regime code (RF01–RF19).")]
     elif country == "IT" and not values["tax_regime"]:

@@ -15,7 +15,6 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
-    TextAreaField,
 )
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -48,7 +47,23 @@ class SettingsForm(FlaskForm):
     country = SelectField(_l("Country"), choices=[], validate_choice=False)
     vat_number = StringField(_l("VAT id"), validators=[Optional(), Length(max=40)])
     fiscal_code = StringField(_l("Fiscal code"), validators=[Optional(), Length(max=40)])
-    address = TextAreaField(_l("Address"), validators=[Optional(), Length(max=500)])
+    address = StringField(
+        _l("Address"),
+        validators=[Optional(), Length(max=500)],
+        description=_l("Street and number"),
+    )
+    postal_code = StringField(_l("Postal code"), validators=[Optional(), Length(max=20)])
+    city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
+    province = StringField(
+        _l("Province"),
+        validators=[Optional(), Length(max=40)],
+        description=_l("Italy: two-letter code, like MI"),
+    )
+    iban = StringField(
+        _l("IBAN"),
+        validators=[Optional(), Length(max=42)],
+        description=_l("For bank transfers; printed on invoices"),
+    )
     tax_regime = SelectField(
         _l("Tax regime (Italy)"),
         choices=[("", "—")] + [(code, code) for code in TAX_REGIMES],

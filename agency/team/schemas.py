@@ -92,7 +92,27 @@ class AgencySettingsSchema(Schema):
     country = choice_field(sorted(country_codes()), allow_none=True)
     vat_number = fields.String(allow_none=True, validate=validate.Length(max=40))
     fiscal_code = fields.String(allow_none=True, validate=validate.Length(max=40))
-    address = fields.String(allow_none=True, validate=validate.Length(max=500))
+    address = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=500),
+        metadata={"description": "Street and number."},
+    )
+    postal_code = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=20),
+        metadata={"description": "Italy: the 5-digit CAP."},
+    )
+    city = fields.String(allow_none=True, validate=validate.Length(max=100))
+    province = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=40),
+        metadata={"description": "Italy: the two-letter province code (MI, RM)."},
+    )
+    iban = fields.String(
+        allow_none=True,
+        validate=validate.Length(max=42),
+        metadata={"description": "For bank transfers; printed on invoices (FatturaPA MP05)."},
+    )
     tax_regime = choice_field(TAX_REGIMES, allow_none=True)
     default_locale = choice_field(LANGUAGES)
     timezone = choice_field(sorted(timezones()))
