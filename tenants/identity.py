@@ -11,11 +11,14 @@ rolls the transaction back, which drops the setting.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import Row, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
 from agency.db import db, utcnow
@@ -26,6 +29,36 @@ from tenants.scoping import ALL_TENANTS, SETS_RLS, rls_set_by_statement
 # The identity query reads staff_assignments (a tenant table) for an agency that is not in
 # context yet: it names the agency itself and, on PostgreSQL, RLS binds it all the same.
 _OPTIONS = {ALL_TENANTS: True, SETS_RLS: True}
+
+
+class AgencyLink(NamedTuple):
+    """An agency of the agency switcher (what ``agencies_of`` gives, without the ORM)."""
+
+    id: uuid.UUID
+    name: str
+    slug: str
+
+
+def _agencies_column() -> ColumnElement:
+    """The user's agencies (live memberships) as a JSON array of [id, name, slug]."""
+    # Aliases: the outer statement has its own agencies and memberships to correlate with.
+    member, agency = aliased(Membership), aliased(Agency)
+    mine = select(member.agency_id).where(member.user_id == User.id, member.active.is_(True))
+    link = (agency.id, agency.name, agency.slug)
+    if db.is_postgresql:
+        from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+        items = func.json_agg(aggregate_order_by(func.json_build_array(*link), agency.name))
+    else:  # SQLite: ordered in Python by the same code-point order as its BINARY collation
+        items = func.json_group_array(func.json_array(*link))
+    found = select(items).where(agency.id.in_(mine.correlate(User)))
+    return found.correlate(User).scalar_subquery().label("my_agencies")
+
+
+def _agency_links(value: str | list | None) -> list[AgencyLink]:
+    items = json.loads(value) if isinstance(value, str) else value or []
+    links = [AgencyLink(uuid.UUID(str(i)), name, slug) for i, name, slug in items]
+    return links if db.is_postgresql else sorted(links, key=lambda a: a.name)
 
 
 def _rls_column(agency_id: ColumnElement) -> ColumnElement:
@@ -113,10 +146,11 @@ def resolve_api_identity(
 
 def resolve_session_identity(
     user_id: uuid.UUID, session_id: uuid.UUID, agency_slug: str | None
-) -> tuple[User, Access | None] | None:
-    """The user of a live server-side session and, for ``agency_slug``, their access there.
+) -> tuple[User, Access | None, list[AgencyLink] | None] | None:
+    """The user of a live server-side session and, for ``agency_slug``, their access there
+    and the agencies of their switcher.
 
-    None when the session is unknown or revoked or the user inactive; ``(user, None)`` when
+    None when the session is unknown or revoked or the user inactive; access None when
     they are signed in but no live member of that agency. One statement either way.
     """
     session_live = and_(
@@ -129,11 +163,12 @@ def resolve_session_identity(
         user = db.session.scalar(
             select(User).join(UserSession, UserSession.user_id == User.id).where(session_live)
         )
-        return None if user is None else (user, None)
+        return None if user is None else (user, None, None)
     slug_agency = select(Agency.id).where(Agency.slug == agency_slug).scalar_subquery()
     member_agency = case((Membership.id.is_not(None), Agency.id), else_=None)
     stmt = (
         select(_rls_column(member_agency), User, Agency, *_membership_columns())
+        .add_columns(_agencies_column())
         .select_from(User)
         .join(UserSession, UserSession.user_id == User.id)
         .outerjoin(
@@ -153,6 +188,7 @@ def resolve_session_identity(
     user, agency = rows[0].User, rows[0].Agency
     if db.is_postgresql:  # the statement set it: to the agency, or to '' for a non-member
         rls_set_by_statement(db.session(), agency.id if agency is not None else None)
+    links = _agency_links(rows[0].my_agencies)
     if agency is None:
-        return user, None
-    return user, _access(user, agency, rows)
+        return user, None, links
+    return user, _access(user, agency, rows), links

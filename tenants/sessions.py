@@ -94,7 +94,7 @@ def load_session_user(session_id: str, agency_slug: str | None = None) -> User |
     found = resolve_session_identity(uid, sid_uuid, agency_slug)
     if found is None:
         return None
-    user, access = found
+    user, access, agencies = found
     user.session_id = sid_uuid  # type: ignore[attr-defined]
     if not fingerprint or user.get_id() != session_id:  # the password changed since
         if access is not None:
@@ -102,4 +102,5 @@ def load_session_user(session_id: str, agency_slug: str | None = None) -> User |
         return None
     if has_request_context() and agency_slug is not None:
         g.session_access = (user.id, agency_slug, access)  # read by tenants.web
+        g.user_agencies = agencies  # the agency switcher (agency/web/context.py)
     return user

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from agency.db import db, utcnow
-from tenants.models import Invitation, Role
+from tenants.models import Invitation, Membership, Role
 from tests.factories import (
     make_agency,
     make_channel,
@@ -300,13 +300,13 @@ def test_web_page_costs_one_identity_statement(app, setup, role):
     assert "Mine" in response.get_data(as_text=True)
 
 
-def test_clients_page_costs_exactly_three_statements(app, setup):
-    """Identity, the list, the agency switcher: a new statement per page fails here."""
+def test_clients_page_costs_exactly_two_statements(app, setup):
+    """Identity (with the agency switcher's list) and the clients: one more statement fails."""
     agency, owner, _token = setup
     make_client(agency, "Acme")
     web = _web_client(app, owner)
     _response, statements = _count(lambda: web.get(f"/a/{agency.slug}/clients/"))
-    assert len(statements) == 3, "\n".join(statements)
+    assert len(statements) == 2, "\n".join(statements)
 
 
 def test_page_outside_an_agency_loads_the_user_in_one_statement(app, setup):
@@ -331,3 +331,24 @@ def test_a_refused_session_row_leaves_no_rls_setting(app, setup):
     assert load_session_user(stale, agency.slug) is None
     raw = db.session.connection().exec_driver_sql  # bypasses the ORM's own RLS sync
     assert raw("SELECT current_setting('app.agency_id', true)").scalar() in (None, "")
+
+
+def test_agency_switcher_from_the_identity_statement_lists_only_live_memberships(app, setup):
+    """The switcher's agencies ride on the identity statement: the user's, live, by name."""
+    agency, owner, _token = setup
+    zeta = make_agency("Zeta Social", owner=owner)
+    alpha = make_agency("Alpha Social", owner=owner)
+    left = make_agency("Left Social", owner=owner)
+    make_agency("Not Mine Social")
+    membership = db.session.scalar(
+        Membership.__table__.select()
+        .with_only_columns(Membership.id)
+        .where(Membership.agency_id == left.id)
+    )
+    db.session.get(Membership, membership).active = False
+    db.session.commit()
+    html = _web_client(app, owner).get(f"/a/{zeta.slug}/clients/").get_data(as_text=True)
+    switcher = html.split('aria-labelledby="agency-switcher"')[1].split("</ul>")[0]
+    names = re.findall(r">([^<>]+ Social|Agency \d+)</a>", switcher)
+    assert names == sorted([agency.name, zeta.name, alpha.name]), switcher
+    assert 'aria-current="true"' in switcher.split(zeta.name)[0].rsplit("<li>", 1)[1]
