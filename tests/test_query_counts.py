@@ -352,3 +352,37 @@ def test_agency_switcher_from_the_identity_statement_lists_only_live_memberships
     names = re.findall(r">([^<>]+ Social|Agency \d+)</a>", switcher)
     assert names == sorted([agency.name, zeta.name, alpha.name]), switcher
     assert 'aria-current="true"' in switcher.split(zeta.name)[0].rsplit("<li>", 1)[1]
+
+
+@pytest.mark.postgresql
+def test_pooled_connection_is_pinged_only_after_idling_and_replaced_when_dead(
+    app, database_url, monkeypatch
+):
+    """No ping round trip for a connection just returned; an idle, dead one is replaced."""
+    import psycopg
+
+    from agency import db as engines
+    from tests import pg
+
+    engine = engines.Database()._engine_for(database_url + "?application_name=ping-test")
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(conn) -> bool:  # noqa: ANN001
+        pings.append(conn)
+        return real_ping(conn)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        for _ in range(3):  # hot: returned moments ago, so used without a ping
+            with engine.connect() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert pings == []
+        with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 0.0)  # now it counts as idle
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+        assert pings, "the idle connection was not pinged"
+    finally:
+        engine.dispose()
