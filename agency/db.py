@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
 from flask import current_app, has_app_context
 from sqlalchemy import DateTime, MetaData, TypeDecorator, UniqueConstraint, create_engine, event
 from sqlalchemy.engine import Dialect, Engine
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DisconnectionError, IntegrityError
 from sqlalchemy.orm import (
     DeclarativeBase,
     Mapped,
@@ -19,6 +20,11 @@ from sqlalchemy.orm import (
 )
 
 CONNECT_TIMEOUT = 5  # seconds
+#: A pooled connection idle this long is pinged before use (a database restart or an idle
+#: timeout may have closed it); one returned moments ago is not: a ping is a round trip,
+#: and pinging every checkout cost one of the five round trips of an API request.
+PING_AFTER_IDLE_SECONDS = 10.0
+_CHECKED_IN = "regia_checked_in"
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -100,6 +106,26 @@ class _AppBoundSession(Session):
         return obj
 
 
+def _note_checkin(dbapi_connection, record) -> None:  # noqa: ANN001
+    record.info[_CHECKED_IN] = time.monotonic()
+
+
+def _idle_pinger(dialect: Dialect):  # noqa: ANN202 - a pool "checkout" listener
+    def ping_if_idle(dbapi_connection, record, proxy) -> None:  # noqa: ANN001
+        """``pool_pre_ping`` for connections idle ``PING_AFTER_IDLE_SECONDS`` or more."""
+        returned = record.info.get(_CHECKED_IN)
+        if returned is None or time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool replaces the connection and tries again
+            raise DisconnectionError(str(exc)) from exc
+        if not alive:
+            raise DisconnectionError("the database did not answer the ping")
+
+    return ping_if_idle
+
+
 class Database:
     """Engines per database URL and a thread-local session bound to the current app's engine.
 
@@ -134,12 +160,14 @@ class Database:
         if url.startswith("sqlite"):
             engine_options.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
         else:
-            engine_options.setdefault("pool_pre_ping", True)
             # A database that does not answer must fail fast (readiness probe, requests).
             engine_options.setdefault("connect_args", {"connect_timeout": CONNECT_TIMEOUT})
         engine = create_engine(url, **engine_options)
         if url.startswith("sqlite"):
             event.listen(engine, "connect", _sqlite_pragmas)
+        elif not engine_options.get("pool_pre_ping"):
+            event.listen(engine, "checkin", _note_checkin)
+            event.listen(engine, "checkout", _idle_pinger(engine.dialect))
         self._engines[url] = engine
         return engine
 

@@ -30,6 +30,10 @@ from tenants.context import TenantError, current_agency_id
 #: Only for code that must see every tenant (migrations checks, operator CLI). Grep for it.
 ALL_TENANTS = "regia_all_tenants"
 
+#: Execution option of a statement that sets ``app.agency_id`` itself (tenants.identity):
+#: bringing the setting in step first would be a wasted round trip.
+SETS_RLS = "regia_sets_rls"
+
 _RLS_KEY = "regia_rls_agency"
 _UNSET = object()
 
@@ -66,19 +70,31 @@ def _set_rls(connection, agency_id: uuid.UUID | None) -> None:  # noqa: ANN001
     )
 
 
+def rls_set_by_statement(session: Session, agency_id: uuid.UUID | None) -> None:
+    """Record that a statement of this transaction set ``app.agency_id`` itself.
+
+    ``tenants.identity`` sets it inside the identity query (one round trip, not two); the
+    next ORM statement then brings it back in step with the ContextVar if they differ.
+    """
+    session.info[_RLS_KEY] = agency_id
+
+
 @event.listens_for(Session, "after_begin")
 def _after_begin(session: Session, transaction, connection) -> None:  # noqa: ANN001
-    # set_config(..., true) is transaction-local: every new transaction starts unset.
+    # set_config(..., true) is transaction-local: every new transaction starts unset (the
+    # code never sets it session-wide), so with no agency in context there is nothing to send.
     session.info.pop(_RLS_KEY, None)
     if connection.dialect.name == "postgresql":
         wanted = current_agency_id()
-        _set_rls(connection, wanted)
+        if wanted is not None:
+            _set_rls(connection, wanted)
         session.info[_RLS_KEY] = wanted
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _scope_to_current_agency(state: ORMExecuteState) -> None:
-    _sync_rls_setting(state.session)
+    if not state.execution_options.get(SETS_RLS):
+        _sync_rls_setting(state.session)
     if state.execution_options.get(ALL_TENANTS):
         return
     if not (state.is_select or state.is_update or state.is_delete):

@@ -273,6 +273,18 @@ def resolve_token(plain: str) -> ApiToken | None:
     return token
 
 
+def resolve_api_identity(plain: str) -> tuple[ApiToken, Access] | None:
+    """A live token and what it lets its member do, in one statement; else None.
+
+    None for an unknown, revoked or expired token, an inactive user or membership.
+    """
+    from tenants.identity import resolve_api_identity as resolve
+
+    if not plain or not plain.startswith(TOKEN_PREFIX) or len(plain) > 200:
+        return None
+    return resolve(_hash_token(plain))
+
+
 def revoke_all_tokens(user: User) -> int:
     """Revoke every live API token of ``user`` (no commit); returns how many."""
     from sqlalchemy import update

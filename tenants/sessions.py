@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import has_request_context, request, session
+from flask import g, has_request_context, request, session
 from flask_login import current_user, login_user, logout_user
 from sqlalchemy import select, update
 
@@ -77,22 +77,30 @@ def live_session_count(user: User) -> int:
     )
 
 
-def load_session_user(session_id: str) -> User | None:
-    """The user a cookie's id names, if its server-side session is live (one query)."""
+def load_session_user(session_id: str, agency_slug: str | None = None) -> User | None:
+    """The user a cookie's id names, if its server-side session is live (one query).
+
+    With ``agency_slug`` the same query also resolves the user's access to that agency and
+    sets the RLS setting; ``g.session_access`` keeps ``(user id, slug, access or None)``.
+    """
+    from tenants.identity import refuse_identity, resolve_session_identity
+
     user_id, _, rest = session_id.partition(":")
     sid, _, fingerprint = rest.partition(":")
     try:
         uid, sid_uuid = uuid.UUID(user_id), uuid.UUID(sid)
     except ValueError:
         return None
-    user = db.session.scalar(
-        select(User)
-        .join(UserSession, UserSession.user_id == User.id)
-        .where(User.id == uid, UserSession.id == sid_uuid, UserSession.revoked_at.is_(None))
-    )
-    if user is None or not user.active or not fingerprint:
+    found = resolve_session_identity(uid, sid_uuid, agency_slug)
+    if found is None:
         return None
+    user, access, agencies = found
     user.session_id = sid_uuid  # type: ignore[attr-defined]
-    if user.get_id() != session_id:  # the password changed since this cookie was issued
+    if not fingerprint or user.get_id() != session_id:  # the password changed since
+        if access is not None:
+            refuse_identity()
         return None
+    if has_request_context() and agency_slug is not None:
+        g.session_access = (user.id, agency_slug, access)  # read by tenants.web
+        g.user_agencies = agencies  # the agency switcher (agency/web/context.py)
     return user

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 
-from flask import Flask, abort, g, request
+from flask import Flask, abort, g, has_request_context, request
 from flask_login import current_user
 from flask_smorest import abort as api_abort
 
@@ -19,7 +19,7 @@ from agency.extensions import login_manager
 from tenants.context import reset_current_agency, set_current_agency
 from tenants.models import User
 from tenants.permissions import Access, Permission
-from tenants.service import find_agency_by_slug, load_access, resolve_token
+from tenants.service import find_agency_by_slug, load_access, resolve_api_identity
 
 API_PREFIX = "/api/v1/"
 PUBLIC_API_BLUEPRINTS = {"api-docs", "apidocs"}  # the OpenAPI document and its browser
@@ -35,9 +35,13 @@ def init_app(app: Flask) -> None:
 
 
 def load_user(session_id: str) -> User | None:
+    """Flask-Login's loader; on an agency's pages it resolves the membership in the same query."""
     from tenants.sessions import load_session_user
 
-    return load_session_user(session_id)
+    slug = None
+    if has_request_context() and not request.path.startswith(API_PREFIX):
+        slug = (request.view_args or {}).get("agency_slug")
+    return load_session_user(session_id, slug if isinstance(slug, str) else None)
 
 
 def public_endpoint(view):  # noqa: ANN001, ANN201
@@ -63,8 +67,12 @@ def resolve_request_tenant():  # noqa: ANN201
         return None
     if not current_user.is_authenticated:
         return login_manager.unauthorized()
-    agency = find_agency_by_slug(slug)
-    access = load_access(current_user, agency) if agency else None
+    loaded = g.pop("session_access", None)
+    if loaded is not None and loaded[0] == current_user.id and loaded[1] == slug:
+        access = loaded[2]  # resolved with the user, in the same query
+    else:  # the user came from elsewhere (signed in during this request)
+        agency = find_agency_by_slug(slug)
+        access = load_access(current_user, agency) if agency else None
     if access is None:
         abort(404)
     _activate(access)
@@ -80,10 +88,10 @@ def _resolve_api_request() -> None:
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         api_abort(401, message="Authentication required: send 'Authorization: Bearer <token>'.")
-    token = resolve_token(value.strip())
-    access = load_access(token.user, token.agency) if token else None
-    if token is None or access is None:
+    found = resolve_api_identity(value.strip())
+    if found is None:
         api_abort(401, message="The token is invalid, revoked, or its member is inactive.")
+    token, access = found
     now = utcnow()
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         token.last_used_at = now  # coarse on purpose: one write a minute, not one a request

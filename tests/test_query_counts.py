@@ -6,6 +6,7 @@ counts again. (The members page has its own test in tests/test_members.py.)
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,7 +16,7 @@ import pytest
 from sqlalchemy import event
 
 from agency.db import db, utcnow
-from tenants.models import Invitation, Role
+from tenants.models import Invitation, Membership, Role
 from tests.factories import (
     make_agency,
     make_channel,
@@ -211,3 +212,177 @@ def test_members_api_costs_the_same_for_2_or_20_members(client, setup):
                 make_member(agency, Role.CLIENT_VIEWER, client=clients[i % 3])
 
     _constant(lambda: client.get("/api/v1/members", headers=bearer(token)), grow)
+
+
+# --- Identity and tenant: one statement per authenticated request (issue 8, point 7) ------
+
+# What identity resolution touches: the token or session, the membership lookup, the agency
+# by slug, the staff assignments, the RLS setting. (The agency switcher's "JOIN memberships"
+# list is page content, not identity.)
+IDENTITY_MARKS = re.compile(
+    r"api_tokens|user_sessions|staff_assignments|set_config|WHERE agencies\.slug"
+    r"|FROM memberships\s+WHERE memberships\.user_id"  # the old per-request membership lookup
+)
+
+
+def _identity_statements(statements: list[str]) -> list[str]:
+    return [s for s in statements if IDENTITY_MARKS.search(s)]
+
+
+def _assert_one_identity_statement(statements: list[str], *tables: str) -> None:
+    """The first statement resolves identity (and sets RLS on PostgreSQL); no other does."""
+    identity = _identity_statements(statements)
+    assert identity == statements[:1], "identity took more than one statement:\n" + "\n".join(
+        identity
+    )
+    for table in tables:
+        assert f"FROM {table}" in statements[0] or f"JOIN {table}" in statements[0], table
+    if db.is_postgresql:
+        assert statements[0].startswith("SELECT set_config("), statements[0][:200]
+
+
+def _web_client(app, user):  # noqa: ANN001, ANN202
+    web = app.test_client()
+    with web.session_transaction() as session:
+        session["_user_id"] = session_id_for(user)
+        session["_fresh"] = True
+    return web
+
+
+def _count(request: Callable[[], object]) -> tuple[object, list[str]]:
+    request()  # warm-up: the token's once-a-minute last_used_at write is not what is measured
+    db.session.remove()  # a fresh transaction per request, as in production
+    with count_statements() as statements:
+        response = request()
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    return response, statements
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.STAFF, Role.CLIENT_MANAGER])
+def test_api_request_costs_one_identity_statement_and_its_list_query(app, client, setup, role):
+    agency, owner, token = setup
+    mine, theirs = make_client(agency, "Mine"), make_client(agency, "Not mine")
+    if role == Role.OWNER:
+        user = owner
+    elif role == Role.STAFF:
+        user = make_member(agency, role, assigned=[mine])
+    else:
+        user = make_member(agency, role, client=mine)
+    token = token_for(user, agency)
+    response, statements = _count(
+        lambda: client.get("/api/v1/clients?limit=50", headers=bearer(token))
+    )
+    _assert_one_identity_statement(statements, "api_tokens", "users", "memberships", "agencies")
+    assert len(statements) == 2, "\n".join(statements)  # identity + the list
+    names = {c["name"] for c in response.get_json()["items"]}
+    # The staff member's assignments came from the same statement, read under RLS.
+    assert names == ({"Mine", "Not mine"} if role == Role.OWNER else {"Mine"}), theirs
+
+
+@pytest.mark.parametrize("role", [Role.OWNER, Role.STAFF, Role.CLIENT_MANAGER])
+def test_web_page_costs_one_identity_statement(app, setup, role):
+    agency, owner, _token = setup
+    mine, _theirs = make_client(agency, "Mine"), make_client(agency, "Not mine")
+    if role == Role.OWNER:
+        user = owner
+    elif role == Role.STAFF:
+        user = make_member(agency, role, assigned=[mine])
+    else:
+        user = make_member(agency, role, client=mine)
+    web = _web_client(app, user)
+    url = (
+        f"/a/{agency.slug}/clients/{mine.id}"
+        if role.is_client_role
+        else f"/a/{agency.slug}/clients/"
+    )
+    response, statements = _count(lambda: web.get(url))
+    _assert_one_identity_statement(statements, "users", "user_sessions", "memberships")
+    assert "Mine" in response.get_data(as_text=True)
+
+
+def test_clients_page_costs_exactly_two_statements(app, setup):
+    """Identity (with the agency switcher's list) and the clients: one more statement fails."""
+    agency, owner, _token = setup
+    make_client(agency, "Acme")
+    web = _web_client(app, owner)
+    _response, statements = _count(lambda: web.get(f"/a/{agency.slug}/clients/"))
+    assert len(statements) == 2, "\n".join(statements)
+
+
+def test_page_outside_an_agency_loads_the_user_in_one_statement(app, setup):
+    _agency, owner, _token = setup
+    web = _web_client(app, owner)
+    _response, statements = _count(lambda: web.get("/account"))
+    assert "JOIN user_sessions" in statements[0], statements[0]
+    assert not [s for s in statements if "set_config" in s], "no agency, nothing to set"
+
+
+@pytest.mark.postgresql
+def test_a_refused_session_row_leaves_no_rls_setting(app, setup):
+    """A cookie from before a password change is refused even though its row was read."""
+
+    from tenants.sessions import load_session_user
+
+    agency, owner, _token = setup
+    stale = session_id_for(owner)
+    owner.password_hash = owner.password_hash + "x"  # what a password change does to get_id
+    db.session.commit()
+    db.session.remove()
+    assert load_session_user(stale, agency.slug) is None
+    raw = db.session.connection().exec_driver_sql  # bypasses the ORM's own RLS sync
+    assert raw("SELECT current_setting('app.agency_id', true)").scalar() in (None, "")
+
+
+def test_agency_switcher_from_the_identity_statement_lists_only_live_memberships(app, setup):
+    """The switcher's agencies ride on the identity statement: the user's, live, by name."""
+    agency, owner, _token = setup
+    zeta = make_agency("Zeta Social", owner=owner)
+    alpha = make_agency("Alpha Social", owner=owner)
+    left = make_agency("Left Social", owner=owner)
+    make_agency("Not Mine Social")
+    membership = db.session.scalar(
+        Membership.__table__.select()
+        .with_only_columns(Membership.id)
+        .where(Membership.agency_id == left.id)
+    )
+    db.session.get(Membership, membership).active = False
+    db.session.commit()
+    html = _web_client(app, owner).get(f"/a/{zeta.slug}/clients/").get_data(as_text=True)
+    switcher = html.split('aria-labelledby="agency-switcher"')[1].split("</ul>")[0]
+    names = re.findall(r">([^<>]+ Social|Agency \d+)</a>", switcher)
+    assert names == sorted([agency.name, zeta.name, alpha.name]), switcher
+    assert 'aria-current="true"' in switcher.split(zeta.name)[0].rsplit("<li>", 1)[1]
+
+
+@pytest.mark.postgresql
+def test_pooled_connection_is_pinged_only_after_idling_and_replaced_when_dead(
+    app, database_url, monkeypatch
+):
+    """No ping round trip for a connection just returned; an idle, dead one is replaced."""
+    import psycopg
+
+    from agency import db as engines
+    from tests import pg
+
+    engine = engines.Database()._engine_for(database_url + "?application_name=ping-test")
+    pings: list[object] = []
+    real_ping = engine.dialect.do_ping
+
+    def counted_ping(conn) -> bool:  # noqa: ANN001
+        pings.append(conn)
+        return real_ping(conn)
+
+    monkeypatch.setattr(engine.dialect, "do_ping", counted_ping)
+    try:
+        for _ in range(3):  # hot: returned moments ago, so used without a ping
+            with engine.connect() as conn:
+                pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        assert pings == []
+        with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        monkeypatch.setattr(engines, "PING_AFTER_IDLE_SECONDS", 0.0)  # now it counts as idle
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+        assert pings, "the idle connection was not pinged"
+    finally:
+        engine.dispose()

