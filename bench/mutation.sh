@@ -14,16 +14,17 @@ export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
 export REGIA_TEST_REUSE_DB=1
 if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
 nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
-survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: survived$/ {print $1}' | tr -d ' ')
+survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: (survived|no tests|suspicious)$/ {print $1}' | tr -d ' ')
 for name in $survivors; do .venv/bin/mutmut show "$name" || true; done
-.venv/bin/python - <<'PY'
+nice -n 19 .venv/bin/python - <<'PY'
 import json, pathlib
+from mutmut.stats import status_by_exit_code  # mutmut's own reading: 33 is "no tests", 36 "timeout"
 counts = {}
 for meta in pathlib.Path("mutants").rglob("*.meta"):
     for code in json.loads(meta.read_text()).get("exit_code_by_key", {}).values():
-        status = {0: "survived", 1: "killed", 5: "no tests", None: "not run"}.get(code, "killed")
+        status = status_by_exit_code[code]
         counts[status] = counts.get(status, 0) + 1
-total = sum(counts.values())
-print("mutants:", counts, f"score: {counts.get('killed', 0)}/{total}")
+run = sum(n for status, n in counts.items() if status != "not checked")
+print("mutants:", counts, f"score: {counts.get('killed', 0)}/{run} of those run")
 PY
 rm -rf mutants
