@@ -102,6 +102,18 @@ class Shop:
                 .values(scheduled_at=utcnow() + timedelta(seconds=due_in))
             )
             db.session.commit()
+            # What approval scheduled at the old time, re-scheduled at the new one (same ids).
+            from flask import current_app
+
+            from agency.publishing.service import enqueue_publish
+
+            if current_app.config.get("RQ_SYNC"):  # in-process tests run the jobs themselves
+                return post_id
+            due = utcnow() + timedelta(seconds=due_in)
+            targets = db.session.scalars(select(PostTarget.id).where(PostTarget.post_id == post_id))
+            for target_id in list(targets):
+                enqueue_publish(self.agency_id, target_id, 1, due)
+            db.session.rollback()
         return post_id
 
     def targets(self, post_id: uuid.UUID) -> dict[uuid.UUID, PostTarget]:
