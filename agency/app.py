@@ -122,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.content import inbox_views, review_views
     from agency.content import views as content_views
     from agency.mail import views as mail_views
+    from agency.publishing import views as publishing_views
     from agency.team import api as team_api
     from agency.team import views as team_views
     from agency.web import apidocs, context, health, views
@@ -149,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
     ):
         feature.init_app(app)
     review_views.init_app(app)
+    publishing_views.init_app(app)
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
     content_api.register(api)

@@ -58,7 +58,11 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     unknown = sorted(set(names) - set(QUEUES))
     if unknown:
         raise click.BadParameter(f"unknown queue(s): {', '.join(unknown)}", param_hint="--queue")
+    from agency.publishing import ticker
+
     worker = Worker(names, connection=redis_client())
+    if not burst:
+        ticker.start(current_app._get_current_object())  # the sweeper, every minute
     worker.work(burst=burst, with_scheduler=True)
 
 

@@ -43,6 +43,13 @@ RATE_LIMIT_SETTINGS = (
     "accept_rate_limit",
     "reset_rate_limit",
 )
+PUBLISHING_SETTINGS = (
+    "publish_lease_seconds",
+    "publish_retry_base_seconds",
+    "publish_max_attempts",
+    "sweep_interval_seconds",
+    "inbound_sync_seconds",
+)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,13 @@ class Settings:
     verification_resend_rate_limit: str = "5 per hour"  # per user
     # Let channels and webhooks reach loopback/private addresses (tests with loopback fakes).
     allow_private_hosts: bool = False
+    # Publishing (agency/publishing): a claimed attempt's lease, backoff base and attempts,
+    # how often each worker's ticker runs the sweeper and the inbound sync of each channel.
+    publish_lease_seconds: int = 300
+    publish_retry_base_seconds: int = 30
+    publish_max_attempts: int = 6
+    sweep_interval_seconds: int = 60
+    inbound_sync_seconds: int = 300
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -139,6 +153,9 @@ class Settings:
             demo=_bool(env.get("REGIA_DEMO"), False),
             allow_private_hosts=_bool(env.get("REGIA_ALLOW_PRIVATE_HOSTS"), False),
         )
+        for name in PUBLISHING_SETTINGS:
+            if env.get(f"REGIA_{name.upper()}"):
+                values[name] = _int(f"REGIA_{name.upper()}", env[f"REGIA_{name.upper()}"], 0)
         for name in RATE_LIMIT_SETTINGS:  # optional: the dataclass defaults apply when unset
             if env.get(f"REGIA_{name.upper()}"):
                 values[name] = env[f"REGIA_{name.upper()}"]

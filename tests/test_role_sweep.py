@@ -226,6 +226,8 @@ TABLE: dict[tuple[str, str], Allow] = {
         NOBODY, refused=frozenset({404}), anonymous_refused=404
     ),
     ("review.comment", "POST"): write(NOBODY, refused=frozenset({404}), anonymous_refused=404),
+    # A manager sends a failed target again (the world's post gets one on its Mastodon channel).
+    ("publishing.retry", "POST"): write(MANAGERS, prepare=lambda w: _failed_target(w)),
 }
 # fmt: on
 
@@ -236,6 +238,25 @@ def _deactivate_bystander(world: World) -> None:
 
     db.session.get(Membership, world.objects["membership"]).active = False
     db.session.commit()
+
+
+def _failed_target(world: World) -> None:
+    """The world's post approved and failed on its Mastodon channel (now disconnected, so a
+    retry fails again at once without calling out)."""
+    from agency.channels.models import Channel
+    from agency.content.models import Post, PostTarget
+    from agency.db import db, utcnow
+    from tenants.context import tenant_context
+
+    with tenant_context(world.agency.id):
+        post = db.session.get(Post, world.objects["post"])
+        post.status, post.approved_revision, post.scheduled_at = "failed", post.revision, utcnow()
+        channel = db.session.get(Channel, world.objects["channel"])
+        channel.status = "needs_reconnect"
+        db.session.add(
+            PostTarget(post_id=post.id, channel_id=channel.id, status="failed", last_error="x")
+        )
+        db.session.commit()
 
 
 def _second_sessions(world: World) -> None:

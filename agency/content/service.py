@@ -303,6 +303,9 @@ def schedule(access: Access, post: Post, via: str) -> None:
     _move(access, post, S.SCHEDULED, via)
     for target in db.session.scalars(select(PostTarget).where(PostTarget.post_id == post.id)):
         target.status = TargetStatus.SCHEDULED.value
+    from agency.publishing import service as publishing
+
+    publishing.on_scheduled(post)  # a publish job per target, once this commits
 
 
 @atomic

@@ -1,0 +1,84 @@
+"""E-mails the engine sends: a post failed (wholly or on some channels), a channel needs
+reconnecting. Sent to the agency's owners and managers (and the post's author), queued on
+the ``mail`` queue after the change is committed; a mail outage never undoes an outcome."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask import current_app
+from sqlalchemy import select
+
+from agency.channels.models import Channel
+from agency.content.models import Post, PostTarget, TargetStatus
+from agency.db import db
+from tenants.models import Agency, ClientCompany, Membership, Role, User
+
+log = logging.getLogger(__name__)
+
+
+def _recipients(agency_id: uuid.UUID, extra: uuid.UUID | None = None) -> list[User]:
+    members = select(Membership.user_id).where(
+        Membership.agency_id == agency_id,
+        Membership.client_id.is_(None),
+        Membership.active.is_(True),
+        Membership.role.in_([Role.OWNER.value, Role.MANAGER.value]),
+    )
+    ids = set(db.session.scalars(members))
+    if extra is not None:
+        ids.add(extra)
+    users = db.session.scalars(select(User).where(User.id.in_(ids)).order_by(User.email))
+    return [u for u in users if u.active]
+
+
+def _send(template: str, agency: Agency, users: list[User], **context: object) -> None:
+    from agency.mail.service import render_mail, send_mail
+
+    for user in users:
+        try:
+            rendered = render_mail(
+                template, user.locale or agency.default_locale, name=user.name,
+                agency_name=agency.name, logo_cid=None, **context,
+            )  # fmt: skip
+            send_mail(
+                user.email, rendered.subject, rendered.text, rendered.html, agency_id=agency.id
+            )
+        except Exception:
+            log.exception("could not queue a publishing notice (%s)", template)
+
+
+def publishing_failed(post_id: uuid.UUID) -> None:
+    """Tell the agency which channels failed and why, with a link straight to the post."""
+    post = db.session.scalar(select(Post).where(Post.id == post_id))
+    if post is None:
+        return
+    agency = db.session.scalar(select(Agency).where(Agency.id == post.agency_id))
+    client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == post.client_id))
+    failures = db.session.execute(
+        select(Channel.name, PostTarget.last_error)
+        .join(Channel, Channel.id == PostTarget.channel_id)
+        .where(PostTarget.post_id == post.id, PostTarget.status == TargetStatus.FAILED.value)
+        .order_by(Channel.name)
+    ).all()
+    base = current_app.config["REGIA"].base_url
+    _send(
+        "publishing/email/failed", agency, _recipients(agency.id, post.created_by_id),
+        status=post.status, client_name=client.name if client else "",
+        failures=[(name, error or "") for name, error in failures],
+        link=f"{base}/a/{agency.slug}/posts/{post.id}",
+    )  # fmt: skip
+
+
+def channel_needs_reconnect(channel_id: uuid.UUID, error: str) -> None:
+    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id))
+    if channel is None:
+        return
+    agency = db.session.scalar(select(Agency).where(Agency.id == channel.agency_id))
+    client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == channel.client_id))
+    base = current_app.config["REGIA"].base_url
+    _send(
+        "publishing/email/reconnect", agency, _recipients(agency.id),
+        channel_name=channel.name, client_name=client.name if client else "", error=error,
+        link=f"{base}/a/{agency.slug}/clients/{channel.client_id}",
+    )  # fmt: skip

@@ -1,0 +1,61 @@
+"""The one publishing page action: a manager retries a failed target (web)."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, Flask, flash, g, redirect, url_for
+from flask_babel import gettext as _
+from flask_login import login_required
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+
+from agency.content import access as seen
+from agency.content import service as content_service
+from agency.content.models import PostTarget
+from agency.db import db
+from agency.errors import IllegalTransition, NotFound
+from agency.publishing import service
+from tenants.permissions import Permission
+
+bp = Blueprint(
+    "publishing", __name__, url_prefix="/a/<agency_slug>/posts", template_folder="templates"
+)
+
+
+def init_app(app: Flask) -> None:
+    app.register_blueprint(bp)
+    app.jinja_env.globals["may_retry_publishing"] = may_retry
+
+
+def may_retry(post: dict) -> bool:
+    """The retry button shows to owners and managers, on the agency side only."""
+    access = getattr(g, "access", None)
+    return bool(
+        access is not None
+        and seen.agency_view(access, post["client_id"])
+        and access.can(Permission.INTERNAL_REVIEW, post["client_id"])
+    )
+
+
+@bp.post("/<uuid:post_id>/channels/<uuid:channel_id>/retry")
+@login_required
+def retry(agency_slug: str, post_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN201
+    content_service.get_post(g.access, post_id)  # 404 first for a post this user cannot see
+    if not FlaskForm().validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    target_id = db.session.scalar(
+        select(PostTarget.id).where(
+            PostTarget.post_id == post_id, PostTarget.channel_id == channel_id
+        )
+    )
+    if target_id is None:
+        raise NotFound(_("No such target."))
+    try:
+        service.retry_target(g.access, post_id, target_id)
+    except IllegalTransition as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    flash(_("Publishing again."), "success")
+    return redirect(url_for("content.detail", post_id=post_id))

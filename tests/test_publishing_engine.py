@@ -1,0 +1,197 @@
+# ruff: noqa: F811 - the publishing fixtures are imported from tests.publishing_support
+"""The publishing engine in-process against the loopback fakes: outcomes, retries, reconcile,
+aggregation, usage, sweeper. (The real worker process is in test_publishing_worker.py.)"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+from redis import Redis
+from sqlalchemy import func, select
+
+from agency.channels.models import Channel
+from agency.db import db
+from agency.publishing import service
+from billing.usage import UsageRecord
+from tenants.context import tenant_context
+from tests.publishing_support import (  # noqa: F401 - fixtures
+    Shop,
+    _publishing_app,
+    app,
+    bluesky,
+    mastodon,
+    run_publish,
+)
+
+
+def _usage_count(shop: Shop) -> int:
+    with tenant_context(shop.agency_id):
+        count = db.session.scalar(select(func.count()).select_from(UsageRecord))
+        db.session.rollback()
+        return count
+
+
+def test_approved_post_goes_out_once_to_both_networks_with_urls_and_one_usage_row_each(
+    app, mastodon, bluesky
+):
+    shop = Shop()
+    toots, sky = shop.mastodon(mastodon), shop.bluesky(bluesky)
+    post_id = shop.approved_post([toots, sky], "Fresh bread at https://bellavista.example/pane")
+    assert sorted(run_publish(shop, post_id)) == ["published", "published"]
+    targets = shop.targets(post_id)
+    assert targets[toots].external_url.startswith("https://social.example/@bella/")
+    assert targets[sky].external_url.startswith("https://bsky.app/profile/bella.bsky.example/post/")
+    assert shop.post(post_id).status == "published"
+    assert len(mastodon.statuses) == 1 and len(bluesky.posts()) == 1
+    facets = bluesky.posts()[0]["value"]["facets"]
+    text = "Fresh bread at https://bellavista.example/pane"
+    assert facets[0]["index"] == {"byteStart": 15, "byteEnd": len(text.encode())}
+    # Run again: nothing more is posted, nothing more is billed.
+    assert run_publish(shop, post_id) == ["skipped", "skipped"]
+    assert len(mastodon.statuses) == 1 and len(bluesky.posts()) == 1
+    assert _usage_count(shop) == 2
+
+
+def test_only_the_approved_text_and_the_channel_variant_are_published(app, mastodon):
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots], "Base text", variants={str(toots): "Toot variant"})
+    run_publish(shop, post_id)
+    assert mastodon.statuses[0]["text"] == "Toot variant"
+
+
+def test_facets_count_utf8_bytes_not_characters(app, bluesky):
+    shop = Shop()
+    sky = shop.bluesky(bluesky)
+    text = "Caffè ☕ con @friend.bsky.example"
+    post_id = shop.approved_post([sky], text)
+    run_publish(shop, post_id)
+    (facet,) = bluesky.posts()[0]["value"]["facets"]
+    start = len("Caffè ☕ con ".encode())
+    assert facet["index"] == {"byteStart": start, "byteEnd": len(text.encode())}
+    assert facet["features"][0]["did"] == "did:plc:friend0000000000000000"
+
+
+def test_commit_then_drop_ends_with_exactly_one_post_on_each_network(app, mastodon, bluesky):
+    shop = Shop()
+    toots, sky = shop.mastodon(mastodon), shop.bluesky(bluesky)
+    mastodon.drop_after_commit("POST", "/api/v1/statuses")
+    bluesky.drop_after_commit("POST", "/xrpc/com.atproto.repo.createRecord")
+    post_id = shop.post_id = shop.approved_post([toots, sky])
+    assert run_publish(shop, post_id) == ["published", "published"]
+    assert len(mastodon.statuses) == 1 and len(bluesky.posts()) == 1
+    # Mastodon answered the same key with the same status; Bluesky's record was looked up.
+    keys = {r.header("idempotency-key") for r in mastodon.calls("POST", "/api/v1/statuses")}
+    assert len(keys) == 1 and len(mastodon.calls("POST", "/api/v1/statuses")) == 2
+    assert bluesky.calls("GET", "/xrpc/com.atproto.repo.getRecord")
+    assert shop.targets(post_id)[sky].external_id == bluesky.posts()[0]["uri"]
+
+
+def test_a_429_is_retried_only_after_the_reset_time(app, mastodon):
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    reset = datetime.now(UTC) + timedelta(seconds=3)
+    mastodon.fail(
+        "POST", "/api/v1/statuses", 429, {"error": "Too many requests"},
+        headers={"X-RateLimit-Reset": reset.isoformat()},
+    )  # fmt: skip
+    post_id = shop.approved_post([toots])
+    assert run_publish(shop, post_id) == ["retry"]
+    target = shop.targets(post_id)[toots]
+    assert target.status == "scheduled" and target.last_error == "Too many requests"
+    assert run_publish(shop, post_id) == ["skipped"]  # backoff not over: nothing sent
+    assert len(mastodon.calls("POST", "/api/v1/statuses")) == 1
+    time.sleep(max(0.0, (reset - datetime.now(UTC)).total_seconds()) + 0.2)
+    assert run_publish(shop, post_id) == ["published"]  # what the scheduled retry job does
+    assert shop.targets(post_id)[toots].status == "published"
+    second = mastodon.calls("POST", "/api/v1/statuses")[1]
+    assert second.at >= reset.timestamp()
+    assert len(mastodon.statuses) == 1
+
+
+def test_a_401_marks_the_channel_needs_reconnect_and_fails_the_post_clearly(app, mastodon):
+    shop = Shop()
+    toots = shop.mastodon(mastodon, token="revoked-token")
+    post_id = shop.approved_post([toots])
+    assert run_publish(shop, post_id) == ["failed"]
+    target = shop.targets(post_id)[toots]
+    assert "needs reconnecting" in target.last_error
+    assert "The access token is invalid" in target.last_error
+    assert shop.post(post_id).status == "failed"
+    with tenant_context(shop.agency_id):
+        channel = db.session.scalar(select(Channel).where(Channel.id == toots))
+        assert channel.status == "needs_reconnect"
+        assert channel.settings["instance_url"] == mastodon.url  # settings kept
+        db.session.rollback()
+    assert len(mastodon.calls("POST", "/api/v1/statuses")) == 1  # no retry
+
+
+def test_a_permanent_4xx_fails_at_once_with_the_networks_message(app, mastodon):
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    mastodon.fail("POST", "/api/v1/statuses", 422, {"error": "Validation failed: Text too long"})
+    post_id = shop.approved_post([toots])
+    assert run_publish(shop, post_id) == ["failed"]
+    assert shop.targets(post_id)[toots].last_error == "Validation failed: Text too long"
+    assert run_publish(shop, post_id) == ["skipped"]
+    assert len(mastodon.calls("POST", "/api/v1/statuses")) == 1
+
+
+def test_one_channel_failing_leaves_the_post_partially_published_and_mails_the_agency(
+    app, mastodon, bluesky
+):
+    shop = Shop()
+    toots, sky = shop.mastodon(mastodon), shop.bluesky(bluesky)
+    mastodon.fail("POST", "/api/v1/statuses", 403, {"error": "This action is not allowed"})
+    post_id = shop.approved_post([toots, sky])
+    assert sorted(run_publish(shop, post_id)) == ["failed", "published"]
+    assert shop.post(post_id).status == "partially_published"
+
+
+def test_bluesky_session_is_reused_and_refreshed_not_logged_in_per_job(app, bluesky):
+    shop = Shop()
+    sky = shop.bluesky(bluesky)
+    run_publish(shop, shop.approved_post([sky], "one"))
+    run_publish(shop, shop.approved_post([sky], "two"))
+    assert len(bluesky.calls("POST", "/xrpc/com.atproto.server.createSession")) == 1
+    bluesky.expire_access_tokens()
+    run_publish(shop, shop.approved_post([sky], "three"))
+    assert len(bluesky.calls("POST", "/xrpc/com.atproto.server.createSession")) == 1
+    assert len(bluesky.calls("POST", "/xrpc/com.atproto.server.refreshSession")) == 1
+    assert len(bluesky.posts()) == 3
+
+
+def test_a_redis_flush_after_approval_loses_nothing_the_sweeper_enqueues_it_once(
+    app, mastodon, redis_url
+):
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots])
+    Redis.from_url(redis_url).flushdb()
+    counts = service.sweep()
+    assert counts["publish"] == 1
+    assert shop.targets(post_id)[toots].status == "published"
+    service.sweep()
+    assert len(mastodon.statuses) == 1
+
+
+def test_an_attempt_that_died_mid_call_is_looked_up_before_sending_again(app, bluesky):
+    from agency.publishing import engine
+    from agency.publishing.jobs import _attempt  # noqa: F401 - the job's own path below
+
+    shop = Shop()
+    sky = shop.bluesky(bluesky)
+    post_id = shop.approved_post([sky])
+    target = shop.targets(post_id)[sky]
+    bluesky.drop_after_commit("POST", "/xrpc/com.atproto.repo.createRecord")
+    bluesky.fail("GET", "/xrpc/com.atproto.repo.getRecord", 503, {"error": "Unavailable"})
+    # First attempt: sent, dropped, lookup failed -> retry scheduled, the record exists.
+    assert run_publish(shop, post_id) == ["retry"]
+    assert len(bluesky.posts()) == 1
+    with tenant_context(shop.agency_id):
+        state = engine._state(target.id)
+        state.next_attempt_at = None
+        db.session.commit()
+    assert run_publish(shop, post_id) == ["published"]
+    assert len(bluesky.posts()) == 1
