@@ -32,6 +32,6 @@ def check_every_agency(agency_id: uuid.UUID | None = None) -> int:
             "default",
             check_channels,
             str(each),
-            job_id=f"channel-health:{each}",
+            job_id=f"channel-health-{each}",
         )
     return len(agency_ids)
