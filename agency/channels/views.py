@@ -23,9 +23,10 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from agency.channels import oauth_views
+    from agency.channels import manual_views, oauth_views
 
     app.register_blueprint(bp)
+    manual_views.init_app(app)
     app.register_blueprint(oauth_views.connect_bp)
     app.register_blueprint(oauth_views.callback_bp)
 
