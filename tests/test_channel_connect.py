@@ -112,9 +112,7 @@ def test_api_wrong_token_is_refused_with_the_networks_message_and_nothing_saved(
     assert _channels(agency) == [] and _audit_count(agency) == before
 
 
-def test_web_wrong_token_is_a_form_error_and_nothing_saved(
-    client, auth, agency, target, mastodon
-):
+def test_web_wrong_token_is_a_form_error_and_nothing_saved(client, auth, agency, target, mastodon):
     auth.login(owner_of(agency).email)
     base = f"/a/{agency.slug}/clients/{target.id}/channels"
     response = form_post(
@@ -135,9 +133,7 @@ def test_web_wrong_token_is_a_form_error_and_nothing_saved(
     assert _channels(agency) == []
 
 
-def test_web_good_token_shows_connected_with_the_check_time(
-    client, auth, agency, target, mastodon
-):
+def test_web_good_token_shows_connected_with_the_check_time(client, auth, agency, target, mastodon):
     auth.login(owner_of(agency).email)
     base = f"/a/{agency.slug}/clients/{target.id}/channels"
     saved = form_post(
@@ -253,7 +249,9 @@ def test_settings_have_translated_labels_and_help_never_raw_keys(
 
 
 def _webhook(url: str, secret: str = SECRET) -> WebhookConnector:
-    return WebhookConnector({"url": url, "secret": secret}, outbound.OutboundClient(allow_private=True))
+    return WebhookConnector(
+        {"url": url, "secret": secret}, outbound.OutboundClient(allow_private=True)
+    )
 
 
 def test_webhook_delivery_is_signed_per_standard_webhooks_and_accepted():

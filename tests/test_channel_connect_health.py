@@ -13,8 +13,12 @@ from agency.channels.models import Channel, ChannelStatus
 from agency.db import db
 from tenants.context import tenant_context
 from tenants.models import Role
+from tests import test_channel_connect as connect_tests
 from tests.factories import make_agency, make_channel, make_client, make_member, owner_of
-from tests.test_channel_connect import mastodon, private_hosts  # noqa: F401 - fixtures
+
+# The loopback Mastodon and REGIA_ALLOW_PRIVATE_HOSTS fixtures, shared with that module.
+mastodon = connect_tests.mastodon
+private_hosts = connect_tests.private_hosts
 
 
 @pytest.fixture
@@ -74,7 +78,10 @@ def test_revoked_token_marks_needs_reconnect_and_keeps_the_settings(
     assert "The access token is invalid" in mail.get_body(("plain",)).get_content()
     # Already broken: the next run does not check or e-mail again.
     assert jobs.check_channels(str(agency.id)) == {
-        "verified": 0, "needs_reconnect": 0, "unreachable": 0, "skipped": 0
+        "verified": 0,
+        "needs_reconnect": 0,
+        "unreachable": 0,
+        "skipped": 0,
     }
     assert len(smtp.messages) == 2
 

@@ -16,9 +16,13 @@ from agency import crypto
 from agency.channels.models import Channel, MastodonApp
 from agency.db import db
 from tenants.context import tenant_context
+from tests import test_channel_connect as connect_tests
 from tests.factories import make_agency, make_client, owner_of
 from tests.helpers import form_post
-from tests.test_channel_connect import mastodon, private_hosts  # noqa: F401 - fixtures
+
+# The loopback Mastodon and REGIA_ALLOW_PRIVATE_HOSTS fixtures, shared with that module.
+mastodon = connect_tests.mastodon
+private_hosts = connect_tests.private_hosts
 
 
 @pytest.fixture
@@ -102,7 +106,9 @@ def test_a_state_from_another_session_is_refused(client, auth, app, agency, targ
     auth.login(owner_of(agency).email)
     back = _approve(_authorize_link(_start(client, agency, target, mastodon.url)))
     other = app.test_client()
-    form_post(other, "/login", {"email": owner_of(agency).email, "password": "correct horse battery"})
+    form_post(
+        other, "/login", {"email": owner_of(agency).email, "password": "correct horse battery"}
+    )
     refused = other.get(_local(back), follow_redirects=True)
     assert "not valid any more" in refused.get_data(as_text=True)
     assert _channels(agency) == [] and mastodon.calls("POST", "/oauth/token") == []

@@ -129,7 +129,9 @@ def _manual_target(post: Post, channel_id: object) -> PostTarget:
 
 
 def _finish_if_all_out(access: Access, post: Post, via: str) -> None:
-    statuses = set(db.session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id)))
+    statuses = set(
+        db.session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id))
+    )
     if statuses != {TargetStatus.PUBLISHED.value} or post.status == PostStatus.PUBLISHED.value:
         return
     old = post.status

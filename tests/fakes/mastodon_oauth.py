@@ -43,7 +43,7 @@ def _oauth_error(error: str, description: str, status: int = 400) -> tuple[int, 
 
 
 class MastodonOAuthRoutes:
-    """Mix into a ``FakeService`` subclass: ``class FakeMastodon(MastodonOAuthRoutes, FakeService)``."""
+    """Mix into a ``FakeService``: ``class FakeMastodon(MastodonOAuthRoutes, FakeService)``."""
 
     pkce = True  # announce S256 (Mastodon 4.3+)
     account_id = "109000000000000001"  # who signs in on the consent page
@@ -72,7 +72,7 @@ class MastodonOAuthRoutes:
             "client_id": secrets.token_urlsafe(32),
             "client_secret": secrets.token_urlsafe(32),
             "client_secret_expires_at": 0,
-            "vapid_key": "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=",
+            "vapid_key": "BCk-QqERU0q-CfYZjcuB6lnyyOYfJ2AifKqfeGIm7Z-HiTU5T9eTG5GxVA0_OH5mMlI4UkkDTpaZwozy0TzdZ2M=",  # noqa: E501
         }
         with self.lock:  # type: ignore[attr-defined]
             self._oauth_state()["apps"][app["client_id"]] = app

@@ -33,7 +33,7 @@ from agency.publishing.connectors.base import (
     register,
 )
 
-SECRET_PREFIX = "whsec_"
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the prefix of every secret, not one
 EVENT_POST = "post.published"
 EVENT_REPLY = "reply.published"
 MAX_MESSAGE = 500
