@@ -180,7 +180,9 @@ def test_changing_the_token_to_a_wrong_one_keeps_the_old_one(
     assert len(mastodon.calls("GET", "/api/v1/accounts/verify_credentials")) == 2
 
 
-def test_unreachable_network_refuses_the_save_saying_so(client, agency, target, headers, mastodon):
+def test_unreachable_network_saves_unverified_saying_why(
+    client, auth, agency, target, headers, mastodon
+):
     mastodon.fail("GET", "/api/v1/accounts/verify_credentials", 503, {"error": "down"})
     body = {
         "network": "mastodon",
@@ -188,10 +190,14 @@ def test_unreachable_network_refuses_the_save_saying_so(client, agency, target, 
         "settings": {"instance_url": mastodon.url, "access_token": "good-token"},
     }
     response = client.post(_api(target), json=body, headers=headers)
-    assert response.status_code == 422
-    message = response.get_json()["errors"]["json"]["settings"]["access_token"][0]
-    assert "could not be reached" in message and "down" in message
-    assert _channels(agency) == []
+    assert response.status_code == 201
+    out = response.get_json()
+    assert out["connection"] == "unverified" and out["verified_at"] is None
+    assert "down" in out["check_error"] and out["checked_at"]
+    auth.login(owner_of(agency).email)
+    listing = client.get(f"/a/{agency.slug}/clients/{target.id}/channels/")
+    page = listing.get_data(as_text=True)
+    assert "Not verified" in page and "Could not reach the network at" in page
 
 
 def test_network_without_connector_is_saved_unverified_never_connected(

@@ -144,3 +144,20 @@ def test_reconnecting_with_a_new_token_clears_needs_reconnect(
     response = client.patch(url, json={"settings": {"access_token": "new-token"}}, headers=headers)
     assert response.status_code == 200
     assert response.get_json()["connection"] == "connected"
+
+
+def test_a_broken_channel_is_not_enabled_again_while_the_network_refuses_it(
+    client, app, agency, target, mastodon
+):
+    from tests.factories import token_for
+    from tests.helpers import bearer
+
+    channel_id = _channel(agency, mastodon, token="revoked", status="needs_reconnect").id
+    url = f"/api/v1/clients/{target.id}/channels/{channel_id}"
+    headers = bearer(token_for(owner_of(agency), agency))
+    refused = client.patch(url, json={"status": "connected"}, headers=headers)
+    assert refused.status_code == 422
+    assert _reload(agency, channel_id).status == "needs_reconnect"
+    mastodon.tokens["revoked"] = mastodon.account_id  # the owner re-authorized the app
+    assert client.patch(url, json={"status": "connected"}, headers=headers).status_code == 200
+    assert _reload(agency, channel_id).status == "connected"

@@ -1,8 +1,10 @@
 """Connecting a channel means verifying it: the network's "who am I" call on every save.
 
-Views and the API save channels through here. A refused check raises ValidationFailed with
-the network's own message and nothing is written; a network whose connector is not
-available yet is saved *unverified* (never shown as "Connected").
+Views and the API save channels through here. Credentials the network refuses raise
+ValidationFailed with the network's own message and nothing is written. A network that
+cannot be reached, or whose connector is not available yet, gets the channel saved
+*unverified* (never shown as "Connected"; the health check verifies it later): an outage
+must not block onboarding, and it says nothing about the credentials.
 """
 
 from __future__ import annotations
@@ -91,29 +93,36 @@ def _short(message: str) -> str:
 def _refusal(network: str, failure: CheckFailed) -> ValidationFailed:
     specs = service.specs_for(network)
     field = next((s.name for s in specs if s.secret), specs[0].name if specs else "network")
-    if failure.credentials_refused:
-        message = _("The network refused these credentials: %(reason)s", reason=failure.message)
-    else:
-        message = _(
-            "The network could not be reached to check these credentials: %(reason)s. "
-            "Nothing was saved; try again.",
-            reason=failure.message,
-        )
+    message = _("The network refused these credentials: %(reason)s", reason=failure.message)
     return ValidationFailed({"settings": {field: [message]}})
 
 
-def verify_or_refuse(network: str, settings: Mapping[str, str]) -> AccountInfo | None:
+@dataclass(frozen=True)
+class Verdict:
+    account: AccountInfo | None  # None: not verified (no connector, or unreachable)
+    unreachable: str | None = None  # why the network could not be asked
+
+
+def verify_or_refuse(network: str, settings: Mapping[str, str]) -> Verdict:
+    """The network's answer; ValidationFailed when it refuses the credentials."""
     try:
-        return check(network, settings)
+        return Verdict(check(network, settings))
     except CheckFailed as failure:
-        raise _refusal(network, failure) from None
+        if failure.credentials_refused:
+            raise _refusal(network, failure) from None
+        return Verdict(None, failure.message)
 
 
-def stamp(channel: Channel, account: AccountInfo | None) -> None:
-    """Record a successful check (or, with ``None``, that nothing could be checked)."""
+def stamp(channel: Channel, verdict: Verdict | AccountInfo | None) -> None:
+    """Record a check: verified with the account, or not verified (and why, if unreachable)."""
     now = utcnow()
+    if not isinstance(verdict, Verdict):
+        verdict = Verdict(verdict)
+    account = verdict.account
     if account is None:
         channel.verified_at = None
+        if verdict.unreachable:
+            channel.checked_at, channel.check_error = now, verdict.unreachable
         return
     channel.handle = account.handle or channel.handle
     channel.display_name = (account.display_name or "")[:200] or None
@@ -140,14 +149,15 @@ def add_channel(
     require_manage(access, client.id)
     network = service.parse_network(data.get("network"))
     _name, _handle, public, secrets = service._validate(network, data)
+    verdict = Verdict(account)
     if account is None:
         names.check_name_free(client.id, _name)
-        account = verify_or_refuse(network.value, {**public, **secrets})
+        verdict = verify_or_refuse(network.value, {**public, **secrets})
     given = dict(data)
-    if account is not None and account.handle:
-        given["handle"] = account.handle
+    if verdict.account is not None and verdict.account.handle:
+        given["handle"] = verdict.account.handle
     channel = service.add_channel(access, client, given, via=via)
-    stamp(channel, account)
+    stamp(channel, verdict)
     db.session.commit()
     return channel
 
@@ -169,7 +179,8 @@ def update_channel(
         if data:
             service.update_channel(access, channel, data, via=via, commit=False)
         after = service.connection_settings(channel)
-        if after != before or channel.verified_at is None and data.get("settings"):
+        reviving = status == ChannelStatus.CONNECTED.value and channel.status != status
+        if after != before or reviving or channel.verified_at is None and data.get("settings"):
             stamp(channel, verify_or_refuse(channel.network, after))
         if status is not None:
             service.set_channel_status(access, channel, status, via=via, commit=False)
@@ -178,6 +189,17 @@ def update_channel(
         raise
     names.commit()
     return channel
+
+
+def enable_channel(access: Access, channel: Channel, *, via: str = "web") -> Channel:
+    """Back to ``connected`` only once the network accepts the stored credentials again."""
+    require_manage(access, channel.client_id)
+    try:
+        stamp(channel, verify_or_refuse(channel.network, service.connection_settings(channel)))
+    except ValidationFailed:
+        db.session.rollback()
+        raise
+    return service.set_channel_enabled(access, channel, True, via=via)
 
 
 def connection_state(channel: Channel) -> str:

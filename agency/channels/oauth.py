@@ -220,7 +220,7 @@ def finish_mastodon(access: Access, client: ClientCompany, pending: Pending, cod
                 _("Mastodon did not grant access: %(reason)s", reason=reason or response.text),
             )
         settings = {"instance_url": pending.instance_url, "access_token": str(token)}
-        account = connect.verify_or_refuse(Network.MASTODON.value, settings)
+        account = connect.verify_or_refuse(Network.MASTODON.value, settings).account
         if account is None:  # no Mastodon connector installed: the flow's own check
             account = _verify_credentials(http, settings)
     data = {"network": Network.MASTODON.value, "name": pending.name, "settings": settings}

@@ -137,6 +137,14 @@ def _flash_saved(message: str, channel: Channel) -> None:
     if channel.verified_at is not None:
         flash(message, "success")
         return
+    if channel.check_error:
+        note = _(
+            "The network could not be reached to check the credentials (%(reason)s): the "
+            "channel shows as not verified until a check succeeds.",
+            reason=channel.check_error,
+        )
+        flash(f"{message} {note}", "warning")
+        return
     flash(
         message
         + " "
@@ -168,8 +176,13 @@ def disable(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # n
 @login_required
 def enable(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN201
     client, channel = _action(client_id, channel_id)
-    service.set_channel_enabled(g.access, channel, True)
-    flash(_("Channel %(name)s enabled.", name=channel.name), "success")
+    try:
+        connect.enable_channel(g.access, channel)
+    except ValidationFailed as exc:
+        for message in _flat_errors(exc.errors).values():
+            flash(" ".join(str(m) for m in message), "danger")
+    else:
+        flash(_("Channel %(name)s enabled.", name=channel.name), "success")
     return redirect(url_for("channels.index", client_id=client.id))
 
 
