@@ -103,6 +103,14 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
     ("channels.delete", "POST"): lambda w: [],
     ("channels.disable", "POST"): lambda w: [],
     ("channels.enable", "POST"): lambda w: [],
+    ("channel_connect.mastodon", "POST"): lambda w: [
+        ("instance_url", ""),
+        ("name", "Sweep toots"),
+    ],
+    ("manual_publish.record", "POST"): lambda w: [
+        ("channel_id", str(w.objects["content_channel"])),
+        ("url", "https://forum.example/t/sweep-post/1"),
+    ],
     ("workflow.policy", "POST"): lambda w: [
         ("internal_review", "y"),
         ("client_approval", "all"),

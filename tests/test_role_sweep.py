@@ -212,6 +212,13 @@ TABLE: dict[tuple[str, str], Allow] = {
     # Multipart only; this sweep speaks JSON to the API (tests/test_content_media.py pins roles).
     ("api-content.ClientMedia", "POST"): write(NOBODY, refused=frozenset({403, 404, 415, 422})),
     # inbox (agency members; staff see their clients' items)
+    # channel connection (channelconnect): the OAuth flow itself runs against a loopback
+    # instance in tests/test_channel_connect_oauth.py; here who may start it (an empty server
+    # address is the allowed roles' 422 form error), and a callback without a valid state.
+    ("channel_connect.mastodon", "GET"): page(MANAGERS),
+    ("channel_connect.mastodon", "POST"): page(MANAGERS, 422),
+    ("channel_oauth.mastodon_callback", "GET"): page(MEMBERS, 302),
+    ("manual_publish.record", "POST"): write(DRAFTS_ACME, prepare=lambda w: _approve_post(w)),
     ("inbox.index", "GET"): page(AGENCY_DRAFTERS),
     ("inbox.index", "POST"): write(DRAFTS_ACME, refused=frozenset({403, 404, 422})),
     ("inbox.reply", "POST"): write(DRAFTS_ACME),
@@ -257,6 +264,17 @@ def _failed_target(world: World) -> None:
             PostTarget(post_id=post.id, channel_id=channel.id, status="failed", last_error="x")
         )
         db.session.commit()
+
+def _approve_post(world: World) -> None:
+    """The world's post approved by Acme's client manager: ready to publish (by hand)."""
+    from agency.content import service
+    from agency.content.models import Decision
+    from tenants.context import tenant_context
+    from tenants.service import load_access
+
+    with tenant_context(world.agency.id):
+        access = load_access(world.users["client_manager"], world.agency)
+        service.decide(access, world.objects["post"], Decision.APPROVE)
 
 
 def _second_sessions(world: World) -> None:

@@ -8,7 +8,7 @@ from flask import g
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 
-from agency.channels import service
+from agency.channels import connect, service
 from agency.channels.models import Channel
 from agency.channels.schemas import ChannelIn, ChannelListOut, ChannelOut, ChannelPatchIn
 from agency.clients.service import get_client, get_manageable_client
@@ -31,6 +31,12 @@ def _out(channel: Channel) -> dict:
         "settings": dict(channel.settings or {}),
         "has_credentials": bool(channel.credentials_encrypted),
         "credential_fields": service.credential_fields(channel),
+        "connection": connect.connection_state(channel),
+        "display_name": channel.display_name,
+        "avatar_url": channel.avatar_url,
+        "verified_at": channel.verified_at,
+        "checked_at": channel.checked_at,
+        "check_error": channel.check_error,
         "created_at": channel.created_at,
     }
 
@@ -48,9 +54,14 @@ class Channels(MethodView):
     @blp.response(201, ChannelOut)
     @blp.alt_response(422, description="Unknown network or missing/invalid settings.")
     def post(self, data: dict, client_id: uuid.UUID):
-        """Register a channel: `{network, name, settings}`."""
+        """Register a channel: `{network, name, settings}`.
+
+        The credentials are checked with the network first; a refusal is a 422 with the
+        network's message and nothing is saved. A network Regia cannot check yet is saved with
+        `connection: unverified`.
+        """
         client = get_manageable_client(g.access, client_id)
-        return _out(service.add_channel(g.access, client, data, via="api"))
+        return _out(connect.add_channel(g.access, client, data, via="api"))
 
 
 @blp.route("/clients/<uuid:client_id>/channels/<uuid:channel_id>")
@@ -68,11 +79,12 @@ class ChannelResource(MethodView):
 
         Blank or omitted secrets are kept, unless an endpoint (a base URL or a webhook `url`)
         changes: then every secret of the channel must be sent again in the same request.
+        Changed credentials are checked with the network (422 with its message if refused).
         """
         client = get_manageable_client(g.access, client_id)
         channel = service.get_channel(g.access, client, channel_id)
         status = data.pop("status", None)
-        return _out(service.patch_channel(g.access, channel, data, status, via="api"))
+        return _out(connect.update_channel(g.access, channel, data, status, via="api"))
 
     @blp.response(204)
     def delete(self, client_id: uuid.UUID, channel_id: uuid.UUID):

@@ -50,6 +50,15 @@ class ChannelOut(Schema):
     credential_fields = fields.List(
         fields.String(), metadata={"description": "Names of stored secrets; values never."}
     )
+    connection = fields.String(
+        validate=validate.OneOf(("connected", "unverified", "needs_reconnect", "disabled")),
+        metadata={"description": "`connected` only once the network confirmed the credentials."},
+    )
+    display_name = fields.String(allow_none=True)
+    avatar_url = fields.String(allow_none=True)
+    verified_at = fields.DateTime(allow_none=True, metadata={"description": "Last good check."})
+    checked_at = fields.DateTime(allow_none=True, metadata={"description": "Last check."})
+    check_error = fields.String(allow_none=True, metadata={"description": "Network's refusal."})
     created_at = fields.DateTime()
 
 

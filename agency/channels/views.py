@@ -8,8 +8,8 @@ from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from agency.channels import service
-from agency.channels.models import Network
+from agency.channels import connect, labels, service
+from agency.channels.models import Channel, Network
 from agency.clients.service import get_client, get_manageable_client, require_manage
 from agency.errors import ValidationFailed
 from tenants.permissions import Permission
@@ -23,7 +23,12 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
+    from agency.channels import manual_views, oauth_views
+
     app.register_blueprint(bp)
+    manual_views.init_app(app)
+    app.register_blueprint(oauth_views.connect_bp)
+    app.register_blueprint(oauth_views.callback_bp)
 
 
 def _submitted() -> dict:
@@ -69,11 +74,11 @@ def create(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     network = data.get("network") if data.get("network") in set(Network) else None
     if request.method == "POST":
         try:
-            channel = service.add_channel(g.access, client, data)
+            channel = connect.add_channel(g.access, client, data)
         except ValidationFailed as exc:
             errors = _flat_errors(exc.errors)
         else:
-            flash(_("Channel %(name)s added.", name=channel.name), "success")
+            _flash_saved(_("Channel %(name)s added.", name=channel.name), channel)
             return redirect(url_for("channels.index", client_id=client.id))
     return render_template(
         "channels/form.html",
@@ -87,6 +92,9 @@ def create(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         masked={},
         labels=service.NETWORK_LABELS,
         add_title=service.ADD_TITLES.get(network) if network else None,
+        setting_label=labels.label,
+        setting_help=labels.help_text,
+        checkable=connect.has_connector(network) if network else True,
     ), (422 if errors else 200)
 
 
@@ -99,11 +107,11 @@ def edit(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa
     if request.method == "POST":
         data = _submitted()
         try:
-            service.update_channel(g.access, channel, data)
+            connect.update_channel(g.access, channel, data)
         except ValidationFailed as exc:
             errors = _flat_errors(exc.errors)
         else:
-            flash(_("Channel saved."), "success")
+            _flash_saved(_("Channel saved."), channel)
             return redirect(url_for("channels.index", client_id=client.id))
     else:
         data = {"name": channel.name, "handle": channel.handle, "settings": channel.settings}
@@ -119,7 +127,34 @@ def edit(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa
         masked=service.masked_secrets(channel),
         labels=service.NETWORK_LABELS,
         add_title=None,
+        setting_label=labels.label,
+        setting_help=labels.help_text,
+        checkable=connect.has_connector(channel.network),
     ), (422 if errors else 200)
+
+
+def _flash_saved(message: str, channel: Channel) -> None:
+    if channel.verified_at is not None:
+        flash(message, "success")
+        return
+    if channel.check_error:
+        note = _(
+            "The network could not be reached to check the credentials (%(reason)s): the "
+            "channel shows as not verified until a check succeeds.",
+            reason=channel.check_error,
+        )
+        flash(f"{message} {note}", "warning")
+        return
+    flash(
+        message
+        + " "
+        + _(
+            "Regia cannot check %(network)s credentials yet, so the channel is shown as "
+            "not verified until it can.",
+            network=service.NETWORK_LABELS[Network(channel.network)],
+        ),
+        "warning",
+    )
 
 
 def _action(client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN202
@@ -141,8 +176,13 @@ def disable(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # n
 @login_required
 def enable(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN201
     client, channel = _action(client_id, channel_id)
-    service.set_channel_enabled(g.access, channel, True)
-    flash(_("Channel %(name)s enabled.", name=channel.name), "success")
+    try:
+        connect.enable_channel(g.access, channel)
+    except ValidationFailed as exc:
+        for message in _flat_errors(exc.errors).values():
+            flash(" ".join(str(m) for m in message), "danger")
+    else:
+        flash(_("Channel %(name)s enabled.", name=channel.name), "success")
     return redirect(url_for("channels.index", client_id=client.id))
 
 

@@ -1,0 +1,160 @@
+"""Manual channels: someone publishes the approved post by hand and records where it is.
+
+Marking a manual target published stores its link, records the billable usage once (billing
+is idempotent per target) and, when every target of the post is out, the post is published.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from agency import audit
+from agency.channels.models import Channel, Network
+from agency.content import access as seen
+from agency.content.models import Post, PostStatus, PostTarget, TargetStatus
+from agency.content.service import get_post
+from agency.db import db, utcnow
+from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from billing import usage
+from tenants.permissions import Access, Permission
+
+MAX_URL = 2000
+# The approved revision exists and publishing is due or under way (or done: a link corrected).
+RECORDABLE = frozenset(
+    {
+        PostStatus.APPROVED,
+        PostStatus.SCHEDULED,
+        PostStatus.PUBLISHING,
+        PostStatus.PARTIALLY_PUBLISHED,
+        PostStatus.FAILED,
+        PostStatus.PUBLISHED,
+    }
+)
+
+
+def may_record(access: Access, client_id: uuid.UUID) -> bool:
+    """Staff assigned to the client, managers and owners (the agency side that drafts)."""
+    return seen.agency_view(access, client_id) and access.can(Permission.DRAFT_CONTENT, client_id)
+
+
+def clean_url(value: object) -> str:
+    url = str(value or "").strip()
+    if not url:
+        raise ValidationFailed({"url": [_("Enter the link of the published post.")]})
+    if len(url) > MAX_URL:
+        raise ValidationFailed({"url": [_("Use at most %(n)d characters.", n=MAX_URL)]})
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(c.isspace() for c in url)
+    ):
+        raise ValidationFailed({"url": [_("Enter a link starting with https:// or http://.")]})
+    return url
+
+
+def mark_published(
+    access: Access, post_id: uuid.UUID, channel_id: object, url: object, *, via: str = "web"
+) -> PostTarget:
+    """Record that the post went out by hand on a manual channel, at ``url``; commits."""
+    try:
+        post = get_post(access, post_id, lock=True)
+        if not may_record(access, post.client_id):
+            raise PermissionDenied(_("Your role does not allow this."))
+        target = _manual_target(post, channel_id)
+        link = clean_url(url)
+        if PostStatus(post.status) not in RECORDABLE or post.approved_revision is None:
+            raise IllegalTransition(_("Only an approved post can be marked published."))
+        now = utcnow()
+        first = target.status != TargetStatus.PUBLISHED.value
+        target.status = TargetStatus.PUBLISHED.value
+        target.external_url = target.external_id = link
+        target.last_error = None
+        if first:
+            target.published_at = now
+            target.attempts += 1
+            usage.record(
+                db.session,
+                client_id=post.client_id,
+                target_id=target.id,
+                kind=post.kind,
+                occurred_at=now,
+                post_id=post.id,
+            )
+        audit.record_by(
+            access,
+            "post.published_by_hand" if first else "post.link_corrected",
+            subject_type="post",
+            subject_id=post.id,
+            client_id=post.client_id,
+            via=via,
+            channel_id=str(target.channel_id),
+            url=link,
+            revision=post.approved_revision,
+        )
+        _finish_if_all_out(access, post, via)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        raise
+    return target
+
+
+def _manual_target(post: Post, channel_id: object) -> PostTarget:
+    try:
+        wanted = uuid.UUID(str(channel_id))
+    except ValueError:
+        wanted = None
+    target = db.session.scalar(
+        select(PostTarget)
+        .join(Channel, Channel.id == PostTarget.channel_id)
+        .where(
+            PostTarget.post_id == post.id,
+            PostTarget.channel_id == wanted,
+            Channel.network == Network.MANUAL.value,
+        )
+    )
+    if target is None:
+        raise ValidationFailed({"channel_id": [_("This post has no such manual channel.")]})
+    return target
+
+
+def _finish_if_all_out(access: Access, post: Post, via: str) -> None:
+    statuses = set(
+        db.session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id))
+    )
+    if statuses != {TargetStatus.PUBLISHED.value} or post.status == PostStatus.PUBLISHED.value:
+        return
+    old = post.status
+    post.status = PostStatus.PUBLISHED.value
+    post.updated_at = utcnow()
+    audit.record_by(
+        access,
+        "post.status_changed",
+        subject_type="post",
+        subject_id=post.id,
+        client_id=post.client_id,
+        via=via,
+        shared=post.client_revision is not None,
+        old=old,
+        new=post.status,
+        revision=post.revision,
+    )
+
+
+def manual_targets(access: Access, post: dict) -> list[dict]:
+    """The post's manual targets this user may record a link for (the post page's form)."""
+    if PostStatus(post["status"]) not in RECORDABLE or post.get("approved_revision") is None:
+        return []
+    if not may_record(access, post["client_id"]):
+        return []
+    return [t for t in post["targets"] if t["network"] == Network.MANUAL.value]
