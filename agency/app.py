@@ -127,6 +127,8 @@ def _register_blueprints(app: Flask) -> None:
     from agency.web import apidocs, context, health, views
     from agency.workflow import api as workflow_api
     from agency.workflow import views as workflow_views
+    from billing import api as billing_api
+    from billing import views as billing_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
     from tenants import web as tenants_web
@@ -145,12 +147,14 @@ def _register_blueprints(app: Flask) -> None:
         channels_views,
         workflow_views,
         team_views,
+        billing_views,
     ):
         feature.init_app(app)
     review_views.init_app(app)
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
     content_api.register(api)
+    billing_api.register(api)
     channels_cli.init_app(app)
 
 
