@@ -254,13 +254,13 @@ def run_period(
     client_id: uuid.UUID | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[uuid.UUID]:
-    """Drafts for every active (or the one) client; ``progress(done, total)`` after each."""
+    """Drafts for every client with a rate card (or the one); ``progress(done, total)`` after each.
+
+    Status does not matter: an offboarded client still owes last month's work."""
     check_period(period)
     stmt = select(ClientCompany).order_by(ClientCompany.name)
     if client_id is not None:
         stmt = stmt.where(ClientCompany.id == client_id)
-    else:
-        stmt = stmt.where(ClientCompany.status.in_(("active", "paused")))
     clients = list(db.session.scalars(stmt))
     made: list[uuid.UUID] = []
     for done, client in enumerate(clients, start=1):

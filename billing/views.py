@@ -80,7 +80,7 @@ def index(agency_slug: str):  # noqa: ANN201
         return redirect(url_for("billing.index"))
     clients = _clients()
     form = RunForm(data={"period": last_month()})
-    form.client_id.choices = [("", _("All active clients"))] + [
+    form.client_id.choices = [("", _("All clients with a rate card"))] + [
         (str(c.id), c.name) for c in clients.values()
     ]
     return render_template(
