@@ -65,3 +65,36 @@ def add_time(agency, client, period: str, minutes: int, user=None) -> None:  # n
             )
         )
         db.session.commit()
+
+
+WORLD_PERIOD = "2026-10"
+
+
+def billing_objects(agency, client) -> dict:  # noqa: ANN001
+    """For the sweeps (tests/world.py): a rate card, a month of work, a draft invoice of
+    ``client`` with its lines, and a finished invoice run of an unbilled month."""
+    from sqlalchemy import select
+
+    from billing import invoices, jobs
+    from billing.models import InvoiceLine
+
+    make_rate_card(agency, client, effective_from=date(2026, 1, 1))
+    add_usage(agency, client, WORLD_PERIOD, posts=2, replies=1)
+    add_time(agency, client, WORLD_PERIOD, 30)
+    with tenant_context(agency.id):
+        (invoice_id,) = invoices.run_period(WORLD_PERIOD, client_id=client.id)
+        line_id = db.session.scalar(
+            select(InvoiceLine.id).where(InvoiceLine.invoice_id == invoice_id).limit(1)
+        )
+        run_id = jobs.enqueue_run(agency.id, "2025-01", None)  # before the card: drafts nothing
+    return {"invoice": invoice_id, "invoice_line": line_id, "invoice_run": run_id}
+
+
+def finalize_world_invoice(world) -> None:  # noqa: ANN001
+    """Role sweep ``prepare``: the world's draft becomes an open invoice."""
+    from billing import lifecycle
+    from tenants.service import load_access
+
+    with tenant_context(world.agency.id):
+        access = load_access(world.users["finance"], world.agency)
+        lifecycle.finalize(access, world.objects["invoice"])
