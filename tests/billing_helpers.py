@@ -71,17 +71,24 @@ WORLD_PERIOD = "2026-10"
 
 
 def billing_objects(agency, client) -> dict:  # noqa: ANN001
-    """For the sweeps (tests/world.py): a rate card, a month of work, a draft invoice of
-    ``client`` with its lines, and a finished invoice run of an unbilled month."""
+    """For the sweeps (tests/world.py): a rate card, two months of work, a finalized invoice
+    (so a numbering counter exists), a draft invoice of ``client`` with its lines, and a
+    finished invoice run of an unbilled month."""
     from sqlalchemy import select
 
-    from billing import invoices, jobs
+    from billing import invoices, jobs, lifecycle
     from billing.models import InvoiceLine
+    from tenants.models import User
+    from tenants.permissions import Access, Role
 
     make_rate_card(agency, client, effective_from=date(2026, 1, 1))
+    add_usage(agency, client, "2026-09", posts=1)
     add_usage(agency, client, WORLD_PERIOD, posts=2, replies=1)
     add_time(agency, client, WORLD_PERIOD, 30)
     with tenant_context(agency.id):
+        (earlier,) = invoices.run_period("2026-09", client_id=client.id)
+        system = Access(User(id=uuid.uuid4(), email="", name=""), agency, Role.OWNER)
+        lifecycle.finalize(system, earlier)
         (invoice_id,) = invoices.run_period(WORLD_PERIOD, client_id=client.id)
         line_id = db.session.scalar(
             select(InvoiceLine.id).where(InvoiceLine.invoice_id == invoice_id).limit(1)
