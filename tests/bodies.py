@@ -66,6 +66,12 @@ def _rate_card_json(w: World) -> dict:
 #: Web form submissions (the CSRF token is added by the sender).
 WEB: dict[tuple[str, str], Callable[[World], Body]] = {
     ("billing.start_run", "POST"): lambda w: [("period", "2026-10"), ("client_id", "")],
+    # Invoice actions and removing a line take no input beyond the CSRF token.
+    ("billing.finalize", "POST"): lambda w: [],
+    ("billing.void", "POST"): lambda w: [],
+    ("billing.mark_paid", "POST"): lambda w: [],
+    ("billing.credit_note", "POST"): lambda w: [],
+    ("billing.delete_line", "POST"): lambda w: [],
     ("billing.add_line", "POST"): lambda w: [
         ("description", "Photo shoot"),
         ("quantity", "1"),
