@@ -129,6 +129,9 @@ def _register_blueprints(app: Flask) -> None:
     from agency.workflow import api as workflow_api
     from agency.workflow import views as workflow_views
     from billing import webhook_views
+
+    from billing import api as billing_api
+    from billing import views as billing_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
     from tenants import web as tenants_web
@@ -147,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
         channels_views,
         workflow_views,
         team_views,
+        billing_views,
     ):
         feature.init_app(app)
     review_views.init_app(app)
@@ -154,6 +158,7 @@ def _register_blueprints(app: Flask) -> None:
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
     content_api.register(api)
+    billing_api.register(api)
     channels_cli.init_app(app)
     webhook_views.init_app(app)
 

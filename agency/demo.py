@@ -92,6 +92,10 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
     from agency.content.demo import demo_emails, seed_demo_posts
 
     seed_demo_posts(agency, trattoria, demo_emails(USERS))
+    from billing.demo import seed_demo_billing
+
+    staff = service.find_user_by_email(USERS[2][1])
+    seed_demo_billing(agency, [trattoria, northwind], staff.id if staff else None)
     return agency, logins
 
 

@@ -49,8 +49,52 @@ def _policy_json(w: World) -> dict:
     }
 
 
+def _rate_card_json(w: World) -> dict:
+    return {
+        "effective_from": "2026-11-01",
+        "currency": "EUR",
+        "monthly_retainer": 120000,
+        "posts_included": 8,
+        "price_per_post": 6000,
+        "price_per_reply": 1500,
+        "hourly_rate": 7000,
+        "vat_rate": "22",
+        "payment_terms_days": 30,
+    }
+
+
 #: Web form submissions (the CSRF token is added by the sender).
 WEB: dict[tuple[str, str], Callable[[World], Body]] = {
+    ("billing.start_run", "POST"): lambda w: [("period", "2026-10"), ("client_id", "")],
+    # Invoice actions and removing a line take no input beyond the CSRF token.
+    ("billing.finalize", "POST"): lambda w: [],
+    ("billing.void", "POST"): lambda w: [],
+    ("billing.mark_paid", "POST"): lambda w: [],
+    ("billing.credit_note", "POST"): lambda w: [],
+    ("billing.delete_line", "POST"): lambda w: [],
+    ("billing.add_line", "POST"): lambda w: [
+        ("description", "Photo shoot"),
+        ("quantity", "1"),
+        ("unit_amount", "250.00"),
+        ("vat_rate", "22"),
+    ],
+    ("billing_setup.rate_card", "POST"): lambda w: [
+        ("effective_from", "2026-11-01"),
+        ("currency", "EUR"),
+        ("monthly_retainer", "1200.00"),
+        ("posts_included", "8"),
+        ("price_per_post", "60.00"),
+        ("price_per_reply", "15.00"),
+        ("hourly_rate", "70.00"),
+        ("vat_rate", "22"),
+        ("payment_terms_days", "30"),
+    ],
+    ("billing_setup.time", "POST"): lambda w: [
+        ("client_id", _acme(w)),
+        ("date", "2026-10-02"),
+        ("minutes", "45"),
+        ("description", "Community calls"),
+    ],
     ("auth.login", "POST"): lambda w: [("email", w.users["owner"].email), ("password", PASSWORD)],
     ("auth.logout", "POST"): lambda w: [],
     ("auth.signup", "POST"): lambda w: [
@@ -254,6 +298,14 @@ API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
         }
     ],
     ("api-content.InboxReply", "POST"): lambda w: [{"body": "Hello!"}],
+    ("api-billing.RateCardResource", "PUT"): lambda w: [_rate_card_json(w)],
+    ("api-billing.TimeEntries", "POST"): lambda w: [
+        {"client_id": _acme(w), "minutes": 45, "description": "Calls", "date": "2026-10-02"}
+    ],
+    ("api-billing.GenerateInvoices", "POST"): lambda w: [
+        {"period": "2026-10"},
+        {"period": "2026-10", "client_id": _acme(w)},
+    ],
 }
 
 

@@ -11,6 +11,7 @@ from agency.audit import AuditEvent
 from agency.db import db
 from tenants.context import tenant_context
 from tenants.models import ClientCompany, Invitation, Role
+from tests.billing_helpers import make_rate_card
 from tests.factories import (
     make_agency,
     make_channel,
@@ -337,7 +338,7 @@ def test_onboarding_checklist_tracks_each_step_and_offers_activation(client, aut
     page = steps()
     assert 'class="done" data-step="details"' in page
     assert 'class="" data-step="channel"' in page
-    assert "available once billing is set up" in page
+    assert 'class="" data-step="rate_card"' in page
     assert "Activate client" not in page
     early = form_post(client, f"{url}/status", {"action": "activate"}, page=url)
     assert early.status_code == 303 and _clients(agency)[0].status == "onboarding"
@@ -349,7 +350,9 @@ def test_onboarding_checklist_tracks_each_step_and_offers_activation(client, aut
     make_member(agency, Role.CLIENT_MANAGER, client=target)
     page = steps()
     assert 'class="done" data-step="client_manager"' in page
-    assert "Activate client" in page  # the rate-card step does not count yet
+    assert "Activate client" not in page  # no rate card in force yet
+    make_rate_card(agency, target)
+    assert "Activate client" in steps()
     response = form_post(client, f"{url}/status", {"action": "activate"}, page=url)
     assert response.status_code == 302
     assert _clients(agency)[0].status == "active"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from werkzeug.datastructures import MultiDict
 
+from tests.billing_helpers import finalize_world_invoice
 from tests.bodies import valid_body
 from tests.helpers import bearer
 from tests.world import (
@@ -48,6 +49,8 @@ SEES_ACME_POST = frozenset({"owner", "manager", "staff", "client_manager", "clie
 DRAFTS_ACME = frozenset({"owner", "manager", "staff"})
 COMMENTS_ACME = frozenset({"owner", "manager", "staff", "client_manager"})
 AGENCY_DRAFTERS = frozenset({"owner", "manager", "staff", "staff_other"})
+BILLERS = frozenset({"owner", "finance"})
+READS_ACME_INVOICES = frozenset({"owner", "finance", "client_manager"})
 
 
 @dataclass(frozen=True)
@@ -235,6 +238,47 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("review.comment", "POST"): write(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     # A manager sends a failed target again (the world's post gets one on its Mastodon channel).
     ("publishing.retry", "POST"): write(MANAGERS, prepare=lambda w: _failed_target(w)),
+
+    # billing (owner and finance; client managers read their company's finalized invoices)
+    ("billing.index", "GET"): page(BILLERS),
+    ("billing.start_run", "POST"): write(BILLERS, status=302),
+    ("billing.run", "GET"): page(BILLERS),
+    ("billing.run_status", "GET"): page(BILLERS),
+    ("billing.invoice", "GET"): page(BILLERS),
+    ("billing.add_line", "POST"): write(BILLERS),
+    ("billing.delete_line", "POST"): write(BILLERS),
+    ("billing.finalize", "POST"): write(BILLERS),
+    ("billing.void", "POST"): write(BILLERS, prepare=lambda w: finalize_world_invoice(w)),
+    ("billing.mark_paid", "POST"): write(BILLERS, prepare=lambda w: finalize_world_invoice(w)),
+    ("billing.credit_note", "POST"): write(BILLERS, prepare=lambda w: finalize_world_invoice(w)),
+    ("billing.pdf", "GET"): page(READS_ACME_INVOICES,
+                                 prepare=lambda w: finalize_world_invoice(w)),
+    ("billing_setup.rate_card", "GET"): page(BILLERS),
+    ("billing_setup.rate_card", "POST"): write(BILLERS),
+    ("billing_setup.time", "GET"): page(AGENCY_DRAFTERS),
+    ("billing_setup.time", "POST"): write(DRAFTS_ACME),
+    ("billing_setup.my_invoices", "GET"): page({"client_manager"}),
+    ("api-billing.RateCardResource", "GET"): page(BILLERS),
+    ("api-billing.RateCardResource", "PUT"): write(BILLERS),
+    ("api-billing.TimeEntries", "POST"): write(DRAFTS_ACME),
+    ("api-billing.GenerateInvoices", "POST"): write(BILLERS),
+    ("api-billing.Invoices", "GET"): page(READS_ACME_INVOICES),
+    ("api-billing.InvoiceResource", "GET"): page(
+        READS_ACME_INVOICES, prepare=lambda w: finalize_world_invoice(w)
+    ),
+    ("api-billing.InvoiceFinalize", "POST"): write(BILLERS),
+    ("api-billing.InvoiceVoid", "POST"): write(
+        BILLERS, prepare=lambda w: finalize_world_invoice(w)
+    ),
+    ("api-billing.InvoiceMarkPaid", "POST"): write(
+        BILLERS, prepare=lambda w: finalize_world_invoice(w)
+    ),
+    ("api-billing.InvoiceCreditNote", "POST"): write(
+        BILLERS, prepare=lambda w: finalize_world_invoice(w)
+    ),
+    ("api-billing.InvoicePdf", "GET"): page(
+        READS_ACME_INVOICES, prepare=lambda w: finalize_world_invoice(w)
+    ),
 }
 # fmt: on
 

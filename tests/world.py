@@ -24,6 +24,7 @@ from agency.team.invitations import hash_token
 from tenants.context import tenant_context
 from tenants.models import ApiToken, Invitation, Membership, Role, User
 from tests import pg
+from tests.billing_helpers import billing_objects
 from tests.content_helpers import content_objects
 from tests.factories import (
     make_agency,
@@ -133,6 +134,8 @@ def build_world(name: str = "Rich Agency") -> World:
         # A post sent to Acme's client manager, its image, decisions, a comment, review
         # links, and an inbox item (tests/content_helpers.py).
         **content_objects(agency, acme, owner),
+        # A rate card, a month of work, a draft invoice and an invoice run (billing).
+        **billing_objects(agency, acme),
     }
     reset_token, verify_token = _recovery_links(agency, bystander)
     return World(
@@ -320,6 +323,9 @@ ID_KINDS = {
     "policy_id": "approval_policy",
     "post_id": "post",
     "item_id": "inbox_item",
+    "invoice_id": "invoice",
+    "line_id": "invoice_line",
+    "run_id": "invoice_run",
 }
 SEGMENT_KINDS = {
     "clients": "client",

@@ -390,6 +390,8 @@ def onboarding_checklist(client: ClientCompany) -> Checklist:
     """The onboarding steps of DESIGN.md §5; a constant number of queries."""
     from agency.channels.models import Channel
     from agency.workflow.models import ApprovalPolicy
+    from billing.models import RateCard
+    from billing.rates import client_today
 
     now = utcnow()
     # ORM-enabled EXISTS subqueries (``select(...).exists()``), so tenant scoping applies.
@@ -398,6 +400,13 @@ def onboarding_checklist(client: ClientCompany) -> Checklist:
     )
     has_policy = db.session.scalar(
         select(select(ApprovalPolicy.id).where(ApprovalPolicy.client_id == client.id).exists())
+    )
+    has_rate_card = db.session.scalar(
+        select(
+            select(RateCard.id)
+            .where(RateCard.client_id == client.id, RateCard.effective_from <= client_today(client))
+            .exists()
+        )
     )
     # Global tables: filter by agency explicitly (DESIGN.md §3).
     invited = db.session.scalar(
@@ -430,10 +439,7 @@ def onboarding_checklist(client: ClientCompany) -> Checklist:
             Step("details", _("Legal and billing details complete"), details_complete(client)),
             Step("channel", _("At least one channel connected"), bool(has_channel)),
             Step("policy", _("Approval policy saved"), bool(has_policy)),
-            # Billing (rate cards) does not exist yet: the step is shown as "available once
-            # billing is set up" and deliberately does NOT count towards completion. When the
-            # billing issue lands, make it count and link to the rate card page.
-            Step("rate_card", _("Rate card (available once billing is set up)"), False, False),
+            Step("rate_card", _("A rate card in force"), bool(has_rate_card)),
             Step("client_manager", _("A client manager invited"), bool(invited or member)),
         ]
     )

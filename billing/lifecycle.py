@@ -1,0 +1,190 @@
+"""Finalize, void, credit note, mark paid: the lifecycle of an invoice after its draft.
+
+Finalizing numbers the invoice under the counter's row lock (billing.numbering), freezes its
+lines and totals (on PostgreSQL a trigger refuses any later change to them), and, when the
+agency collects through Stripe, hands it to the ``billing`` queue's Stripe job.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import uuid
+from datetime import timedelta
+
+from flask import current_app
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from agency import audit
+from agency.db import db, utcnow
+from agency.errors import IllegalTransition, NotFound
+from billing import numbering, rates
+from billing.invoices import _as_line, get_invoice, lines_of, write_lines
+from billing.lines import negated
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from tenants.models import Agency
+from tenants.permissions import Access
+
+STRIPE_JOB = "billing.stripe_sync.push_invoice"
+
+
+def _locked(access: Access, invoice_id: uuid.UUID) -> Invoice:
+    """The invoice re-read FOR UPDATE: two concurrent actions on one invoice take turns."""
+    rates.require_billing(access)
+    get_invoice(access, invoice_id)
+    invoice = db.session.scalar(
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if invoice is None:
+        raise NotFound(_("No such invoice."))
+    return invoice
+
+
+def finalize(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invoice:
+    """Draft → open: a gapless number, issue and due dates, frozen lines; then Stripe."""
+    invoice = _locked(access, invoice_id)
+    if invoice.status != InvoiceStatus.DRAFT:
+        raise IllegalTransition(_("Only a draft can be finalized."))
+    if not lines_of(invoice.id):
+        raise IllegalTransition(_("An invoice without lines cannot be finalized."))
+    now = utcnow()
+    invoice.sequence, invoice.number = numbering.next_number(invoice.kind, now.year)
+    invoice.year = now.year
+    invoice.status = InvoiceStatus.OPEN.value
+    invoice.issued_at = now
+    invoice.due_at = now + timedelta(days=invoice.payment_terms_days)
+    stripe = stripe_connected(access.agency)
+    if stripe:
+        invoice.payment_method = "stripe"
+        invoice.stripe_status = "pending"
+    audit.record_by(
+        access,
+        "invoice.finalized",
+        subject_type="invoice",
+        subject_id=invoice.id,
+        client_id=invoice.client_id,
+        via=via,
+        number=invoice.number,
+        total=invoice.total,
+    )
+    db.session.commit()
+    if stripe:
+        enqueue_stripe(access.agency.id, invoice.id)
+    return invoice
+
+
+def stripe_connected(agency: Agency) -> bool:
+    """Whether the agency collects through Stripe (billing.stripe_sync decides, once merged)."""
+    if importlib.util.find_spec("billing.stripe_sync") is None:
+        return False
+    module = importlib.import_module("billing.stripe_sync")
+    check = getattr(module, "is_connected", None)
+    return bool(check(agency)) if check else False
+
+
+def enqueue_stripe(agency_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
+    from agency.jobs import queue
+
+    # By dotted path: the Stripe module belongs to another package and may be absent.
+    queue("billing").enqueue(
+        STRIPE_JOB,
+        str(agency_id),
+        str(invoice_id),
+        job_id=f"stripe-push:{invoice_id}",
+        retry=None,
+    )
+    current_app.logger.info("invoice %s handed to Stripe", invoice_id)
+
+
+def void(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invoice:
+    """Open/uncollectible → void; the number stays used (and shown)."""
+    invoice = _locked(access, invoice_id)
+    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
+        raise IllegalTransition(_("Only an open or uncollectible invoice can be voided."))
+    invoice.status = InvoiceStatus.VOID.value
+    invoice.voided_at = utcnow()
+    audit.record_by(
+        access,
+        "invoice.voided",
+        subject_type="invoice",
+        subject_id=invoice.id,
+        client_id=invoice.client_id,
+        via=via,
+        number=invoice.number,
+    )
+    db.session.commit()
+    return invoice
+
+
+def mark_paid(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invoice:
+    """Paid by hand (bank transfer), recorded in the audit log."""
+    invoice = _locked(access, invoice_id)
+    if invoice.kind != InvoiceKind.INVOICE or invoice.status not in (
+        InvoiceStatus.OPEN,
+        InvoiceStatus.UNCOLLECTIBLE,
+    ):
+        raise IllegalTransition(_("Only an open invoice can be marked paid."))
+    invoice.status = InvoiceStatus.PAID.value
+    invoice.paid_at = utcnow()
+    audit.record_by(
+        access,
+        "invoice.marked_paid",
+        subject_type="invoice",
+        subject_id=invoice.id,
+        client_id=invoice.client_id,
+        via=via,
+        number=invoice.number,
+        method="bank_transfer",
+    )
+    db.session.commit()
+    return invoice
+
+
+def credit_note(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invoice:
+    """A finalized credit note netting the invoice to zero, numbered in its own series."""
+    invoice = _locked(access, invoice_id)
+    if invoice.kind != InvoiceKind.INVOICE or invoice.status in (
+        InvoiceStatus.DRAFT,
+        InvoiceStatus.VOID,
+    ):
+        raise IllegalTransition(_("Only a finalized, not voided invoice can be credited."))
+    already = db.session.scalar(
+        select(select(Invoice.id).where(Invoice.credits_invoice_id == invoice.id).exists())
+    )
+    if already:
+        raise IllegalTransition(_("This invoice already has a credit note."))
+    now = utcnow()
+    note = Invoice(
+        client_id=invoice.client_id,
+        kind=InvoiceKind.CREDIT_NOTE.value,
+        status=InvoiceStatus.DRAFT.value,
+        period=invoice.period,
+        currency=invoice.currency,
+        payment_terms_days=0,
+        credits_invoice_id=invoice.id,
+        payment_method=invoice.payment_method,
+    )
+    db.session.add(note)
+    db.session.flush()
+    write_lines(note, [negated(_as_line(line)) for line in lines_of(invoice.id)])
+    db.session.flush()  # the lines go in while the note is a draft (the freeze trigger)
+    note.sequence, note.number = numbering.next_number(note.kind, now.year)
+    note.year = now.year
+    note.status = InvoiceStatus.OPEN.value
+    note.issued_at = note.due_at = now
+    audit.record_by(
+        access,
+        "invoice.credited",
+        subject_type="invoice",
+        subject_id=invoice.id,
+        client_id=invoice.client_id,
+        via=via,
+        number=invoice.number,
+        credit_note=note.number,
+    )
+    db.session.commit()
+    return note

@@ -1,0 +1,226 @@
+"""Finance pages under /a/<agency_slug>/billing: invoices, runs with progress, drafts, actions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    g,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import login_required
+from sqlalchemy import select
+
+from agency.db import db, utcnow
+from agency.errors import IllegalTransition, NotFound, ValidationFailed
+from agency.web.context import add_nav_item
+from billing import chart, invoices, jobs, lifecycle, rates
+from billing.forms import ManualLineForm, RunForm
+from billing.models import InvoiceStatus
+from billing.money import InvalidAmount, format_money, to_minor
+from tenants.models import ClientCompany
+from tenants.permissions import Permission
+
+bp = Blueprint(
+    "billing", __name__, url_prefix="/a/<agency_slug>/billing", template_folder="templates"
+)
+
+ACTIONS = {
+    "finalize": (lifecycle.finalize, _l("Invoice finalized.")),
+    "void": (lifecycle.void, _l("Invoice voided; its number stays used.")),
+    "credit-note": (lifecycle.credit_note, _l("Credit note issued.")),
+    "mark-paid": (lifecycle.mark_paid, _l("Invoice marked paid.")),
+}
+
+
+def init_app(app: Flask) -> None:
+    from billing import setup_views
+
+    app.register_blueprint(bp)
+    setup_views.init_app(app)
+    add_nav_item(app, "billing.index", _l("Billing"), Permission.BILLING)
+    app.jinja_env.filters["money"] = format_money
+
+
+def _clients() -> dict[uuid.UUID, ClientCompany]:
+    return {c.id: c for c in db.session.scalars(select(ClientCompany).order_by(ClientCompany.name))}
+
+
+def last_month() -> str:
+    today = date.today()
+    return f"{today.year - 1}-12" if today.month == 1 else f"{today.year}-{today.month - 1:02d}"
+
+
+@bp.get("/")
+@login_required
+def index(agency_slug: str):  # noqa: ANN201
+    rates.require_billing(g.access)
+    filters = {k: request.args.get(k) or None for k in ("period", "status", "client_id")}
+    try:
+        client_id = uuid.UUID(filters["client_id"]) if filters["client_id"] else None
+        items, next_cursor = invoices.list_invoices(
+            g.access,
+            period=filters["period"],
+            status=filters["status"],
+            client_id=client_id,
+            cursor=request.args.get("cursor") or None,
+        )
+    except (ValueError, ValidationFailed):
+        flash(_("Those filters are not valid; showing every invoice."), "warning")
+        return redirect(url_for("billing.index"))
+    clients = _clients()
+    form = RunForm(data={"period": last_month()})
+    form.client_id.choices = [("", _("All clients with a rate card"))] + [
+        (str(c.id), c.name) for c in clients.values()
+    ]
+    return render_template(
+        "billing/index.html",
+        invoices=items,
+        next_cursor=next_cursor,
+        clients=clients,
+        filters=filters,
+        statuses=list(InvoiceStatus),
+        form=form,
+        charts=chart.monthly_totals_svgs(),
+        now=utcnow(),
+    )
+
+
+@bp.post("/runs")
+@login_required
+def start_run(agency_slug: str):  # noqa: ANN201
+    rates.require_billing(g.access)
+    form = RunForm()
+    form.client_id.choices = [("", "")] + [(str(c), "") for c in _clients()]
+    period = (form.period.data or "").strip()
+    try:
+        invoices.check_period(period)
+        client_id = uuid.UUID(form.client_id.data) if form.client_id.data else None
+        if client_id is not None and client_id not in _clients():
+            raise ValidationFailed({"client_id": [_("No such client.")]})
+    except ValueError:
+        flash(_("No such client."), "danger")
+        return redirect(url_for("billing.index")), 303
+    except ValidationFailed as exc:
+        for messages in exc.errors.values():
+            for message in messages:
+                flash(message, "danger")
+        return redirect(url_for("billing.index")), 303
+    run_id = jobs.enqueue_run(g.access.agency.id, period, client_id)
+    return redirect(url_for("billing.run", run_id=run_id))
+
+
+def _run(run_id: str) -> dict:
+    rates.require_billing(g.access)
+    status = jobs.run_status(g.access.agency.id, run_id)
+    if status is None:
+        raise NotFound(_("No such invoice run."))
+    return status
+
+
+@bp.get("/runs/<run_id>")
+@login_required
+def run(agency_slug: str, run_id: str):  # noqa: ANN201
+    return render_template("billing/run.html", run=_run(run_id))
+
+
+@bp.get("/runs/<run_id>/status")
+@login_required
+def run_status(agency_slug: str, run_id: str):  # noqa: ANN201
+    return jsonify(_run(run_id))
+
+
+@bp.get("/invoices/<uuid:invoice_id>")
+@login_required
+def invoice(agency_slug: str, invoice_id: uuid.UUID, line_form=None):  # noqa: ANN001, ANN201
+    rates.require_billing(g.access)
+    found = invoices.get_invoice(g.access, invoice_id)
+    client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == found.client_id))
+    related = None
+    if found.credits_invoice_id:
+        related = invoices.get_invoice(g.access, found.credits_invoice_id)
+    return render_template(
+        "billing/invoice.html",
+        invoice=found,
+        client=client,
+        lines=invoices.lines_of(found.id),
+        related=related,
+        line_form=line_form or ManualLineForm(data={"vat_rate": _default_vat(found)}),
+        now=utcnow(),
+    ), 422 if line_form is not None and line_form.errors else 200
+
+
+def _default_vat(found) -> str:  # noqa: ANN001
+    card = rates.card_for_period(found.client_id, found.period)
+    return str(card.vat_rate.normalize()) if card else ""
+
+
+@bp.post("/invoices/<uuid:invoice_id>/lines")
+@login_required
+def add_line(agency_slug: str, invoice_id: uuid.UUID):  # noqa: ANN201
+    found = invoices.editable_draft(g.access, invoice_id)
+    form = ManualLineForm()
+    data = {
+        name: (getattr(form, name).data or "").strip()
+        for name in ("description", "quantity", "vat_rate")
+    }
+    try:
+        data["unit_amount"] = to_minor(form.unit_amount.data or "", found.currency)
+        invoices.add_manual_line(g.access, found.id, data)
+    except InvalidAmount:
+        form.show_errors({"unit_amount": [_("Enter an amount such as 250.00.")]})
+    except ValidationFailed as exc:
+        form.show_errors(exc.errors)
+        if "unit_amount" in exc.errors:
+            form.unit_amount.errors = [_("Enter an amount such as 250.00.")]
+    else:
+        flash(_("Line added."), "success")
+        return redirect(url_for("billing.invoice", invoice_id=found.id))
+    return invoice(agency_slug, invoice_id, line_form=form)
+
+
+@bp.post("/invoices/<uuid:invoice_id>/lines/<uuid:line_id>/delete")
+@login_required
+def delete_line(agency_slug: str, invoice_id: uuid.UUID, line_id: uuid.UUID):  # noqa: ANN201
+    invoices.remove_line(g.access, invoice_id, line_id)
+    flash(_("Line removed."), "success")
+    return redirect(url_for("billing.invoice", invoice_id=invoice_id))
+
+
+def act(agency_slug: str, invoice_id: uuid.UUID, action: str):  # noqa: ANN201
+    fn, message = ACTIONS[action]
+    try:
+        result = fn(g.access, invoice_id)
+    except IllegalTransition as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("billing.invoice", invoice_id=invoice_id)), 303
+    flash(str(message), "success")
+    return redirect(url_for("billing.invoice", invoice_id=result.id))
+
+
+for _action in ACTIONS:
+    bp.add_url_rule(
+        f"/invoices/<uuid:invoice_id>/{_action}",
+        endpoint=_action.replace("-", "_"),
+        view_func=login_required(act),
+        methods=["POST"],
+        defaults={"action": _action},
+    )
+
+
+@bp.get("/invoices/<uuid:invoice_id>/pdf")
+@login_required
+def pdf(agency_slug: str, invoice_id: uuid.UUID):  # noqa: ANN201
+    from billing.api import pdf_response
+
+    return pdf_response(invoice_id)
