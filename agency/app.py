@@ -122,6 +122,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.content import inbox_views, review_views
     from agency.content import views as content_views
     from agency.mail import views as mail_views
+    from agency.notifications import views as notification_views
     from agency.team import api as team_api
     from agency.team import views as team_views
     from agency.web import apidocs, context, health, views
@@ -145,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
         channels_views,
         workflow_views,
         team_views,
+        notification_views,
     ):
         feature.init_app(app)
     review_views.init_app(app)

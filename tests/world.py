@@ -65,6 +65,15 @@ class World:
     verify_token: str = ""  # the e-mail verification link of an unverified bystander
 
 
+def _notification_of(agency, user: User) -> uuid.UUID:  # noqa: ANN001
+    from agency.notifications.models import Notification
+
+    with tenant_context(agency.id):
+        return db.session.scalars(
+            select(Notification.id).where(Notification.user_id == user.id)
+        ).first()
+
+
 def build_world(name: str = "Rich Agency") -> World:
     """One agency with a user per role, three clients, channels of several networks (with
     secrets), an approval policy, a pending invitation and a bystander staff member whose
@@ -134,6 +143,8 @@ def build_world(name: str = "Rich Agency") -> World:
         # links, and an inbox item (tests/content_helpers.py).
         **content_objects(agency, acme, owner),
     }
+    # The client manager's "waiting for your approval" notification of that post.
+    objects["notification"] = _notification_of(agency, users["client_manager"])
     reset_token, verify_token = _recovery_links(agency, bystander)
     return World(
         agency,
@@ -320,6 +331,7 @@ ID_KINDS = {
     "policy_id": "approval_policy",
     "post_id": "post",
     "item_id": "inbox_item",
+    "notification_id": "notification",
 }
 SEGMENT_KINDS = {
     "clients": "client",
