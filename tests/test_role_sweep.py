@@ -195,6 +195,7 @@ TABLE: dict[tuple[str, str], Allow] = {
     # Bulk approve reports each refused post as a flash message on the queue page.
     ("content.bulk_approve", "POST"): write({"client_manager"}, refused=frozenset({302})),
     ("content.approval_record", "GET"): page(SEES_ACME_POST),
+    ("content.approval_record_pdf", "GET"): page(SEES_ACME_POST),
     ("content.revoke_links", "POST"): write(MANAGERS),
     ("api-content.Posts", "GET"): page(SEES_CONTENT),
     ("api-content.Posts", "POST"): write(DRAFTS_ACME),

@@ -171,6 +171,8 @@ def bulk_approve(agency_slug: str):  # noqa: ANN201
     flash(_("%(n)d approved.", n=done), "success" if not problems else "warning")
     for problem in problems:
         flash(problem, "danger")
+    if request.form.get("back") == "home":  # the client portal's home
+        return redirect(url_for("shell.dashboard"))
     return redirect(url_for("content.queue"))
 
 
@@ -356,6 +358,17 @@ def approval_record(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         stream_with_context(lines),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.csv"'},
+    )
+
+
+@bp.get("/approval-record/<uuid:client_id>.pdf")
+@login_required
+def approval_record_pdf(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    document = record.approval_record_pdf(g.access, client_id, via="web")
+    return Response(
+        document,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.pdf"'},
     )
 
 
