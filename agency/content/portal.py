@@ -8,6 +8,7 @@ A constant number of queries, whatever the number of posts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -42,7 +43,8 @@ class PortalHome:
     published: list[dict] = field(default_factory=list)
 
 
-def portal_home(access: Access, today: date) -> PortalHome:
+def portal_home(access: Access, local_today: Callable[[str], date]) -> PortalHome:
+    """``local_today(timezone)``: today's date there (the week shown is the client's)."""
     clients = list(
         db.session.scalars(
             select(ClientCompany)
@@ -52,7 +54,7 @@ def portal_home(access: Access, today: date) -> PortalHome:
     )
     approver = Role.CLIENT_MANAGER in access.client_roles.values()
     timezone = clients[0].timezone if clients else access.agency.timezone
-    start, end = cal.period("week", today)
+    start, end = cal.period("week", local_today(timezone))
     return PortalHome(
         clients=clients,
         approver=approver,

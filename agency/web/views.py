@@ -10,7 +10,9 @@ from flask_babel import format_date
 from flask_login import login_required
 from sqlalchemy import select
 
+from agency.content import dashboard as dashboard_cards
 from agency.content import portal
+from agency.content.forms import STATUS_LABELS as POST_STATUS_LABELS
 from agency.db import db, utcnow
 from tenants.models import ClientCompany
 
@@ -28,11 +30,26 @@ def dashboard(agency_slug: str):  # noqa: ANN201
     if visible is not None:
         stmt = stmt.where(ClientCompany.id.in_(visible))
     clients = db.session.scalars(stmt).all()
-    return render_template("dashboard.html", clients=clients, access=access)
+    now = utcnow()
+    return render_template(
+        "dashboard.html",
+        clients=clients,
+        access=access,
+        overdue=dashboard_cards.overdue_approvals(access, now),
+        week=dashboard_cards.week_schedule(
+            access, _local_today(g.agency.timezone), g.agency.timezone
+        ),
+        week_timezone=g.agency.timezone,
+        status_labels=POST_STATUS_LABELS,
+    )
+
+
+def _local_today(timezone: str) -> date:
+    return utcnow().astimezone(ZoneInfo(timezone)).date()
 
 
 def _portal(access):  # noqa: ANN001, ANN202
-    home = portal.portal_home(access, utcnow().date())
+    home = portal.portal_home(access, _local_today)
     zone = ZoneInfo(home.timezone)
 
     def local_time(moment: datetime) -> str:
