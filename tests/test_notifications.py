@@ -179,3 +179,17 @@ def test_the_navbar_counts_unread_for_each_role_that_gets_them(client, auth, dat
     html = client.get(f"/a/{desk.agency.slug}/").get_data(as_text=True)
     assert 'id="nav-notifications"' not in html
     assert client.get(f"/a/{desk.agency.slug}/notifications/").status_code == 403
+
+
+def test_a_client_notification_shows_the_text_sent_never_a_later_draft(client, auth, database_url):
+    desk = make_desk(internal_review=False)
+    post = draft(client, desk, body="Text the client saw")
+    act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, post["id"], "request-changes", "cm", comment="Warmer")
+    r = client.patch(
+        f"/api/v1/posts/{post['id']}", json={"body": "Draft not sent yet"}, headers=desk.h("staff")
+    )
+    assert r.status_code == 200, r.get_json()
+    auth.login(desk.users["cm"].email)
+    html = client.get(f"/a/{desk.agency.slug}/notifications/").get_data(as_text=True)
+    assert "Text the client saw" in html and "Draft not sent yet" not in html

@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select, tuple_, update
 
 from agency.content import access as seen
-from agency.content.models import Post
+from agency.content.models import Post, Revision
 from agency.db import db, utcnow
 from agency.errors import NotFound, ValidationFailed
 from agency.notifications.models import Event, Notification
@@ -72,7 +72,15 @@ def list_notifications(
             ClientCompany,
             and_(ClientCompany.agency_id == Post.agency_id, ClientCompany.id == Post.client_id),
         )
-        .add_columns(_UNREAD.label("unread"), ClientCompany.name)
+        .join(
+            Revision,
+            and_(
+                Revision.agency_id == Post.agency_id,
+                Revision.post_id == Post.id,
+                Revision.number == seen.shown_revision_number(access),
+            ),
+        )
+        .add_columns(_UNREAD.label("unread"), ClientCompany.name, Revision.body)
         .order_by(_UNREAD.desc(), Notification.created_at.desc(), Notification.id.desc())
     )
     if cursor:
@@ -83,17 +91,18 @@ def list_notifications(
     rows = db.session.execute(stmt.limit(limit + 1)).all()
     next_cursor = None
     if len(rows) > limit:
-        last, unread, _name = rows[limit - 1]
+        last, unread, _name, _body = rows[limit - 1]
         next_cursor = _encode(unread, last.created_at, last.id)
-    return [_present(n, name) for n, _unread, name in rows[:limit]], next_cursor
+    return [_present(n, name, body) for n, _unread, name, body in rows[:limit]], next_cursor
 
 
-def _present(n: Notification, client_name: str) -> dict:
+def _present(n: Notification, client_name: str, post_text: str) -> dict:
     return {
         "id": n.id,
         "event": n.event,
         "post_id": n.post_id,
         "client_name": client_name,
+        "post_text": post_text,  # at the revision this member sees
         "actor_name": n.actor_name,
         "excerpt": n.excerpt,
         "created_at": n.created_at,
