@@ -243,3 +243,20 @@ def test_an_agency_member_who_is_also_a_client_user_gets_the_agency_dashboard(
     auth.login(user.email)
     html = client.get(f"/a/{agency.slug}/").get_data(as_text=True)
     assert "Your clients" in html and 'id="portal-waiting"' not in html
+
+
+@pytest.mark.parametrize("who", ["cm", "viewer"])
+def test_client_pages_speak_the_clients_language(client, auth, portal_desk, who: str):
+    desk = portal_desk
+    auth.login(desk.users[who].email)
+    slug = desk.agency.slug
+    detail = client.get(f"/a/{slug}/posts/{desk.posts['waiting']['id']}").get_data(as_text=True)
+    calendar = client.get(f"/a/{slug}/posts/calendar").get_data(as_text=True)
+    listing = client.get(f"/a/{slug}/posts/").get_data(as_text=True)
+    queue = client.get(f"/a/{slug}/posts/queue").get_data(as_text=True)
+    for html in (detail, calendar, listing, queue):
+        assert "Awaiting client approval" not in html and "In internal review" not in html
+        assert "post.status_changed" not in html and "post.commented" not in html
+    assert "Waiting for approval" in detail and "Status changed" in detail
+    assert "All clients" not in calendar and 'id="cal-client"' not in calendar
+    assert ">Draft<" not in calendar and ">Draft<" not in listing

@@ -127,3 +127,21 @@ CLIENT_STATUS_LABELS = {
     "rejected": _l("Rejected"),
     "archived": _l("Withdrawn"),
 }
+# The states a client filters by (their posts never show them the agency's drafting steps).
+CLIENT_FILTER_STATUSES = (
+    "awaiting_client", "approved", "scheduled", "published", "partially_published", "rejected",
+)  # fmt: skip
+
+
+def status_names(access: Access) -> dict:
+    """Post states as this user reads them."""
+    from agency.content.forms import STATUS_LABELS
+
+    return CLIENT_STATUS_LABELS if is_portal_user(access) else STATUS_LABELS
+
+
+def status_choices(access: Access) -> dict:
+    """Status filter choices: a client user picks among the states they see, in their words."""
+    if is_portal_user(access):
+        return {k: CLIENT_STATUS_LABELS[k] for k in CLIENT_FILTER_STATUSES}
+    return status_names(access)
