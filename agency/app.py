@@ -123,6 +123,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.content import views as content_views
     from agency.mail import views as mail_views
     from agency.publishing import views as publishing_views
+    from agency.notifications import views as notification_views
     from agency.team import api as team_api
     from agency.team import views as team_views
     from agency.web import apidocs, context, health, views
@@ -151,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
         workflow_views,
         team_views,
         billing_views,
+        notification_views,
     ):
         feature.init_app(app)
     review_views.init_app(app)

@@ -211,6 +211,8 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
         ("body", "Open on Sunday?"),
     ],
     ("inbox.reply", "POST"): lambda w: [("body", "Yes, from 10!")],
+    ("notifications.mark_read", "POST"): lambda w: [],
+    ("notifications.mark_all_read", "POST"): lambda w: [],
     ("review.approve", "POST"): lambda w: [("revision", "1")],
     ("review.request_changes", "POST"): lambda w: [("comment", "Shorter"), ("revision", "1")],
     ("review.comment", "POST"): lambda w: [("comment", "A question")],

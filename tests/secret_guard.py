@@ -69,9 +69,21 @@ def watch(app) -> None:  # noqa: ANN001 - flask.Flask
 
         where = f"{request.method} {request.full_path.rstrip('?')} -> {response.status_code}"
         scan(f"{where} headers", str(response.headers))
-        if not response.direct_passthrough and not response.is_streamed:
+        if response.mimetype == "application/pdf" and not response.is_streamed:
+            scan(f"{where} PDF text", _pdf_text(response.get_data()))  # compressed streams
+        elif not response.direct_passthrough and not response.is_streamed:
             scan(f"{where} body", response.get_data(as_text=True))
         return response
+
+
+def _pdf_text(document: bytes) -> str:
+    import io
+
+    from pypdf import PdfReader
+
+    reader = PdfReader(io.BytesIO(document))
+    info = " ".join(str(v) for v in (reader.metadata or {}).values())
+    return info + "\n" + "\n".join(page.extract_text() for page in reader.pages)
 
 
 class _LogScanner(logging.Handler):

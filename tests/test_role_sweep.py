@@ -198,6 +198,7 @@ TABLE: dict[tuple[str, str], Allow] = {
     # Bulk approve reports each refused post as a flash message on the queue page.
     ("content.bulk_approve", "POST"): write({"client_manager"}, refused=frozenset({302})),
     ("content.approval_record", "GET"): page(SEES_ACME_POST),
+    ("content.approval_record_pdf", "GET"): page(SEES_ACME_POST),
     ("content.revoke_links", "POST"): write(MANAGERS),
     ("api-content.Posts", "GET"): page(SEES_CONTENT),
     ("api-content.Posts", "POST"): write(DRAFTS_ACME),
@@ -228,6 +229,13 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("api-content.Inbox", "GET"): page(AGENCY_DRAFTERS),
     ("api-content.Inbox", "POST"): write(DRAFTS_ACME),
     ("api-content.InboxReply", "POST"): write(DRAFTS_ACME),
+    # in-app notifications (the world's one is the client manager's; manager has one too)
+    ("notifications.index", "GET"): page(SEES_CONTENT),
+    ("notifications.mark_read", "POST"): write({"client_manager"}),
+    # Members with nothing unread are sent back to the list, nothing written.
+    ("notifications.mark_all_read", "POST"): write(
+        {"manager", "client_manager"}, refused=frozenset({302, 403})
+    ),
     # magic-link review: the URL's token is the credential ("x" here: 404 for everyone)
     ("review.page", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     ("review.image", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),

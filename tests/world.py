@@ -66,6 +66,15 @@ class World:
     verify_token: str = ""  # the e-mail verification link of an unverified bystander
 
 
+def _notification_of(agency, user: User) -> uuid.UUID:  # noqa: ANN001
+    from agency.notifications.models import Notification
+
+    with tenant_context(agency.id):
+        return db.session.scalars(
+            select(Notification.id).where(Notification.user_id == user.id)
+        ).first()
+
+
 def build_world(name: str = "Rich Agency") -> World:
     """One agency with a user per role, three clients, channels of several networks (with
     secrets), an approval policy, a pending invitation and a bystander staff member whose
@@ -137,6 +146,8 @@ def build_world(name: str = "Rich Agency") -> World:
         # A rate card, a month of work, a draft invoice and an invoice run (billing).
         **billing_objects(agency, acme),
     }
+    # The client manager's "waiting for your approval" notification of that post.
+    objects["notification"] = _notification_of(agency, users["client_manager"])
     reset_token, verify_token = _recovery_links(agency, bystander)
     return World(
         agency,
@@ -326,6 +337,7 @@ ID_KINDS = {
     "invoice_id": "invoice",
     "line_id": "invoice_line",
     "run_id": "invoice_run",
+    "notification_id": "notification",
 }
 SEGMENT_KINDS = {
     "clients": "client",

@@ -23,7 +23,7 @@ bp = Blueprint(
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    add_nav_item(app, "clients.index", _l("Clients"), None)
+    add_nav_item(app, "clients.index", _l("Clients"), None, agency_only=True)
 
 
 @bp.get("/")

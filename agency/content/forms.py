@@ -28,6 +28,22 @@ STATUS_LABELS = {
     "rejected": _l("Rejected"),
     "archived": _l("Archived"),
 }
+# The activity timeline in words (audit actions, decisions, channels), for every reader.
+ACTIVITY_LABELS = {
+    "post.created": _l("Created"),
+    "post.revised": _l("Edited"),
+    "post.submitted": _l("Submitted"),
+    "post.status_changed": _l("Status changed"),
+    "post.decided": _l("Decided"),
+    "post.commented": _l("Commented"),
+    "post.late_held": _l("Held: approved after its publishing time"),
+    "approve": _l("approved"),
+    "request_changes": _l("asked for changes"),
+    "reject": _l("rejected"),
+    "web": _l("on the web"),
+    "link": _l("via e-mailed link"),
+    "api": _l("through the API"),
+}
 ACTION_LABELS = {
     "submit": _l("Submit for review"),
     "approve": _l("Approve"),

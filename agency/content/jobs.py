@@ -39,6 +39,6 @@ def remind_approvers(agency_id: uuid.UUID | None, post_id: str, revision: int) -
         )
     )
     waiting = effective_policy(client, post.kind).approver_ids - decided
-    notify.request_review(post, frozenset(waiting))
+    notify.request_review(post, frozenset(waiting), reminder=True)
     notify.commit()
     return len(waiting)

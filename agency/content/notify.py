@@ -17,6 +17,8 @@ from sqlalchemy import select
 from agency.content import links
 from agency.content.models import Post
 from agency.db import db, utcnow
+from agency.notifications import service as inapp
+from agency.notifications.models import Event
 from tenants.models import Agency, ClientCompany
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,12 @@ class _ReviewRequest:
     scheduled_at: datetime | None
 
 
-def request_review(post: Post, approver_ids: frozenset[uuid.UUID]) -> None:
-    """Each approver gets a fresh magic link by e-mail once this transaction commits."""
+def request_review(
+    post: Post, approver_ids: frozenset[uuid.UUID], *, reminder: bool = False
+) -> None:
+    """Each approver gets a fresh magic link by e-mail once this transaction commits, and an
+    in-app notification written in it (a reminder says the deadline is near)."""
+    inapp.add(approver_ids, Event.DEADLINE_NEAR if reminder else Event.SUBMITTED, post)
     pending = db.session.info.setdefault(_PENDING, [])
     for user, token in links.links_for_review(post, approver_ids):
         pending.append(
@@ -62,10 +68,29 @@ class _Update:
 
 
 def tell(user_ids, event: str, post: Post, actor: str, comment: str | None = None) -> None:  # noqa: ANN001
-    """E-mail these members about ``event`` on ``post`` once this transaction commits."""
+    """E-mail these members about ``event`` on ``post`` once this transaction commits; their
+    in-app notifications are written in the transaction itself."""
+    user_ids = list(user_ids)
+    inapp.add(user_ids, Event(event), post, actor, comment)
     pending = db.session.info.setdefault(_PENDING, [])
     for user_id in dict.fromkeys(u for u in user_ids if u is not None):
         pending.append(_Update(user_id, event, post.agency_id, post.id, actor, comment))
+
+
+def internal_review(post: Post, actor_id: uuid.UUID) -> None:
+    """In-app only: the agency's reviewers (owners, managers) learn a post waits for them."""
+    from tenants.models import Membership, Role
+
+    reviewers = db.session.scalars(
+        select(Membership.user_id).where(
+            Membership.agency_id == post.agency_id,
+            Membership.client_id.is_(None),
+            Membership.active.is_(True),
+            Membership.role.in_([Role.OWNER.value, Role.MANAGER.value]),
+            Membership.user_id != actor_id,
+        )
+    )
+    inapp.add(list(reviewers), Event.SUBMITTED, post)
 
 
 @dataclass(frozen=True)

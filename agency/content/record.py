@@ -30,8 +30,8 @@ COLUMNS = (
 BATCH = 500
 
 
-def approval_record_csv(access: Access, client_id: uuid.UUID, *, via: str = "web") -> Iterator[str]:
-    """CSV lines of every decision on the client's posts; the export itself is audited."""
+def _decisions(access: Access, client_id: uuid.UUID, *, via: str, fmt: str):  # noqa: ANN202
+    """(client, rows of every decision this user may see); the export itself is audited."""
     client = get_client(access, client_id)
     if not access.can(Permission.SEE_CONTENT, client.id):
         raise PermissionDenied(_("Your role does not allow this."))
@@ -52,11 +52,24 @@ def approval_record_csv(access: Access, client_id: uuid.UUID, *, via: str = "web
         stmt = stmt.where(Approval.step == Step.CLIENT.value)
     audit.record_by(
         access, "approval_record.exported", subject_type="client", subject_id=client.id,
-        client_id=client.id, via=via,
+        client_id=client.id, via=via, format=fmt,
     )  # fmt: skip
     db.session.commit()
-    rows = db.session.execute(stmt)
+    return client, db.session.execute(stmt)
+
+
+def approval_record_csv(access: Access, client_id: uuid.UUID, *, via: str = "web") -> Iterator[str]:
+    """CSV lines of every decision on the client's posts; the export itself is audited."""
+    _client, rows = _decisions(access, client_id, via=via, fmt="csv")
     return _lines(rows)
+
+
+def approval_record_pdf(access: Access, client_id: uuid.UUID, *, via: str = "web") -> bytes:
+    """The same record as a PDF document, in the reader's language (agency/content/record_pdf)."""
+    from agency.content.record_pdf import render
+
+    client, rows = _decisions(access, client_id, via=via, fmt="pdf")
+    return render(access.agency.name, client.name, rows)
 
 
 def _lines(rows) -> Iterator[str]:  # noqa: ANN001

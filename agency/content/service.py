@@ -259,6 +259,7 @@ def _enter_review(access: Access, post: Post, policy: EffectivePolicy, via: str)
     post.approval_deadline = policy.deadline(aware(post.scheduled_at))
     if policy.internal_review:
         _move(access, post, S.IN_REVIEW, via)
+        notify.internal_review(post, access.user.id)
     elif policy.needs_client:
         _send_to_client(access, post, policy, via)
     else:

@@ -28,9 +28,10 @@ from agency.channels.models import Channel, ChannelStatus
 from agency.clients.service import get_client, list_clients
 from agency.content import access as seen
 from agency.content import calendar as cal
-from agency.content import discussion, media, queries, record, service
+from agency.content import discussion, media, portal, queries, record, service
 from agency.content.forms import (
     ACTION_LABELS,
+    ACTIVITY_LABELS,
     STATUS_LABELS,
     CommentForm,
     DecisionForm,
@@ -100,7 +101,8 @@ def index(agency_slug: str):  # noqa: ANN201
         clients={c.id: c for c in clients},
         client_id=client_id,
         status=request.args.get("status") or None,
-        statuses=STATUS_LABELS,
+        statuses=portal.status_choices(g.access),
+        status_names=portal.status_names(g.access),
         draftable=[c for c in clients if g.access.can(Permission.DRAFT_CONTENT, c.id)],
         can_manage=client_id is not None and g.access.can(Permission.MANAGE_CLIENTS, client_id),
     )
@@ -132,7 +134,8 @@ def calendar(agency_slug: str):  # noqa: ANN201
     return render_template(
         "content/calendar.html", days=days, view=view, start=start, end=end,
         previous=(start - step).isoformat(), following=(start + step).isoformat(),
-        clients=clients, client=client, timezone=timezone, statuses=STATUS_LABELS,
+        clients=clients, client=client, timezone=timezone, statuses=portal.status_choices(g.access),
+        status_names=portal.status_names(g.access),
         status=request.args.get("status") or None,
         channels=_channels(client.id) if client else [], channel_id=channel_id,
     )  # fmt: skip
@@ -145,7 +148,7 @@ def queue(agency_slug: str):  # noqa: ANN201
     return render_template(
         "content/queue.html",
         posts=queries.waiting_on(g.access),
-        statuses=STATUS_LABELS,
+        statuses=portal.status_names(g.access),
         form=DecisionForm(),
     )
 
@@ -171,6 +174,8 @@ def bulk_approve(agency_slug: str):  # noqa: ANN201
     flash(_("%(n)d approved.", n=done), "success" if not problems else "warning")
     for problem in problems:
         flash(problem, "danger")
+    if request.form.get("back") == "home":  # the client portal's home
+        return redirect(url_for("shell.dashboard"))
     return redirect(url_for("content.queue"))
 
 
@@ -260,7 +265,9 @@ def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
         "content/detail.html",
         post=post,
         client=client,
-        status_labels=STATUS_LABELS,
+        # A client reads the states in their own words (no internal steps).
+        status_labels=STATUS_LABELS if agency_side else portal.CLIENT_STATUS_LABELS,
+        activity_labels=ACTIVITY_LABELS,
         actions=_actions(post, agency_side),
         action_labels=ACTION_LABELS,
         decision_form=DecisionForm(),
@@ -356,6 +363,17 @@ def approval_record(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         stream_with_context(lines),
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.csv"'},
+    )
+
+
+@bp.get("/approval-record/<uuid:client_id>.pdf")
+@login_required
+def approval_record_pdf(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
+    document = record.approval_record_pdf(g.access, client_id, via="web")
+    return Response(
+        document,
+        mimetype="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.pdf"'},
     )
 
 

@@ -33,11 +33,20 @@ class NavItem:
     endpoint: str
     label: object  # a lazy string
     permission: Permission | None = None
+    agency_only: bool = False  # hidden from client users (the portal has no agency pages)
 
 
-def add_nav_item(app: Flask, endpoint: str, label: object, permission: Permission | None) -> None:
+def add_nav_item(
+    app: Flask,
+    endpoint: str,
+    label: object,
+    permission: Permission | None,
+    *,
+    agency_only: bool = False,
+) -> None:
     """Feature packages call this from their ``init_app`` to appear in the agency menu."""
-    app.extensions.setdefault("regia_nav", []).append(NavItem(endpoint, label, permission))
+    item = NavItem(endpoint, label, permission, agency_only)
+    app.extensions.setdefault("regia_nav", []).append(item)
 
 
 LAST_AGENCY_KEY = "last_agency"
@@ -125,6 +134,8 @@ def _template_helpers() -> dict:
         items = []
         for item in current_app.extensions.get("regia_nav", []):
             if item.permission is not None and not access.can(item.permission):
+                continue
+            if item.agency_only and access.agency_role is None:
                 continue
             current = None
             if in_agency and here == item.endpoint:

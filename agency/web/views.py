@@ -1,12 +1,19 @@
-"""The agency shell: per-role dashboard under /a/<agency_slug>/."""
+"""The agency shell: per-role dashboard under /a/<agency_slug>/ (client users: their portal)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
 from flask import Blueprint, g, render_template
+from flask_babel import format_date
 from flask_login import login_required
 from sqlalchemy import select
 
-from agency.db import db
+from agency.content import dashboard as dashboard_cards
+from agency.content import portal
+from agency.content.forms import STATUS_LABELS as POST_STATUS_LABELS
+from agency.db import db, utcnow
 from tenants.models import ClientCompany
 
 bp = Blueprint("shell", __name__, url_prefix="/a/<agency_slug>")
@@ -16,9 +23,45 @@ bp = Blueprint("shell", __name__, url_prefix="/a/<agency_slug>")
 @login_required
 def dashboard(agency_slug: str):  # noqa: ANN201
     access = g.access
+    if portal.is_portal_user(access):
+        return _portal(access)
     stmt = select(ClientCompany).order_by(ClientCompany.name)
     visible = access.visible_client_ids()
     if visible is not None:
         stmt = stmt.where(ClientCompany.id.in_(visible))
     clients = db.session.scalars(stmt).all()
-    return render_template("dashboard.html", clients=clients, access=access)
+    now = utcnow()
+    return render_template(
+        "dashboard.html",
+        clients=clients,
+        access=access,
+        overdue=dashboard_cards.overdue_approvals(access, now),
+        week=dashboard_cards.week_schedule(
+            access, _local_today(g.agency.timezone), g.agency.timezone
+        ),
+        week_timezone=g.agency.timezone,
+        status_labels=POST_STATUS_LABELS,
+    )
+
+
+def _local_today(timezone: str) -> date:
+    return utcnow().astimezone(ZoneInfo(timezone)).date()
+
+
+def _portal(access):  # noqa: ANN001, ANN202
+    home = portal.portal_home(access, _local_today)
+    zone = ZoneInfo(home.timezone)
+
+    def local_time(moment: datetime) -> str:
+        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+    def format_day(day: date) -> str:
+        return format_date(day, "full")
+
+    return render_template(
+        "portal.html",
+        home=home,
+        local_time=local_time,
+        format_day=format_day,
+        client_status=lambda status: portal.CLIENT_STATUS_LABELS.get(status, status),
+    )

@@ -1,0 +1,46 @@
+"""One in-app notification for one member about one post (DESIGN.md §6, issue 8)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, ForeignKeyConstraint, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from agency.db import Base, Timestamped, UUIDPrimaryKey
+from tenants.scoping import TenantScoped
+
+
+class Event(enum.StrEnum):
+    SUBMITTED = "submitted"  # a post waits for your approval
+    CHANGES_REQUESTED = "changes_requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    MENTIONED = "mentioned"
+    DEADLINE_NEAR = "deadline_near"
+
+
+class Notification(UUIDPrimaryKey, Timestamped, TenantScoped, Base):
+    """Written in the same transaction as the change it reports: a rollback tells nobody."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["agency_id", "post_id"],
+            ["posts.agency_id", "posts.id"],
+            name="fk_notifications_post_id_posts",
+            ondelete="CASCADE",
+        ),
+        # The list (unread first, newest first) and the navbar's unread count.
+        Index("ix_notifications_agency_id_user_id_read_at", "agency_id", "user_id", "read_at"),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(String(30))
+    post_id: Mapped[uuid.UUID]
+    actor_name: Mapped[str | None] = mapped_column(String(200))
+    # A short excerpt of the comment that came with the event (shown to the recipient only).
+    excerpt: Mapped[str | None] = mapped_column(Text)
+    read_at: Mapped[datetime | None]

@@ -1,0 +1,153 @@
+"""In-app notifications: written beside the workflow's e-mails, read by their recipient only.
+
+A member sees a notification only while they may still see its post (an unassigned member's
+old notifications disappear with the post), and only their own.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import uuid
+from collections.abc import Iterable
+
+from flask_babel import gettext as _
+from sqlalchemy import and_, case, func, select, tuple_, update
+
+from agency.content import access as seen
+from agency.content.models import Post, Revision
+from agency.db import db, utcnow
+from agency.errors import NotFound, ValidationFailed
+from agency.notifications.models import Event, Notification
+from tenants.models import ClientCompany
+from tenants.permissions import Access
+
+PAGE_SIZE = 25
+EXCERPT = 280
+
+
+def add(
+    user_ids: Iterable[uuid.UUID | None],
+    event: Event,
+    post: Post,
+    actor_name: str | None = None,
+    comment: str | None = None,
+) -> None:
+    """One unread notification per recipient, in the caller's transaction (not committed)."""
+    excerpt = (comment or "").strip()[:EXCERPT] or None
+    for user_id in dict.fromkeys(u for u in user_ids if u is not None):
+        db.session.add(
+            Notification(
+                user_id=user_id, event=event.value, post_id=post.id,
+                actor_name=actor_name, excerpt=excerpt,
+            )
+        )  # fmt: skip
+
+
+def _mine(access: Access):  # noqa: ANN202
+    """Notifications of this member on posts they may see now (one join, no N+1)."""
+    return (
+        select(Notification)
+        .join(Post, and_(Post.agency_id == Notification.agency_id, Post.id == Notification.post_id))
+        .where(Notification.user_id == access.user.id, seen.visible_filter(access))
+    )
+
+
+def unread_count(access: Access) -> int:
+    stmt = _mine(access).where(Notification.read_at.is_(None)).with_only_columns(func.count())
+    return int(db.session.scalar(stmt) or 0)
+
+
+_UNREAD = case((Notification.read_at.is_(None), 1), else_=0)
+
+
+def list_notifications(
+    access: Access, *, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[dict], str | None]:
+    """A page of this member's notifications, unread first, newest first; two queries."""
+    stmt = (
+        _mine(access)
+        .join(
+            ClientCompany,
+            and_(ClientCompany.agency_id == Post.agency_id, ClientCompany.id == Post.client_id),
+        )
+        .join(
+            Revision,
+            and_(
+                Revision.agency_id == Post.agency_id,
+                Revision.post_id == Post.id,
+                Revision.number == seen.shown_revision_number(access),
+            ),
+        )
+        .add_columns(_UNREAD.label("unread"), ClientCompany.name, Revision.body)
+        .order_by(_UNREAD.desc(), Notification.created_at.desc(), Notification.id.desc())
+    )
+    if cursor:
+        unread, when, nid = _decode(cursor)
+        stmt = stmt.where(
+            tuple_(_UNREAD, Notification.created_at, Notification.id) < (unread, when, nid)
+        )
+    rows = db.session.execute(stmt.limit(limit + 1)).all()
+    next_cursor = None
+    if len(rows) > limit:
+        last, unread, _name, _body = rows[limit - 1]
+        next_cursor = _encode(unread, last.created_at, last.id)
+    return [_present(n, name, body) for n, _unread, name, body in rows[:limit]], next_cursor
+
+
+def _present(n: Notification, client_name: str, post_text: str) -> dict:
+    return {
+        "id": n.id,
+        "event": n.event,
+        "post_id": n.post_id,
+        "client_name": client_name,
+        "post_text": post_text,  # at the revision this member sees
+        "actor_name": n.actor_name,
+        "excerpt": n.excerpt,
+        "created_at": n.created_at,
+        "read": n.read_at is not None,
+    }
+
+
+def mark_read(access: Access, notification_id: uuid.UUID) -> None:
+    """Mark one of this member's notifications read; another's answers 404."""
+    found = db.session.scalar(_mine(access).where(Notification.id == notification_id))
+    if found is None:
+        raise NotFound(_("No such notification."))
+    if found.read_at is None:
+        found.read_at = utcnow()
+    db.session.commit()
+
+
+def mark_all_read(access: Access) -> int:
+    """Mark every unread notification of this member read; how many were."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.user_id == access.user.id, Notification.read_at.is_(None))
+        .values(read_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return int(result.rowcount or 0)
+
+
+def _encode(unread: int, when, row_id: uuid.UUID) -> str:  # noqa: ANN001
+    raw = json.dumps([int(unread), when.isoformat(), str(row_id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode(cursor: str) -> tuple[int, object, uuid.UUID]:
+    from datetime import datetime
+
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        unread, when, nid = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        moment = datetime.fromisoformat(when)
+        if unread not in (0, 1):
+            raise ValueError(unread)
+        return unread, moment, uuid.UUID(nid)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise ValidationFailed(
+            {"cursor": [_("This cursor is not valid.")]}, location="query"
+        ) from exc
