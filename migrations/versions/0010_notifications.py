@@ -1,7 +1,7 @@
 """In-app notifications (issue 8): one row per member per event, tenant-owned (RLS forced).
 
 Revision ID: 0010_notifications
-Revises: 0008
+Revises: 0009_usage
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "0010_notifications"
-down_revision = "0008"
+down_revision = "0009_usage"
 branch_labels = None
 depends_on = None
 

@@ -2,7 +2,7 @@
 per-channel inbound sync cursors.
 
 Revision ID: 0011_publishing
-Revises: 0009_usage
+Revises: 0010_notifications
 Create Date: 2026-11-27
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "0011_publishing"
-down_revision = "0009_usage"
+down_revision = "0010_notifications"
 branch_labels = None
 depends_on = None
 

@@ -4,7 +4,7 @@
 revisions (10,000 posts: a 12 ms sequential scan per page, growing with the data).
 
 Revision ID: 0012_perf
-Revises: 0008
+Revises: 0011_publishing
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0012_perf"
-down_revision = "0008"
+down_revision = "0011_publishing"
 branch_labels = None
 depends_on = None
 

@@ -7,7 +7,7 @@
   status, payment and Stripe fields still move), and refuses deleting it.
 
 Revision ID: 0013_billing
-Revises: 0009_usage
+Revises: 0012_perf
 Create Date: 2026-11-27
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "0013_billing"
-down_revision = "0009_usage"
+down_revision = "0012_perf"
 branch_labels = None
 depends_on = None
 

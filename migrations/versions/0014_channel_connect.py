@@ -1,7 +1,7 @@
 """Verified channel connections: account details and check times; cached Mastodon OAuth apps.
 
 Revision ID: 0014_channel_connect
-Revises: 0009_usage
+Revises: 0013_billing
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "0014_channel_connect"
-down_revision = "0009_usage"
+down_revision = "0013_billing"
 branch_labels = None
 depends_on = None
 

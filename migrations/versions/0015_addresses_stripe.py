@@ -1,7 +1,7 @@
 """Structured addresses, the agency's IBAN and Stripe connection, Stripe sync links and events.
 
 Revision ID: 0015_addresses_stripe
-Revises: 0009_usage
+Revises: 0014_channel_connect
 Create Date: 2026-11-27
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 from tenants.rls import disable_rls, enable_rls
 
 revision = "0015_addresses_stripe"
-down_revision = "0009_usage"
+down_revision = "0014_channel_connect"
 branch_labels = None
 depends_on = None
 
