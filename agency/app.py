@@ -122,17 +122,16 @@ def _register_blueprints(app: Flask) -> None:
     from agency.content import inbox_views, review_views
     from agency.content import views as content_views
     from agency.mail import views as mail_views
-    from agency.publishing import views as publishing_views
     from agency.notifications import views as notification_views
+    from agency.publishing import views as publishing_views
     from agency.team import api as team_api
     from agency.team import views as team_views
     from agency.web import apidocs, context, health, views
     from agency.workflow import api as workflow_api
     from agency.workflow import views as workflow_views
-    from billing import webhook_views
-
     from billing import api as billing_api
     from billing import views as billing_views
+    from billing import webhook_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
     from tenants import web as tenants_web

@@ -317,6 +317,7 @@ def _failed_target(world: World) -> None:
         )
         db.session.commit()
 
+
 def _approve_post(world: World) -> None:
     """The world's post approved by Acme's client manager: ready to publish (by hand)."""
     from agency.content import service
