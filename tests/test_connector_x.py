@@ -251,3 +251,11 @@ def test_find_existing_without_a_recorded_attempt_finds_nothing(fake, connector)
     connector.publish(outgoing("Same words", target_id="earlier"))
     assert connector.find_existing(outgoing("Same words", target_id="later")) is None
     assert fake.calls("GET", f"/2/users/{fake.me['id']}/tweets") == []  # not even asked
+
+
+def test_a_confidential_client_refreshes_with_basic_auth(fake, connector):
+    connector.settings = {**connector.settings, "client_secret": "s3cret"}
+    assert connector.refresh_credentials() is not None
+    request = fake.calls("POST", "/2/oauth2/token")[0]
+    assert request.header("authorization").startswith("Basic ")
+    assert "client_id" not in request.form()
