@@ -73,7 +73,10 @@ def finalize(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invo
     )
     db.session.commit()
     if stripe:
-        enqueue_stripe(access.agency.id, invoice.id)
+        try:
+            enqueue_stripe(access.agency.id, invoice.id)
+        except Exception:  # noqa: BLE001 - Redis down: stays "pending" for the Stripe sweeper
+            current_app.logger.exception("could not hand invoice %s to Stripe", invoice.id)
     return invoice
 
 
