@@ -97,8 +97,7 @@ def enqueue_stripe(agency_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
         STRIPE_JOB,
         str(agency_id),
         str(invoice_id),
-        job_id=f"stripe-push:{invoice_id}",
-        retry=None,
+        job_id=f"stripe-push-{invoice_id}",  # one live job per invoice
     )
     current_app.logger.info("invoice %s handed to Stripe", invoice_id)
 
