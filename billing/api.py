@@ -61,6 +61,7 @@ class RateCardResource(MethodView):
 class TimeEntries(MethodView):
     @blp.arguments(TimeEntryIn)
     @blp.response(201, TimeEntryOut)
+    @blp.alt_response(404, description="No such client (or not one of yours).")
     @blp.alt_response(422, description="Field errors in `errors.json`.")
     def post(self, data: dict):
         """Log time for a client (owner, manager, staff on their assigned clients)."""
@@ -71,6 +72,7 @@ class TimeEntries(MethodView):
 class GenerateInvoices(MethodView):
     @blp.arguments(GenerateIn)
     @blp.response(202, RunOut)
+    @blp.alt_response(404, description="No such client.")
     @blp.alt_response(422, description="Field errors in `errors.json`.")
     def post(self, data: dict):
         """Start an invoice run (a `billing` job): drafts for the period, all clients or one.

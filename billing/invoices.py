@@ -329,10 +329,11 @@ def add_manual_line(access: Access, invoice_id: uuid.UUID, data: Mapping[str, ob
 
 
 def remove_line(access: Access, invoice_id: uuid.UUID, line_id: uuid.UUID) -> Invoice:
-    invoice = editable_draft(access, invoice_id)
-    rows = lines_of(invoice.id)
-    if line_id not in {row.id for row in rows}:
+    rates.require_billing(access)
+    rows = lines_of(get_invoice(access, invoice_id).id)
+    if line_id not in {row.id for row in rows}:  # unknown or another agency's: 404 first
         raise NotFound(_("No such line."))
+    invoice = editable_draft(access, invoice_id)
     write_lines(invoice, [_as_line(row) for row in rows if row.id != line_id])
     db.session.commit()
     return invoice

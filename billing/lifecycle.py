@@ -73,7 +73,10 @@ def finalize(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invo
     )
     db.session.commit()
     if stripe:
-        enqueue_stripe(access.agency.id, invoice.id)
+        try:
+            enqueue_stripe(access.agency.id, invoice.id)
+        except Exception:  # noqa: BLE001 - Redis down: stays "pending" for the Stripe sweeper
+            current_app.logger.exception("could not hand invoice %s to Stripe", invoice.id)
     return invoice
 
 
@@ -94,8 +97,7 @@ def enqueue_stripe(agency_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
         STRIPE_JOB,
         str(agency_id),
         str(invoice_id),
-        job_id=f"stripe-push:{invoice_id}",
-        retry=None,
+        job_id=f"stripe-push-{invoice_id}",  # one live job per invoice
     )
     current_app.logger.info("invoice %s handed to Stripe", invoice_id)
 

@@ -74,10 +74,7 @@ def validate_rate_card(data: Mapping[str, object], client: ClientCompany) -> dic
         except ValueError:
             errors["effective_from"] = [_("Enter a date as YYYY-MM-DD.")]
     if isinstance(effective, date):
-        if not date(2000, 1, 1) <= effective <= date(2100, 12, 31):
-            errors["effective_from"] = [_("Enter a date between 2000 and 2100.")]
-        else:
-            out["effective_from"] = effective
+        out["effective_from"] = effective
     currency = str(data.get("currency") or "").strip().upper()
     if currency and currency not in CURRENCIES:
         errors["currency"] = [_("Choose one of: %(list)s.", list=", ".join(CURRENCIES))]

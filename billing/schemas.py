@@ -6,7 +6,6 @@ Money is integer minor units of the currency; ``vat_rate`` a decimal string (per
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from marshmallow import Schema, fields, validate
 
@@ -28,13 +27,7 @@ def _money(**kwargs) -> fields.Integer:  # noqa: ANN003
 
 
 class RateCardIn(Schema):
-    effective_from = fields.Date(
-        required=True,
-        validate=validate.Range(
-            min=date(2000, 1, 1),
-            max=date(2100, 12, 31),
-        ),
-    )
+    effective_from = fields.Date(required=True)
     currency = choice_field(CURRENCIES, required=True)
     monthly_retainer = _money(required=True)
     posts_included = fields.Integer(
@@ -63,7 +56,7 @@ class RateCardOut(Schema):
     price_per_post = fields.Integer()
     price_per_reply = fields.Integer()
     hourly_rate = fields.Integer()
-    vat_rate = fields.Decimal(as_string=True)
+    vat_rate = fields.String(metadata={"description": 'Percent, e.g. "22.00".'})
     payment_terms_days = fields.Integer()
 
 
@@ -107,10 +100,10 @@ class LineOut(Schema):
     id = fields.UUID()
     kind = fields.String()
     description = fields.String()
-    quantity = fields.Decimal(as_string=True)
+    quantity = fields.String(metadata={"description": 'Decimal, e.g. "1.50".'})
     unit_amount = fields.Integer()
     amount = fields.Integer()
-    vat_rate = fields.Decimal(as_string=True)
+    vat_rate = fields.String(metadata={"description": 'Percent, e.g. "22.00".'})
 
 
 class InvoiceOut(Schema):

@@ -57,7 +57,11 @@ def rate_card(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     if form.validate_on_submit():
         values, errors = form.values()
         try:
-            if errors:
+            if errors:  # unreadable amounts: report them with every other field's errors
+                try:
+                    rates.validate_rate_card({**values, **dict.fromkeys(errors, 0)}, client)
+                except ValidationFailed as exc:
+                    errors = {**exc.errors, **errors}
                 raise ValidationFailed(errors)
             rates.save_rate_card(g.access, client, values)
         except ValidationFailed as exc:

@@ -71,9 +71,9 @@ WORLD_PERIOD = "2026-10"
 
 
 def billing_objects(agency, client) -> dict:  # noqa: ANN001
-    """For the sweeps (tests/world.py): a rate card, two months of work, a finalized invoice
-    (so a numbering counter exists), a draft invoice of ``client`` with its lines, and a
-    finished invoice run of an unbilled month."""
+    """For the sweeps (tests/world.py): a rate card, two months of work, an open invoice
+    (``invoice``; so a numbering counter exists too), a draft (``draft_invoice``) with its
+    lines, and a finished invoice run of an unbilled month."""
     from sqlalchemy import select
 
     from billing import invoices, jobs, lifecycle
@@ -94,14 +94,14 @@ def billing_objects(agency, client) -> dict:  # noqa: ANN001
             select(InvoiceLine.id).where(InvoiceLine.invoice_id == invoice_id).limit(1)
         )
         run_id = jobs.enqueue_run(agency.id, "2025-01", None)  # before the card: drafts nothing
-    return {"invoice": invoice_id, "invoice_line": line_id, "invoice_run": run_id}
+    return {
+        "invoice": earlier,  # open: what a client manager may read
+        "draft_invoice": invoice_id,
+        "invoice_line": line_id,
+        "invoice_run": run_id,
+    }
 
 
-def finalize_world_invoice(world) -> None:  # noqa: ANN001
-    """Role sweep ``prepare``: the world's draft becomes an open invoice."""
-    from billing import lifecycle
-    from tenants.service import load_access
-
-    with tenant_context(world.agency.id):
-        access = load_access(world.users["finance"], world.agency)
-        lifecycle.finalize(access, world.objects["invoice"])
+def use_draft_invoice(world) -> None:  # noqa: ANN001
+    """Role sweep ``prepare``: routes under ``<invoice_id>`` act on the world's draft."""
+    world.objects["invoice"] = world.objects["draft_invoice"]

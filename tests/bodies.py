@@ -304,6 +304,10 @@ API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
     ("api-billing.TimeEntries", "POST"): lambda w: [
         {"client_id": _acme(w), "minutes": 45, "description": "Calls", "date": "2026-10-02"}
     ],
+    ("api-billing.InvoiceFinalize", "POST"): lambda w: [None],  # type: ignore[list-item]
+    ("api-billing.InvoiceVoid", "POST"): lambda w: [None],  # type: ignore[list-item]
+    ("api-billing.InvoiceMarkPaid", "POST"): lambda w: [None],  # type: ignore[list-item]
+    ("api-billing.InvoiceCreditNote", "POST"): lambda w: [None],  # type: ignore[list-item]
     ("api-billing.GenerateInvoices", "POST"): lambda w: [
         {"period": "2026-10"},
         {"period": "2026-10", "client_id": _acme(w)},

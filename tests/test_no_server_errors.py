@@ -348,6 +348,11 @@ ACCEPTS: dict[tuple[str, str], dict[str, str]] = {
     },
     ("team.assignments", "POST"): {"empty": "no client ids: the member is assigned none"},
     ("auth.set_locale", "POST"): {"next": "never stored: an unsafe target falls back to home"},
+    ("billing.add_line", "POST"): {
+        "description": FREE_TEXT, "unit_amount": "a negative price is a discount line",
+    },
+    ("billing_setup.time", "POST"): {"description": FREE_TEXT},
+    ("api-billing.TimeEntries", "POST"): {"description": FREE_TEXT},
 }  # fmt: skip
 
 # Write routes this sweep cannot feed (it sends JSON or form fields), with where they are tested.

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from tests.billing_helpers import finalize_world_invoice
+from tests.billing_helpers import use_draft_invoice
 from tests.bodies import valid_body
 from tests.helpers import bearer
 from tests.world import (
@@ -253,14 +253,13 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("billing.run", "GET"): page(BILLERS),
     ("billing.run_status", "GET"): page(BILLERS),
     ("billing.invoice", "GET"): page(BILLERS),
-    ("billing.add_line", "POST"): write(BILLERS),
-    ("billing.delete_line", "POST"): write(BILLERS),
-    ("billing.finalize", "POST"): write(BILLERS),
-    ("billing.void", "POST"): write(BILLERS, prepare=lambda w: finalize_world_invoice(w)),
-    ("billing.mark_paid", "POST"): write(BILLERS, prepare=lambda w: finalize_world_invoice(w)),
-    ("billing.credit_note", "POST"): write(BILLERS, prepare=lambda w: finalize_world_invoice(w)),
-    ("billing.pdf", "GET"): page(READS_ACME_INVOICES,
-                                 prepare=lambda w: finalize_world_invoice(w)),
+    ("billing.add_line", "POST"): write(BILLERS, prepare=lambda w: use_draft_invoice(w)),
+    ("billing.delete_line", "POST"): write(BILLERS, prepare=lambda w: use_draft_invoice(w)),
+    ("billing.finalize", "POST"): write(BILLERS, prepare=lambda w: use_draft_invoice(w)),
+    ("billing.void", "POST"): write(BILLERS),
+    ("billing.mark_paid", "POST"): write(BILLERS),
+    ("billing.credit_note", "POST"): write(BILLERS),
+    ("billing.pdf", "GET"): page(READS_ACME_INVOICES),
     ("billing_setup.rate_card", "GET"): page(BILLERS),
     ("billing_setup.rate_card", "POST"): write(BILLERS),
     ("billing_setup.time", "GET"): page(AGENCY_DRAFTERS),
@@ -272,21 +271,15 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("api-billing.GenerateInvoices", "POST"): write(BILLERS),
     ("api-billing.Invoices", "GET"): page(READS_ACME_INVOICES),
     ("api-billing.InvoiceResource", "GET"): page(
-        READS_ACME_INVOICES, prepare=lambda w: finalize_world_invoice(w)
+        READS_ACME_INVOICES),
+    ("api-billing.InvoiceFinalize", "POST"): write(
+        BILLERS, prepare=lambda w: use_draft_invoice(w)
     ),
-    ("api-billing.InvoiceFinalize", "POST"): write(BILLERS),
-    ("api-billing.InvoiceVoid", "POST"): write(
-        BILLERS, prepare=lambda w: finalize_world_invoice(w)
-    ),
-    ("api-billing.InvoiceMarkPaid", "POST"): write(
-        BILLERS, prepare=lambda w: finalize_world_invoice(w)
-    ),
-    ("api-billing.InvoiceCreditNote", "POST"): write(
-        BILLERS, prepare=lambda w: finalize_world_invoice(w)
-    ),
+    ("api-billing.InvoiceVoid", "POST"): write(BILLERS),
+    ("api-billing.InvoiceMarkPaid", "POST"): write(BILLERS),
+    ("api-billing.InvoiceCreditNote", "POST"): write(BILLERS),
     ("api-billing.InvoicePdf", "GET"): page(
-        READS_ACME_INVOICES, prepare=lambda w: finalize_world_invoice(w)
-    ),
+        READS_ACME_INVOICES),
 }
 # fmt: on
 
