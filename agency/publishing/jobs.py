@@ -146,6 +146,8 @@ def _send(connector: Connector, outgoing: Outgoing, claim: engine.Claim, reply: 
         try:
             found = connector.find_existing(outgoing)
         except PublishError as lookup:
+            if lookup.error_class in (ErrorClass.PERMANENT, ErrorClass.AUTH_EXPIRED):
+                raise  # the network refused it (or us): no point sending again
             raise PublishError(
                 ErrorClass.RETRYABLE, exc.message, retry_after=lookup.retry_after
             ) from exc
