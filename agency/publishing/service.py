@@ -74,7 +74,9 @@ def _drop_pending(session) -> None:  # noqa: ANN001
 def _enqueue_pending(session) -> None:  # noqa: ANN001
     for agency_id, target_id, revision, at in session.info.pop(_PENDING, []):
         try:
-            enqueue_publish(agency_id, target_id, revision, at)
+            # Always via RQ's scheduler (due now: within a second): never run a job inside
+            # this commit hook, which RQ's synchronous mode would do.
+            enqueue_publish(agency_id, target_id, revision, at or utcnow(), scheduled=True)
         except Exception:  # Redis down: the sweeper enqueues it within a minute
             log.exception("could not schedule publish job for target %s", target_id)
 
@@ -86,6 +88,7 @@ def enqueue_publish(
     at: datetime | None,
     *,
     attempt: int = 0,
+    scheduled: bool = False,
 ) -> str:
     """Put the target's job on the ``publish`` queue, at ``at`` (RQ's scheduler) or now."""
     from agency.jobs import queue
@@ -95,7 +98,7 @@ def enqueue_publish(
     args = (str(agency_id), str(target_id), revision)
     options = {"job_id": job_id, "job_timeout": JOB_TIMEOUT, "failure_ttl": 7 * 24 * 3600}
     q = queue("publish")
-    if at is not None and at > utcnow():
+    if at is not None and (scheduled or at > utcnow()):
         q.enqueue_at(at, publish_target, *args, **options)
     else:
         q.enqueue(publish_target, *args, **options)
