@@ -260,3 +260,17 @@ def test_client_pages_speak_the_clients_language(client, auth, portal_desk, who:
     assert "Waiting for approval" in detail and "Status changed" in detail
     assert "All clients" not in calendar and 'id="cal-client"' not in calendar
     assert ">Draft<" not in calendar and ">Draft<" not in listing
+
+
+@pytest.mark.parametrize("role", CLIENT_ROLES)
+def test_client_user_never_sees_the_client_lifecycle(client, auth, database_url, role: Role):
+    agency = make_agency()
+    mine = make_client(agency, "Alfa Srl")  # still onboarding
+    user = make_member(agency, role, client=mine)
+    auth.login(user.email)
+    listing = client.get(f"/a/{agency.slug}/clients/").get_data(as_text=True)
+    page = client.get(f"/a/{agency.slug}/clients/{mine.id}").get_data(as_text=True)
+    assert "Alfa Srl" in listing and "Alfa Srl" in page
+    for html in (listing, page):
+        assert 'id="status-filter"' not in html and 'id="client-status"' not in html
+        assert "onboarding-checklist" not in html and "Onboarding" not in html
