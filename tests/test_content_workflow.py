@@ -219,7 +219,8 @@ def test_reply_policy_none_approves_replies_straight_away(client, app, database_
         headers=desk.h("staff"),
     )
     assert r.status_code == 201, r.get_json()
-    assert r.get_json()["kind"] == "reply" and r.get_json()["status"] == "approved"
+    # An approved reply without a time goes out at once: scheduled for now.
+    assert r.get_json()["kind"] == "reply" and r.get_json()["status"] == "scheduled"
     listed = client.get("/api/v1/inbox", headers=desk.h("staff")).get_json()["items"]
     assert listed[0]["status"] == "replied" and listed[0]["response_seconds"] >= 0
     again = client.post(
@@ -239,7 +240,7 @@ def test_reply_policy_internal_only_skips_the_client(client, app, database_url):
         f"/api/v1/inbox/{item['id']}/reply", json={"body": "Hello"}, headers=desk.h("staff")
     ).get_json()
     assert reply["status"] == "in_review"
-    assert act(client, desk, reply["id"], "approve", "manager").get_json()["status"] == "approved"
+    assert act(client, desk, reply["id"], "approve", "manager").get_json()["status"] == "scheduled"
 
 
 def test_dropping_a_channel_drops_its_variant_but_a_stray_variant_is_refused(client, desk):

@@ -289,6 +289,11 @@ def _approve(access: Access, post: Post, policy: EffectivePolicy, via: str) -> N
     _move(access, post, S.APPROVED, via)
     if post.created_by_id != access.user.id:
         notify.tell([post.created_by_id], "approved", post, access.user.name)
+    if post.scheduled_at is None and post.kind == PostKind.REPLY.value:
+        # Replies are time-critical: one approved without a time goes out at once.
+        post.scheduled_at = utcnow()
+        schedule(access, post, via)
+        return
     if post.scheduled_at is None:
         return
     if aware(post.scheduled_at) <= utcnow() and policy.late_rule == LateRule.HOLD.value:
