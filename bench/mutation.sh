@@ -13,7 +13,7 @@ export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
 # process migrated (emptied first) instead of recreating and migrating it every time.
 export REGIA_TEST_REUSE_DB=1
 if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
-nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
+nice -n 10 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
 survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: (survived|no tests|suspicious)$/ {print $1}' | tr -d ' ')
 for name in $survivors; do .venv/bin/mutmut show "$name" || true; done
 nice -n 19 .venv/bin/python - <<'PY'
