@@ -170,6 +170,21 @@ def test_the_service_refuses_passwords_over_1024_characters_too(app, owner):
         assert verify_password(db.session.get(User, owner.id).password_hash, "x" * 1024)
 
 
+def test_account_validation_names_every_bad_field_with_its_message(app, owner):
+    # Forms and schemas catch most of this first; the service rule must hold on its own.
+    from tenants.service import validate_new_account
+
+    with app.test_request_context():
+        assert validate_new_account("Ada", "ada@example.com", "x" * 10) == {}
+        assert validate_new_account(" ", "not-an-address", "short") == {
+            "name": ["Enter a name (spaces and invisible characters do not count)."],
+            "email": ["Enter a valid e-mail address."],
+            "password": ["Use at least 10 characters."],
+        }
+        taken = validate_new_account("Ada", f"  {owner.email.upper()} ", "x" * 10)
+        assert taken == {"email": ["An account with this e-mail already exists."]}
+
+
 def test_form_post_without_csrf_token_is_refused_and_changes_nothing(client, owner):
     _login(client, owner.email)
     response = client.post(
