@@ -244,3 +244,21 @@ def test_rotate_keys_reencrypts_under_the_newest_key(app, make_app, settings, ag
             assert new_only.decrypt(stored.credentials_encrypted.encode()) == (
                 f'{{"access_token": "{secret}"}}'.encode()
             )
+
+
+def test_the_service_refuses_a_handle_over_200_characters_with_its_message(app, agency, target):
+    # The API schema and the form cap handles first; the service rule must hold on its own.
+    from agency.channels.service import add_channel
+    from agency.errors import ValidationFailed
+    from tenants.service import load_access
+
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        with pytest.raises(ValidationFailed) as refused:
+            add_channel(access, target, {"network": "manual", "name": "Long", "handle": "h" * 201})
+        assert refused.value.errors == {"handle": ["Use at most 200 characters."]}
+        db.session.rollback()
+    assert _channels(agency) == []
+    with app.test_request_context(), tenant_context(agency.id):
+        add_channel(access, target, {"network": "manual", "name": "Edge", "handle": "h" * 200})
+    assert [c.handle for c in _channels(agency)] == ["h" * 200]
