@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the security-critical code, on demand (not in CI): mutmut mutates
-# tenants/scoping.py, tenants/permissions.py, agency/crypto.py, agency/team/invitations.py,
-# agency/team/acceptance.py and agency/channels/service.py (setup.cfg [mutmut]) and runs the
+# tenants/ (scoping, permissions, service, web, sessions, throttle, models, passwords, names,
+# fields, context), agency/crypto.py, agency/team/invitations.py, agency/team/acceptance.py
+# and agency/channels/service.py (setup.cfg [mutmut]) and runs the
 # tests that cover them (pytest_add_cli_args_test_selection). Needs PostgreSQL and Redis, like
 # the suite; niced and one worker so it shares a machine politely. Survivors are reviewed
 # in bench/MUTATION.md. Usage: bench/mutation.sh [mutant name globs, e.g. "tenants.*"]

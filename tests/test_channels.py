@@ -262,3 +262,13 @@ def test_the_service_refuses_a_handle_over_200_characters_with_its_message(app, 
     with app.test_request_context(), tenant_context(agency.id):
         add_channel(access, target, {"network": "manual", "name": "Edge", "handle": "h" * 200})
     assert [c.handle for c in _channels(agency)] == ["h" * 200]
+
+
+def test_a_bluesky_channel_without_a_handle_takes_the_one_in_its_settings(
+    client, agency, target, headers
+):
+    payload = {"network": "bluesky", "name": "Sky", "settings": VALID["bluesky"]}
+    response = client.post(_url(target), json=payload, headers=headers)
+
+    assert response.status_code == 201, response.json
+    assert [c.handle for c in _channels(agency)] == ["acme.bsky.social"]
