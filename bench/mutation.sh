@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Mutation testing of the security-critical code, on demand (not in CI): mutmut mutates
-# tenants/scoping.py, tenants/permissions.py, agency/crypto.py, agency/team/invitations.py,
-# agency/team/acceptance.py and agency/channels/service.py (setup.cfg [mutmut]) and runs the
+# tenants/ (scoping, permissions, service, web, sessions, throttle, models, passwords, names,
+# fields, context), agency/crypto.py, agency/team/invitations.py, agency/team/acceptance.py
+# and agency/channels/service.py (setup.cfg [mutmut]) and runs the
 # tests that cover them (pytest_add_cli_args_test_selection). Needs PostgreSQL and Redis, like
 # the suite; niced and one worker so it shares a machine politely. Survivors are reviewed
 # in bench/MUTATION.md. Usage: bench/mutation.sh [mutant name globs, e.g. "tenants.*"]
@@ -13,7 +14,7 @@ export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
 # process migrated (emptied first) instead of recreating and migrating it every time.
 export REGIA_TEST_REUSE_DB=1
 if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
-nice -n 19 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
+nice -n 10 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
 survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: (survived|no tests|suspicious)$/ {print $1}' | tr -d ' ')
 for name in $survivors; do .venv/bin/mutmut show "$name" || true; done
 nice -n 19 .venv/bin/python - <<'PY'

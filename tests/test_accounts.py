@@ -8,7 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from agency.db import db, utcnow
+from agency.errors import ValidationFailed
 from tenants.models import ApiToken, User
+from tenants.passwords import verify_password
 from tests.factories import PASSWORD, make_agency, owner_of, token_for
 from tests.helpers import bearer, csrf_from, form_post
 
@@ -151,6 +153,36 @@ def test_password_change_with_wrong_current_password_changes_nothing(client, own
     assert response.status_code == 422
     db.session.expire_all()
     assert db.session.get(User, owner.id).password_hash == before
+
+
+def test_the_service_refuses_passwords_over_1024_characters_too(app, owner):
+    # Every form and schema caps passwords at 1024 first; the shared rule must hold alone.
+    from tenants.service import change_password
+
+    with app.test_request_context():
+        with pytest.raises(ValidationFailed) as refused:
+            change_password(owner, PASSWORD, "x" * 1025)
+        assert refused.value.errors == {"new_password": ["Use at most 1024 characters."]}
+        before = owner.password_hash
+        db.session.expire_all()
+        assert db.session.get(User, owner.id).password_hash == before
+        change_password(owner, PASSWORD, "x" * 1024)
+        assert verify_password(db.session.get(User, owner.id).password_hash, "x" * 1024)
+
+
+def test_account_validation_names_every_bad_field_with_its_message(app, owner):
+    # Forms and schemas catch most of this first; the service rule must hold on its own.
+    from tenants.service import validate_new_account
+
+    with app.test_request_context():
+        assert validate_new_account("Ada", "ada@example.com", "x" * 10) == {}
+        assert validate_new_account(" ", "not-an-address", "short") == {
+            "name": ["Enter a name (spaces and invisible characters do not count)."],
+            "email": ["Enter a valid e-mail address."],
+            "password": ["Use at least 10 characters."],
+        }
+        taken = validate_new_account("Ada", f"  {owner.email.upper()} ", "x" * 10)
+        assert taken == {"email": ["An account with this e-mail already exists."]}
 
 
 def test_form_post_without_csrf_token_is_refused_and_changes_nothing(client, owner):

@@ -34,3 +34,26 @@ def test_channel_updates_record_whether_credentials_changed(client, database_url
         ).all()
     assert [e.data["credentials_changed"] for e in events] == [False, True]
     assert all("a-brand-new-token" not in str(e.data) for e in events)
+
+
+def test_adding_a_channel_records_the_names_of_its_public_settings_only(client, database_url):
+    agency = make_agency()
+    target = make_client(agency, "Audit Co")
+    body = {
+        "network": "mastodon",
+        "name": "Toots",
+        "settings": {"instance_url": "https://mastodon.social", "access_token": "tok-secret-1"},
+    }
+    added = client.post(
+        f"/api/v1/clients/{target.id}/channels",
+        json=body,
+        headers=bearer(token_for(owner_of(agency), agency)),
+    )
+
+    assert added.status_code == 201
+    with tenant_context(agency.id):
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "channel.added")
+        ).one()
+    assert event.data["settings"] == ["instance_url"]
+    assert "tok-secret-1" not in str(event.data)

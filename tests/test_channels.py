@@ -244,3 +244,46 @@ def test_rotate_keys_reencrypts_under_the_newest_key(app, make_app, settings, ag
             assert new_only.decrypt(stored.credentials_encrypted.encode()) == (
                 f'{{"access_token": "{secret}"}}'.encode()
             )
+
+
+def test_the_service_refuses_a_handle_over_200_characters_with_its_message(app, agency, target):
+    # The API schema and the form cap handles first; the service rule must hold on its own.
+    from agency.channels.service import add_channel
+    from agency.errors import ValidationFailed
+    from tenants.service import load_access
+
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        with pytest.raises(ValidationFailed) as refused:
+            add_channel(access, target, {"network": "manual", "name": "Long", "handle": "h" * 201})
+        assert refused.value.errors == {"handle": ["Use at most 200 characters."]}
+        db.session.rollback()
+    assert _channels(agency) == []
+    with app.test_request_context(), tenant_context(agency.id):
+        add_channel(access, target, {"network": "manual", "name": "Edge", "handle": "h" * 200})
+    assert [c.handle for c in _channels(agency)] == ["h" * 200]
+
+
+def test_a_bluesky_channel_without_a_handle_takes_the_one_in_its_settings(
+    client, agency, target, headers
+):
+    payload = {"network": "bluesky", "name": "Sky", "settings": VALID["bluesky"]}
+    response = client.post(_url(target), json=payload, headers=headers)
+
+    assert response.status_code == 201, response.json
+    assert [c.handle for c in _channels(agency)] == ["acme.bsky.social"]
+
+
+def test_the_service_refuses_a_status_other_than_connected_or_disabled(app, agency, target):
+    # The API schema lists the two statuses first; the service rule must hold on its own.
+    from agency.channels.service import patch_channel
+    from agency.errors import ValidationFailed
+    from tenants.service import load_access
+
+    channel = make_channel(agency, target)
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        with pytest.raises(ValidationFailed) as refused:
+            patch_channel(access, channel, {"name": "Renamed"}, "needs_reconnect")
+        assert refused.value.errors == {"status": ["Use connected or disabled."]}
+    assert [(c.name, c.status) for c in _channels(agency)] == [(channel.name, "connected")]

@@ -96,3 +96,61 @@ def test_migrated_schema_matches_the_models(fresh_database_url):
     }
     assert tenant_tables >= {"client_companies", "channels"}
     assert policies == tenant_tables, "every tenant table, and only those, has forced RLS"
+
+
+def _predicate(sql_text: str | None) -> str | None:
+    """An index's WHERE clause, spelled alike whichever database printed it."""
+    if not sql_text or " where " not in sql_text.lower():
+        return None
+    where = sql_text[sql_text.lower().rindex(" where ") + 7 :]
+    return "".join(ch for ch in where.lower() if ch not in "() \n\t") or None
+
+
+def test_partial_unique_indexes_have_the_models_predicates(fresh_database_url):
+    # compare_metadata does not look at an index's WHERE clause: a model whose partial index
+    # lost its predicate (or became unconditional) would pass the test above.
+    migrate.upgrade(fresh_database_url)
+    engine = create_engine(fresh_database_url, poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            dialect = conn.dialect.name
+            query = (
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()"
+                if dialect == "postgresql"
+                else "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+            )
+            migrated = {name: _predicate(ddl) for name, ddl in conn.execute(text(query))}
+    finally:
+        engine.dispose()
+    declared = {}
+    for table in Base.metadata.sorted_tables:
+        for index in table.indexes:
+            where = index.dialect_options[dialect]["where"]
+            declared[index.name] = _predicate(f" WHERE {where}" if where is not None else None)
+    partial = {name: where for name, where in declared.items() if where}
+    assert {"uq_memberships_agency_team"} <= set(partial), partial
+    assert declared == {name: migrated.get(name) for name in declared}
+
+
+@pytest.mark.postgresql
+def test_foreign_keys_have_the_models_names(fresh_database_url):
+    # compare_metadata matches foreign keys by their columns only; a later migration that
+    # drops or alters one by the model's name must find it under that name.
+    migrate.upgrade(fresh_database_url)
+    engine = create_engine(fresh_database_url, poolclass=pool.NullPool)
+    try:
+        inspector = inspect(engine)
+        migrated = {
+            (table, fk["name"])
+            for table in inspector.get_table_names()
+            for fk in inspector.get_foreign_keys(table)
+        }
+    finally:
+        engine.dispose()
+    declared = {
+        (table.name, str(fk.name))
+        for table in Base.metadata.sorted_tables
+        for fk in table.foreign_key_constraints
+    }
+    assert ("channels", "fk_channels_client_id_client_companies") in declared
+    assert declared == migrated

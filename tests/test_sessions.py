@@ -111,3 +111,19 @@ def test_deactivated_member_loses_the_agency_even_with_a_live_session(app, datab
     user.active = False
     db.session.commit()
     assert browser.get(f"/a/{agency.slug}/").status_code == 302
+
+
+def test_each_session_row_records_the_browsers_user_agent_cut_to_200_characters(app, database_url):
+    user = make_member(make_agency(), Role.MANAGER)
+    long_agent = "Firefox/140 " + "x" * 300
+    for agent in (long_agent, "", None):  # None: a client that sends no User-Agent at all
+        browser = app.test_client()
+        browser.environ_base.pop("HTTP_USER_AGENT", None)
+        if agent is not None:
+            browser.environ_base["HTTP_USER_AGENT"] = agent
+        signed_in = form_post(browser, "/login", {"email": user.email, "password": PASSWORD})
+        assert signed_in.status_code == 302
+    agents = db.session.scalars(
+        select(UserSession.user_agent).where(UserSession.user_id == user.id)
+    ).all()
+    assert sorted(agents, key=str) == sorted([long_agent[:200], None, None], key=str)
