@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
+import os
 import random
 import re
 import socket
@@ -164,6 +165,16 @@ def resolve(host: str, port: int) -> list[str]:
     return list(dict.fromkeys(str(info[4][0]) for info in infos))
 
 
+LOOPBACK_ONLY = "REGIA_OUTBOUND_LOOPBACK_ONLY"
+
+
+def _is_loopback_name(host: str) -> bool:
+    if host == "localhost":
+        return True
+    ip = literal_ip(host)
+    return ip is not None and ip.is_loopback
+
+
 class _GuardedBackend(httpcore.SyncBackend):
     """Resolves, checks and connects to the checked address (TLS still verifies the name)."""
 
@@ -180,6 +191,9 @@ class _GuardedBackend(httpcore.SyncBackend):
     ) -> httpcore.NetworkStream:
         if not self.allow_private and is_forbidden_host(host):
             raise DestinationRefused(f"{host} is a private or loopback address")
+        if os.environ.get(LOOPBACK_ONLY) and not _is_loopback_name(host):
+            # The test suite's switch: no test may reach the internet, not even a DNS server.
+            raise httpcore.ConnectError(f"{host}: only loopback is reachable ({LOOPBACK_ONLY})")
         try:
             addresses = resolve(host, port)
         except OSError as exc:

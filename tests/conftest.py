@@ -34,6 +34,9 @@ BACKEND = os.environ.get("REGIA_TEST_BACKEND", "postgresql")
 if BACKEND not in {"postgresql", "embedded"}:
     raise pytest.UsageError(f"REGIA_TEST_BACKEND must be postgresql or embedded, not {BACKEND!r}")
 EMBEDDED = BACKEND == "embedded"
+# No test reaches the internet: the outbound client refuses every non-loopback host (and so
+# does every worker process the tests start, which inherits the environment).
+os.environ["REGIA_OUTBOUND_LOOPBACK_ONLY"] = "1"
 
 
 # REGIA_TEST_SLOT lets several suites run side by side on one machine without sharing

@@ -52,6 +52,13 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.fixture(autouse=True)
+def _public_names_resolve_here(monkeypatch):
+    """These tests fake DNS (public names resolve to loopback), so the suite's loopback-only
+    switch is lifted for them; nothing here leaves the machine."""
+    monkeypatch.delenv("REGIA_OUTBOUND_LOOPBACK_ONLY", raising=False)
+
+
 def _serve(context: ssl.SSLContext | None = None) -> Iterator[SimpleNamespace]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     server.seen = []
@@ -426,3 +433,17 @@ def test_retry_policy_backs_off_exponentially_with_jitter_and_honours_retry_afte
     dated = _response(503, **{"Retry-After": format_datetime(now + timedelta(seconds=30), True)})
     assert outbound.retry_after(dated, now=now) == 30
     assert outbound.retry_after(_response(503)) is None
+
+
+def test_the_suite_reaches_no_host_but_loopback(monkeypatch):
+    """tests/conftest.py sets REGIA_OUTBOUND_LOOPBACK_ONLY: a public host is refused before DNS."""
+    monkeypatch.setenv("REGIA_OUTBOUND_LOOPBACK_ONLY", "1")
+    import httpx
+
+    from agency import outbound
+
+    looked_up: list[str] = []
+    monkeypatch.setattr(outbound, "resolve", lambda host, port: looked_up.append(host) or [])
+    with outbound.OutboundClient(allow_private=True) as http, pytest.raises(httpx.ConnectError):
+        http.get("https://mastodon.social/api/v1/instance")
+    assert looked_up == []
