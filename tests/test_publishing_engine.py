@@ -209,3 +209,13 @@ def test_the_ticker_sweeps_once_per_slot_however_many_workers_tick(app, mastodon
     assert [ticker.tick(60, now) for _ in range(3)] == [False, False, False]
     assert shop.targets(post_id)[toots].status == "published"
     assert len(mastodon.statuses) == 1
+
+
+def test_the_ticker_enqueues_the_channel_health_check_once_per_interval(app, redis_url):
+    from agency.channels.jobs import HEALTH_INTERVAL_SECONDS
+    from agency.publishing import ticker
+
+    now = 1_000 * HEALTH_INTERVAL_SECONDS + 5.0
+    assert ticker.tick_health(now) is True  # the first worker of the interval enqueues it
+    assert [ticker.tick_health(now + 60) for _ in range(2)] == [False, False]
+    assert ticker.tick_health(now + HEALTH_INTERVAL_SECONDS) is True  # the next interval

@@ -25,6 +25,19 @@ def tick(interval: int, now: float | None = None) -> bool:
     return True
 
 
+def tick_health(now: float | None = None) -> bool:
+    """Enqueue the channels' health check once per HEALTH_INTERVAL_SECONDS across all workers."""
+    from agency.channels.jobs import HEALTH_INTERVAL_SECONDS, check_every_agency
+    from agency.jobs import queue, redis_client
+
+    slot = int((now or time.time()) // HEALTH_INTERVAL_SECONDS)
+    key = f"regia:health-slot:{slot}"
+    if not redis_client().set(key, "1", nx=True, ex=HEALTH_INTERVAL_SECONDS * 2):
+        return False
+    queue("default").enqueue(check_every_agency, None, job_id=f"channel-health-all-{slot}")
+    return True
+
+
 def start(app: Flask) -> threading.Thread:
     """A daemon thread in the worker's main process; it only talks to Redis (the sweep itself
     runs as a job, in a work horse, like every database access of a worker)."""
@@ -35,6 +48,7 @@ def start(app: Flask) -> threading.Thread:
             try:
                 with app.app_context():
                     tick(interval)
+                    tick_health()
             except Exception:  # Redis away: try again next slot
                 log.exception("publishing ticker")
             time.sleep(max(0.2, interval / 4))
