@@ -4,6 +4,8 @@ approved post, a manual channel and a real http(s) link are accepted."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import select
 
@@ -39,13 +41,14 @@ def _approved_post(client, desk, channel_ids: list[str]) -> str:
 def _targets(desk, post_id: str) -> dict[str, PostTarget]:
     with tenant_context(desk.ids["agency"]):
         db.session.expire_all()
-        rows = db.session.scalars(select(PostTarget).where(PostTarget.post_id == post_id))
+        of_post = PostTarget.post_id == uuid.UUID(post_id)
+        rows = db.session.scalars(select(PostTarget).where(of_post))
         return {str(t.channel_id): t for t in rows}
 
 
 def _post_status(desk, post_id: str) -> str:
     with tenant_context(desk.ids["agency"]):
-        return db.session.scalar(select(Post.status).where(Post.id == post_id))
+        return db.session.scalar(select(Post.status).where(Post.id == uuid.UUID(post_id)))
 
 
 def _usage(desk) -> int:

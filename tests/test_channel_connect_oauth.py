@@ -165,3 +165,12 @@ def test_staff_cannot_start_connecting(client, auth, agency, target, mastodon):
     url = f"/a/{agency.slug}/clients/{target.id}/channels/connect/mastodon"
     assert client.get(url).status_code in (403, 404)
     assert mastodon.calls("POST", "/api/v1/apps") == []
+
+
+def test_a_forged_state_in_the_right_session_is_refused(client, auth, agency, target, mastodon):
+    auth.login(owner_of(agency).email)
+    back = _approve(_authorize_link(_start(client, agency, target, mastodon.url)))
+    forged = re.sub(r"state=[^&]+", "state=forged", _local(back))
+    page = client.get(forged, follow_redirects=True).get_data(as_text=True)
+    assert "not valid any more" in page
+    assert _channels(agency) == [] and mastodon.calls("POST", "/oauth/token") == []

@@ -133,6 +133,8 @@ def build_world(name: str = "Rich Agency") -> World:
         make_channel(agency, other, network="manual"),
     ]
     make_policy(agency, acme, approver_ids=[str(users["client_manager"].id)])
+    _mastodon_app(agency)
+    _usage_row(agency, acme)
     with tenant_context(agency.id):
         audit.record("client.created", actor_id=owner.id, subject_type="client", client_id=acme.id)
         db.session.commit()
@@ -181,6 +183,39 @@ def build_world(name: str = "Rich Agency") -> World:
         reset_token=reset_token,
         verify_token=verify_token,
     )
+
+
+def _mastodon_app(agency) -> None:  # noqa: ANN001
+    """The OAuth app "Connect with Mastodon" registered on an instance (cached per agency)."""
+    from agency import crypto
+    from agency.channels.models import MastodonApp
+
+    with tenant_context(agency.id):
+        db.session.add(
+            MastodonApp(
+                instance_url="https://mastodon.example",
+                redirect_uri=f"http://localhost/a/{agency.slug}/oauth/mastodon/callback",
+                client_id="world-mastodon-client",
+                client_secret_encrypted=crypto.encrypt_json({"client_secret": "world-app-secret"}),
+                scopes="read write",
+            )
+        )
+        db.session.commit()
+
+
+def _usage_row(agency, client) -> None:  # noqa: ANN001
+    """One billable usage row (billing.usage), so the isolation sweep has one to hide."""
+    from billing import usage
+
+    with tenant_context(agency.id):
+        usage.record(
+            db.session,
+            client_id=client.id,
+            target_id=uuid.uuid4(),
+            kind="post",
+            occurred_at=utcnow(),
+        )
+        db.session.commit()
 
 
 def _recovery_links(agency, bystander: User) -> tuple[str, str]:  # noqa: ANN001

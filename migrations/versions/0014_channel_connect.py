@@ -21,12 +21,12 @@ NEW_COLUMNS = ("display_name", "avatar_url", "verified_at", "checked_at", "check
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("channels") as batch:
-        batch.add_column(sa.Column("display_name", sa.String(length=200), nullable=True))
-        batch.add_column(sa.Column("avatar_url", sa.String(length=2000), nullable=True))
-        batch.add_column(sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True))
-        batch.add_column(sa.Column("check_error", sa.Text(), nullable=True))
+    # Plain ALTER TABLE (SQLite too): a batch copy would lose the lower(name) unique index.
+    op.add_column("channels", sa.Column("display_name", sa.String(length=200), nullable=True))
+    op.add_column("channels", sa.Column("avatar_url", sa.String(length=2000), nullable=True))
+    op.add_column("channels", sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("channels", sa.Column("checked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("channels", sa.Column("check_error", sa.Text(), nullable=True))
     op.create_table(
         "mastodon_apps",
         sa.Column("instance_url", sa.String(length=500), nullable=False),
@@ -58,6 +58,5 @@ def downgrade() -> None:
     disable_rls(op, "mastodon_apps")
     op.drop_index(op.f("ix_mastodon_apps_agency_id"), table_name="mastodon_apps")
     op.drop_table("mastodon_apps")
-    with op.batch_alter_table("channels") as batch:
-        for name in reversed(NEW_COLUMNS):
-            batch.drop_column(name)
+    for name in reversed(NEW_COLUMNS):
+        op.drop_column("channels", name)  # SQLite 3.35+ drops a column in place

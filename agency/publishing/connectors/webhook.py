@@ -71,11 +71,14 @@ class WebhookConnector(Connector):
     supports_inbound = False
 
     def verify(self) -> AccountInfo:
-        """Nothing to ask the receiver (it verifies us): check what is configured, locally."""
+        """Nothing to ask the receiver (it verifies us): check what is configured, locally.
+
+        No handle: the URL is itself a credential, never shown (not even its host).
+        """
         url, secret = self.settings.get("url", ""), self.settings.get("secret", "")
-        if not url or not secret:
+        if not url or not secret or not urlsplit(url).hostname:
             raise PublishError(ErrorClass.PERMANENT, "The webhook URL and secret are required.")
-        return AccountInfo(handle=urlsplit(url).hostname or url)
+        return AccountInfo(handle="")
 
     def publish(self, outgoing: Outgoing) -> Published:
         return self._deliver(EVENT_POST, outgoing)
