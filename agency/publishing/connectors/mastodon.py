@@ -71,8 +71,11 @@ class MastodonConnector(Connector):
         account = self._call(
             "GET", "/api/v1/accounts/verify_credentials", headers=self._headers()
         ).json()
+        acct = account.get("acct") or account.get("username") or ""
+        if "@" not in acct:  # a local account: its full address names the instance
+            acct = f"{acct}@{httpx.URL(self.base).host}"
         return AccountInfo(
-            handle=f"@{account.get('acct') or account.get('username')}",
+            handle=f"@{acct}",
             display_name=account.get("display_name") or "",
             avatar_url=account.get("avatar"),
         )
