@@ -211,7 +211,7 @@ def serve(app_spec: str, env: dict[str, str], log: Path) -> tuple[subprocess.Pop
     raise RuntimeError(f"{app_spec} did not start; see {log}")
 
 
-def sign_in(base: str) -> str:
+def sign_in(base: str, slug: str) -> str:
     """Sign in through the real login form; returns the ``Cookie`` header it earned."""
     jar = CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
@@ -220,6 +220,9 @@ def sign_in(base: str) -> str:
     csrf = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', html).group(1)
     form = {"csrf_token": csrf, "email": "owner@bench.example", "password": PASSWORD}
     opener.open(f"{base}/login", data=urllib.parse.urlencode(form).encode())
+    # The first agency page remembers the agency in the cookie: take that cookie, or every
+    # measured request would re-sign a changed session.
+    opener.open(f"{base}/a/{slug}/")
     return "; ".join(f"{c.name}={c.value}" for c in jar)
 
 
@@ -307,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         base = f"http://127.0.0.1:{regia_port}"
-        page = {"Cookie": sign_in(base), "User-Agent": USER_AGENT}
+        page = {"Cookie": sign_in(base, seeded["slug"]), "User-Agent": USER_AGENT}
         api = {"Authorization": f"Bearer {seeded['token']}", "User-Agent": USER_AGENT}
         today, slug = datetime.now(UTC).date().isoformat(), seeded["slug"]
         targets = [

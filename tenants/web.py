@@ -38,10 +38,10 @@ def load_user(session_id: str) -> User | None:
     """Flask-Login's loader; on an agency's pages it resolves the membership in the same query."""
     from tenants.sessions import load_session_user
 
-    slug = None
-    if has_request_context() and not request.path.startswith(API_PREFIX):
-        slug = (request.view_args or {}).get("agency_slug")
-    return load_session_user(session_id, slug if isinstance(slug, str) else None)
+    # Only the slug resolve_request_tenant is resolving (an error page may load the user
+    # first, for a URL whose slug was refused), as find_agency_by_slug took it before.
+    slug = g.get("resolving_slug") if has_request_context() else None
+    return load_session_user(session_id, slug)
 
 
 def public_endpoint(view):  # noqa: ANN001, ANN201
@@ -65,7 +65,10 @@ def resolve_request_tenant():  # noqa: ANN201
     slug = (request.view_args or {}).get("agency_slug")
     if slug is None:
         return None
-    if not current_user.is_authenticated:
+    g.resolving_slug = slug  # the user loader resolves the membership in the same query
+    authenticated = current_user.is_authenticated
+    g.pop("resolving_slug", None)
+    if not authenticated:
         return login_manager.unauthorized()
     loaded = g.pop("session_access", None)
     if loaded is not None and loaded[0] == current_user.id and loaded[1] == slug:
