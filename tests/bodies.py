@@ -245,6 +245,11 @@ API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
         }
     ],
     ("api-content.InboxReply", "POST"): lambda w: [{"body": "Hello!"}],
+    # Unsigned (the sweeps hold no Stripe secret): refused with 400, nothing written. Signed
+    # deliveries: tests/test_billing_webhooks.py.
+    ("stripe_webhooks.receive", "POST"): lambda w: [
+        {"id": "evt_unsigned", "type": "invoice.paid", "created": 1, "data": {"object": {}}}
+    ],
 }
 
 

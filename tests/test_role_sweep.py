@@ -85,6 +85,12 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("api-docs.openapi_json", "GET"): page(EVERYONE),
     ("health.healthz", "GET"): page(EVERYONE),
     ("health.readyz", "GET"): page(EVERYONE),
+    # Stripe's webhook: no role, the signature is the credential. The sweep's requests carry
+    # none, so all are refused (400) and nothing is written; signed deliveries, replays and
+    # forgeries are tested in tests/test_billing_webhooks.py.
+    ("stripe_webhooks.receive", "POST"): page(
+        NOBODY, refused=frozenset({400}), anonymous_refused=400
+    ),
     # The demo-only outbox: absent (404) unless REGIA_DEMO is on (tests/test_demo_outbox.py).
     ("mail.outbox", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     ("mail.message", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
