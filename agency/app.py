@@ -127,7 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.web import apidocs, context, health, views
     from agency.workflow import api as workflow_api
     from agency.workflow import views as workflow_views
-    from billing import webhook_views
+    from billing import stripe_api, stripe_views, webhook_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
     from tenants import web as tenants_web
@@ -146,12 +146,14 @@ def _register_blueprints(app: Flask) -> None:
         channels_views,
         workflow_views,
         team_views,
+        stripe_views,
     ):
         feature.init_app(app)
     review_views.init_app(app)
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
     content_api.register(api)
+    stripe_api.register(api)
     channels_cli.init_app(app)
     webhook_views.init_app(app)
 

@@ -48,6 +48,7 @@ SEES_ACME_POST = frozenset({"owner", "manager", "staff", "client_manager", "clie
 DRAFTS_ACME = frozenset({"owner", "manager", "staff"})
 COMMENTS_ACME = frozenset({"owner", "manager", "staff", "client_manager"})
 AGENCY_DRAFTERS = frozenset({"owner", "manager", "staff", "staff_other"})
+FINANCE = frozenset({"owner", "finance"})  # rate cards, invoices, exports, Stripe (DESIGN §4)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,10 @@ TABLE: dict[tuple[str, str], Allow] = {
     # Stripe's webhook: no role, the signature is the credential. The sweep's requests carry
     # none, so all are refused (400) and nothing is written; signed deliveries, replays and
     # forgeries are tested in tests/test_billing_webhooks.py.
+    ("billing_stripe.stripe", "GET"): page(FINANCE),
+    ("billing_stripe.stripe", "POST"): write(FINANCE),
+    ("billing-stripe-api.StripeConnection", "GET"): page(FINANCE),
+    ("billing-stripe-api.StripeConnection", "PUT"): write(FINANCE),
     ("stripe_webhooks.receive", "POST"): page(
         NOBODY, refused=frozenset({400}), anonymous_refused=400
     ),
