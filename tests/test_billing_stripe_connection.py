@@ -18,9 +18,7 @@ def _connection(agency):  # noqa: ANN001, ANN202
     return stripe_sync.connection_for(db.session.get(Agency, agency.id))
 
 
-def test_finance_connects_stripe_through_the_api_and_never_sees_the_secrets(
-    client, database_url
-):
+def test_finance_connects_stripe_through_the_api_and_never_sees_the_secrets(client, database_url):
     agency = make_agency()
     finance = make_member(agency, Role.FINANCE)
     headers = bearer(token_for(finance, agency))
