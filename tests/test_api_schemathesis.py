@@ -181,6 +181,14 @@ def fit_business_rules(case, agency: dict) -> None:  # noqa: ANN001
             body["sdi_code"] = "ABC1234"  # 0000000 means "deliver to the PEC"
         if body.get("name") and path != "/api/v1/agency":
             body["name"] = _unique_name(body["name"])
+        # Italian addresses: a 5-digit CAP and a two-letter province (valid anywhere else too).
+        if country in ("IT", None) or path == "/api/v1/agency":
+            if (body.get("postal_code") or "").strip():
+                body["postal_code"] = "20121"
+            if (body.get("province") or "").strip():
+                body["province"] = "MI"
+        if (body.get("iban") or "").strip():
+            body["iban"] = "IT60X0542811101000000123456"  # IBANs carry a checksum
     if "/channels" in path:
         network = body.get("network", "mastodon")
         if "settings" in body or case.method == "POST":
