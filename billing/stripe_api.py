@@ -22,15 +22,18 @@ class StripeConnectionIn(Schema):
         required=True,
         allow_none=True,
         load_only=True,
-        validate=validate.Length(max=255),
+        validate=validate.Regexp(r"^((rk|sk)_(test|live)_[A-Za-z0-9]{10,200})?$"),
         metadata={"description": "A restricted key (rk_live_…); null or blank disconnects."},
     )
     webhook_secret = fields.String(
         required=True,
         allow_none=True,
         load_only=True,
-        validate=validate.Length(max=255),
-        metadata={"description": "The signing secret (whsec_…) of the webhook endpoint."},
+        validate=validate.Regexp(r"^(whsec_[A-Za-z0-9+/=]{10,200})?$"),
+        metadata={
+            "description": "The signing secret (whsec_…) of the webhook endpoint; given "
+            "together with the key (both blank: disconnect)."
+        },
     )
 
 
