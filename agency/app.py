@@ -130,8 +130,8 @@ def _register_blueprints(app: Flask) -> None:
     from agency.workflow import api as workflow_api
     from agency.workflow import views as workflow_views
     from billing import api as billing_api
+    from billing import stripe_api, stripe_views, webhook_views
     from billing import views as billing_views
-    from billing import webhook_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
     from tenants import web as tenants_web
@@ -152,6 +152,7 @@ def _register_blueprints(app: Flask) -> None:
         team_views,
         billing_views,
         notification_views,
+        stripe_views,
     ):
         feature.init_app(app)
     review_views.init_app(app)
@@ -160,6 +161,7 @@ def _register_blueprints(app: Flask) -> None:
         feature_api.register(api)
     content_api.register(api)
     billing_api.register(api)
+    stripe_api.register(api)
     channels_cli.init_app(app)
     webhook_views.init_app(app)
 

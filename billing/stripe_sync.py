@@ -88,6 +88,8 @@ def connect(
         errors["webhook_secret"] = [_("Paste the webhook signing secret too.")]
     if errors:
         raise ValidationFailed(errors)
+    if not api_key and agency.stripe_secrets is None:
+        return agency  # disconnecting what is not connected: nothing to change or audit
     agency.stripe_secrets = (
         crypto.encrypt_json({"api_key": api_key, "webhook_secret": webhook_secret})
         if api_key

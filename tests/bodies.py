@@ -14,6 +14,8 @@ import zlib
 from collections.abc import Callable
 
 from tests.factories import PASSWORD
+from tests.fakes.stripe import API_KEY as STRIPE_KEY
+from tests.fakes.stripe import WEBHOOK_SECRET as STRIPE_WEBHOOK_SECRET
 from tests.world import World
 
 Body = list[tuple[str, str]] | dict | None
@@ -216,6 +218,10 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
     ("review.approve", "POST"): lambda w: [("revision", "1")],
     ("review.request_changes", "POST"): lambda w: [("comment", "Shorter"), ("revision", "1")],
     ("review.comment", "POST"): lambda w: [("comment", "A question")],
+    ("billing_stripe.stripe", "POST"): lambda w: [
+        ("api_key", STRIPE_KEY),
+        ("webhook_secret", STRIPE_WEBHOOK_SECRET),
+    ],
 }
 
 #: API JSON bodies; a list where several shapes are worth sending (the first is the default).
@@ -311,6 +317,14 @@ API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
     ("api-billing.GenerateInvoices", "POST"): lambda w: [
         {"period": "2026-10"},
         {"period": "2026-10", "client_id": _acme(w)},
+    ],
+    ("billing-stripe-api.StripeConnection", "PUT"): lambda w: [
+        {"api_key": STRIPE_KEY, "webhook_secret": STRIPE_WEBHOOK_SECRET}
+    ],
+    # Unsigned (the sweeps hold no Stripe secret): refused with 400, nothing written. Signed
+    # deliveries: tests/test_billing_webhooks.py.
+    ("stripe_webhooks.receive", "POST"): lambda w: [
+        {"id": "evt_unsigned", "type": "invoice.paid", "created": 1, "data": {"object": {}}}
     ],
 }
 

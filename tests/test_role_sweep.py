@@ -51,6 +51,7 @@ COMMENTS_ACME = frozenset({"owner", "manager", "staff", "client_manager"})
 AGENCY_DRAFTERS = frozenset({"owner", "manager", "staff", "staff_other"})
 BILLERS = frozenset({"owner", "finance"})
 READS_ACME_INVOICES = frozenset({"owner", "finance", "client_manager"})
+FINANCE = frozenset({"owner", "finance"})  # rate cards, invoices, exports, Stripe (DESIGN §4)
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,16 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("api-docs.openapi_json", "GET"): page(EVERYONE),
     ("health.healthz", "GET"): page(EVERYONE),
     ("health.readyz", "GET"): page(EVERYONE),
+    # Stripe's webhook: no role, the signature is the credential. The sweep's requests carry
+    # none, so all are refused (400) and nothing is written; signed deliveries, replays and
+    # forgeries are tested in tests/test_billing_webhooks.py.
+    ("billing_stripe.stripe", "GET"): page(FINANCE),
+    ("billing_stripe.stripe", "POST"): write(FINANCE),
+    ("billing-stripe-api.StripeConnection", "GET"): page(FINANCE),
+    ("billing-stripe-api.StripeConnection", "PUT"): write(FINANCE),
+    ("stripe_webhooks.receive", "POST"): page(
+        NOBODY, refused=frozenset({400}), anonymous_refused=400
+    ),
     # The demo-only outbox: absent (404) unless REGIA_DEMO is on (tests/test_demo_outbox.py).
     ("mail.outbox", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     ("mail.message", "GET"): page(NOBODY, refused=frozenset({404}), anonymous_refused=404),
@@ -366,7 +377,7 @@ def _client_as(app, world: World, role: str):  # noqa: ANN001, ANN201
 
 def _request(web, world: World, rule, method: str, role: str):  # noqa: ANN001, ANN201
     """The route's valid request as ``role`` from ``web``; returns the response and client."""
-    api = rule.rule.startswith("/api/")
+    api = rule.rule.startswith(("/api/", "/webhooks/"))  # JSON bodies, no CSRF token
     url = world_url(rule, world)
     body = valid_body(rule.endpoint, method, world) if method != "GET" else None
     if api:

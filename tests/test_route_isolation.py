@@ -54,6 +54,10 @@ NO_TENANT_OBJECT = {
     "api-docs.openapi_json": "the OpenAPI document, same for everyone",
     "health.healthz": "liveness probe",
     "health.readyz": "readiness probe",
+    # Tested in tests/test_billing_webhooks.py: another agency's endpoint or secret is a 400,
+    # and an event naming another agency's invoice finds nothing (tenant-scoped lookup).
+    "stripe_webhooks.receive": "Stripe's signed events; the agency is proven by its secret",
+    "billing-stripe-api.StripeConnection": "the token's own agency's Stripe connection",
     "auth.home": "redirects to the user's own agencies",
     "auth.login": "login form, before any agency is known",
     "auth.logout": "ends the caller's own session",

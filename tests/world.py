@@ -21,6 +21,8 @@ from sqlalchemy.engine import make_url
 from agency import audit
 from agency.db import Base, db, utcnow
 from agency.team.invitations import hash_token
+from billing import usage
+from billing.stripe_models import StripeInvoiceLink
 from tenants.context import tenant_context
 from tenants.models import ApiToken, Invitation, Membership, Role, User
 from tests import pg
@@ -137,6 +139,15 @@ def build_world(name: str = "Rich Agency") -> World:
     _usage_row(agency, acme)
     with tenant_context(agency.id):
         audit.record("client.created", actor_id=owner.id, subject_type="client", client_id=acme.id)
+        # A billable publication and an invoice of Acme's on Stripe, for the RLS table sweep.
+        usage.record(
+            db.session, client_id=acme.id, target_id=uuid.uuid4(), kind="post", occurred_at=utcnow()
+        )
+        db.session.add(
+            StripeInvoiceLink(
+                invoice_id=uuid.uuid4(), client_id=acme.id, customer="cus_world", invoice="in_world"
+            )
+        )
         db.session.commit()
     invite_token = f"invite-{uuid.uuid4().hex}"
     invitation = Invitation(

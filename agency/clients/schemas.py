@@ -10,7 +10,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from agency.clients.service import CURSOR_KINDS
-from agency.clients.validation import LANGUAGES, country_codes, currencies, timezones
+from agency.clients.validation import (
+    LANGUAGES,
+    POSTAL_CODE_PATTERN,
+    country_codes,
+    currencies,
+    timezones,
+)
 from agency.pagination import Cursor
 from tenants.fields import choice_field, email_field, name_field
 from tenants.models import ClientStatus
@@ -36,8 +42,8 @@ class _ClientDetails(Schema):
     address = _text(500)
     postal_code = fields.String(
         allow_none=True,
-        validate=validate.Length(max=20),
-        metadata={"description": "Italy: the 5-digit CAP."},
+        validate=[validate.Length(max=20), validate.Regexp(POSTAL_CODE_PATTERN)],
+        metadata={"description": "Letters, digits, spaces, dashes; Italy: the 5-digit CAP."},
     )
     city = _text(100)
     province = fields.String(

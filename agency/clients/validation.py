@@ -213,9 +213,11 @@ def clean_sdi(value: object) -> str | None:
 
 
 # -- structured addresses and bank details (DESIGN.md §8) -------------------------------
-IT_POSTAL_CODE_RE = re.compile(r"^\d{5}$")
+IT_POSTAL_CODE_RE = re.compile(r"^[0-9]{5}$")
 PROVINCE_RE = re.compile(r"^[A-Z]{2}$")
 POSTAL_CODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 \-]{0,19}$")
+#: What the API documents (blank clears; surrounding spaces are trimmed).
+POSTAL_CODE_PATTERN = r"^\s*([A-Za-z0-9][A-Za-z0-9 \-]{0,19})?\s*$"
 
 
 def clean_postal_code(value: object, country: str | None) -> str | None:

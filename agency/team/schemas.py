@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from agency.clients.validation import LANGUAGES, country_codes, currencies, timezones
+from agency.clients.validation import (
+    LANGUAGES,
+    POSTAL_CODE_PATTERN,
+    country_codes,
+    currencies,
+    timezones,
+)
 from agency.team.agency_settings import TAX_REGIMES
 from tenants.fields import choice_field, email_field, name_field
 from tenants.models import Role
@@ -99,8 +105,8 @@ class AgencySettingsSchema(Schema):
     )
     postal_code = fields.String(
         allow_none=True,
-        validate=validate.Length(max=20),
-        metadata={"description": "Italy: the 5-digit CAP."},
+        validate=[validate.Length(max=20), validate.Regexp(POSTAL_CODE_PATTERN)],
+        metadata={"description": "Letters, digits, spaces, dashes; Italy: the 5-digit CAP."},
     )
     city = fields.String(allow_none=True, validate=validate.Length(max=100))
     province = fields.String(
