@@ -300,8 +300,9 @@ def test_the_invite_form_ties_each_client_field_to_its_roles(owner_client, agenc
 @pytest.mark.parametrize(
     ("headers", "country", "language", "channel"),
     [
-        (EN, "Italy", "Italian", "Mastodon · Connected"),
-        (IT, "Italia", "italiano", "Mastodon · Collegato"),
+        # The factory's channel was never checked with the network: "Not verified".
+        (EN, "Italy", "Italian", "Mastodon · Not verified"),
+        (IT, "Italia", "italiano", "Mastodon · Non verificato"),
     ],
 )
 def test_client_page_shows_names_not_codes(
@@ -314,7 +315,7 @@ def test_client_page_shows_names_not_codes(
     assert country in values and language in values
     assert "IT" not in values and "it" not in values
     summary = page.by_id("channel-summary").text
-    assert channel in summary and "connected" not in summary
+    assert channel in summary and "connected" not in summary and "not_verified" not in summary
 
 
 def test_policy_summary_lists_the_reminders(owner_client, agency):

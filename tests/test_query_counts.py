@@ -300,13 +300,16 @@ def test_web_page_costs_one_identity_statement(app, setup, role):
     assert "Mine" in response.get_data(as_text=True)
 
 
-def test_clients_page_costs_exactly_two_statements(app, setup):
-    """Identity (with the agency switcher's list) and the clients: one more statement fails."""
+def test_clients_page_costs_exactly_three_statements(app, setup):
+    """Identity (with the agency switcher's list), the clients, and the navbar's unread
+    notification count (a separate statement: it must run after the RLS setting is made):
+    one more statement fails."""
     agency, owner, _token = setup
     make_client(agency, "Acme")
     web = _web_client(app, owner)
     _response, statements = _count(lambda: web.get(f"/a/{agency.slug}/clients/"))
-    assert len(statements) == 2, "\n".join(statements)
+    assert len(statements) == 3, "\n".join(statements)
+    assert "FROM notifications" in statements[2], statements[2]
 
 
 def test_page_outside_an_agency_loads_the_user_in_one_statement(app, setup):
