@@ -16,7 +16,6 @@ from flask import (
     render_template,
     request,
     send_file,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -358,9 +357,11 @@ def _flat(exc: IllegalTransition | ValidationFailed) -> str:
 @bp.get("/approval-record/<uuid:client_id>.csv")
 @login_required
 def approval_record(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
-    lines = record.approval_record_csv(g.access, client_id, via="web")
+    # Built whole, not streamed: a client's decisions are thousands of rows at most, and a
+    # streamed body keeps the request context alive until the client reads it to the end.
+    body = "".join(record.approval_record_csv(g.access, client_id, via="web"))
     return Response(
-        stream_with_context(lines),
+        body,
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="approval-record-{client_id}.csv"'},
     )
