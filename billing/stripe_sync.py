@@ -160,7 +160,7 @@ def enqueue_push(agency_id: uuid.UUID, invoice_id: uuid.UUID):  # noqa: ANN201
         push_invoice,
         str(agency_id),
         str(invoice_id),
-        job_id=f"stripe-push:{invoice_id}",
+        job_id=f"stripe-push-{invoice_id}",  # RQ: letters, digits, _ and - only
         retry=Retry(max=len(intervals), interval=intervals),
         failure_ttl=int(timedelta(days=30).total_seconds()),
     )
