@@ -8,7 +8,7 @@ import uuid
 from flask import g, request
 from flask.views import MethodView
 from flask_smorest import Api, Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from billing import export_service
 
@@ -39,7 +39,7 @@ class InvoiceFatturaPA(MethodView):
 
 @blp.route("/exports/invoices.csv")
 class InvoicesCsv(MethodView):
-    @blp.arguments(CsvArgs, location="query")
+    @blp.arguments(CsvArgs, location="query", unknown=RAISE)
     @blp.response(200, {"type": "string"}, content_type="text/csv")
     @blp.alt_response(422, description="Bad query parameter, named in `errors`.")
     def get(self, _args: dict):
@@ -50,7 +50,7 @@ class InvoicesCsv(MethodView):
 
 @blp.route("/exports/invoices.zip")
 class InvoicesZip(MethodView):
-    @blp.arguments(RangeArgs, location="query")
+    @blp.arguments(RangeArgs, location="query", unknown=RAISE)
     @blp.response(200, {"type": "string", "format": "binary"}, content_type="application/zip")
     @blp.alt_response(422, description="Bad query parameter, named in `errors`.")
     def get(self, _args: dict):

@@ -24,7 +24,6 @@ from billing.models import Invoice, InvoiceStatus
 from tenants.permissions import Access
 
 KINDS = ("register", "lines")
-MAX_DAYS = 366 * 5
 
 
 @dataclass(frozen=True)
@@ -44,7 +43,9 @@ def last_month_range(today: date | None = None) -> Range:
 
 
 def parse_range(args: Mapping[str, object]) -> Range:
-    """``from``/``to`` from a query string; both empty → last month. 422 naming the field."""
+    """``from``/``to`` from a query string (422 naming a malformed one). Both empty: last month;
+    ``from`` alone: until today; ``to`` alone: from its month's first day. A range ending
+    before it starts selects nothing."""
     raw_from, raw_to = args.get("from") or "", args.get("to") or ""
     if not raw_from and not raw_to:
         return last_month_range()
@@ -52,16 +53,14 @@ def parse_range(args: Mapping[str, object]) -> Range:
     parsed: dict[str, date] = {}
     for field, raw in (("from", raw_from), ("to", raw_to)):
         try:
-            parsed[field] = date.fromisoformat(str(raw))
+            if raw:
+                parsed[field] = date.fromisoformat(str(raw))
         except ValueError:
             errors[field] = [_("Enter a date as YYYY-MM-DD.")]
-    if not errors and parsed["to"] < parsed["from"]:
-        errors["to"] = [_("The end date cannot be before the start date.")]
-    if not errors and (parsed["to"] - parsed["from"]).days > MAX_DAYS:
-        errors["to"] = [_("Export at most five years at once.")]
     if errors:
         raise ValidationFailed(errors, location="query")
-    return Range(parsed["from"], parsed["to"])
+    end = parsed.get("to") or date.today()
+    return Range(parsed.get("from") or end.replace(day=1), end)
 
 
 def parse_kind(value: object) -> str:
@@ -73,15 +72,17 @@ def parse_kind(value: object) -> str:
 
 def invoice_ids(period: Range) -> list[uuid.UUID]:
     """Finalized invoices and credit notes issued in the range, in number order."""
+    if period.end < period.start:
+        return []
     start = datetime.combine(period.start, time.min, tzinfo=UTC)
-    end = datetime.combine(period.end + timedelta(days=1), time.min, tzinfo=UTC)
+    end = datetime.combine(period.end, time.max, tzinfo=UTC)
     return list(
         db.session.scalars(
             select(Invoice.id)
             .where(
                 Invoice.status != InvoiceStatus.DRAFT.value,
                 Invoice.issued_at >= start,
-                Invoice.issued_at < end,
+                Invoice.issued_at <= end,
             )
             .order_by(Invoice.kind, Invoice.year, Invoice.sequence)
         )
