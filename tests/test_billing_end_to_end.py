@@ -91,10 +91,11 @@ def test_usage_to_paid_invoice_through_stripe_and_a_signed_webhook(stripe_app, f
         assert invoice.number == f"{utcnow().year}/0001" and invoice.status == "open"
         link = stripe_sync.link_for(invoice_id)
         assert link.sync_status == "synced", (link.attempts, link.last_error)
+        stripe_id = link.invoice
     assert len(fake_stripe.customers) == 1
-    assert list(fake_stripe.invoices) == [link.invoice]
-    stripe_invoice = fake_stripe.invoices[link.invoice]
-    assert stripe_invoice["status"] == "open" and fake_stripe.sent == [link.invoice]
+    assert list(fake_stripe.invoices) == [stripe_id]
+    stripe_invoice = fake_stripe.invoices[stripe_id]
+    assert stripe_invoice["status"] == "open" and fake_stripe.sent == [stripe_id]
     assert stripe_invoice["total"] == 140_300
     # The lines (the included posts at 0.00 too) and one VAT item.
     assert sorted(item["amount"] for item in fake_stripe.items.values()) == [
@@ -113,7 +114,7 @@ def test_usage_to_paid_invoice_through_stripe_and_a_signed_webhook(stripe_app, f
             "object": "event",
             "type": "invoice.paid",
             "created": int(time.time()),
-            "data": {"object": {"id": link.invoice, "object": "invoice", "metadata": {}}},
+            "data": {"object": {"id": stripe_id, "object": "invoice", "metadata": {}}},
             "livemode": False,
         }
     ).encode()
@@ -135,4 +136,4 @@ def test_usage_to_paid_invoice_through_stripe_and_a_signed_webhook(stripe_app, f
     replay = _webhook(web, agency, payload)
     assert replay.status_code == 200 and replay.json["outcome"] == "duplicate"
     assert state() == after_first
-    assert len(fake_stripe.invoices) == 1 and fake_stripe.sent == [link.invoice]
+    assert len(fake_stripe.invoices) == 1 and fake_stripe.sent == [stripe_id]
