@@ -130,7 +130,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.workflow import api as workflow_api
     from agency.workflow import views as workflow_views
     from billing import api as billing_api
-    from billing import stripe_api, stripe_views, webhook_views
+    from billing import export_api, export_views, stripe_api, stripe_views, webhook_views
     from billing import views as billing_views
     from tenants import api as tenants_api
     from tenants import views as tenants_views
@@ -153,6 +153,7 @@ def _register_blueprints(app: Flask) -> None:
         billing_views,
         notification_views,
         stripe_views,
+        export_views,
     ):
         feature.init_app(app)
     review_views.init_app(app)
@@ -162,6 +163,7 @@ def _register_blueprints(app: Flask) -> None:
     content_api.register(api)
     billing_api.register(api)
     stripe_api.register(api)
+    export_api.register(api)
     channels_cli.init_app(app)
     webhook_views.init_app(app)
 

@@ -12,6 +12,7 @@ from marshmallow import RAISE
 from agency.clients.service import get_client
 from agency.extensions import csrf
 from billing import invoices, jobs, lifecycle, rates, timelog
+from billing.pdf import pdf_filename, render_pdf
 from billing.schemas import (
     GenerateIn,
     InvoiceListArgs,
@@ -156,16 +157,11 @@ def pdf_response(invoice_id: uuid.UUID) -> Response:
 
     invoices.require_reader(g.access)
     invoice = invoices.get_invoice(g.access, invoice_id)
-    try:  # billing.pdf belongs to the exports work: imported lazily, may be absent
-        from billing.pdf import render_invoice
-    except ImportError:
-        from billing.plain_pdf import render_invoice
-    body = render_invoice(invoices.document_for(db.session, invoice.id))
-    name = (invoice.number or f"draft-{invoice.id}").replace("/", "-")
+    doc = invoices.document_for(db.session, invoice.id)
     return Response(
-        body,
+        render_pdf(doc),
         mimetype="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+        headers={"Content-Disposition": f'attachment; filename="{pdf_filename(doc)}"'},
     )
 
 

@@ -73,3 +73,36 @@ class ManualLineForm(_ShowsErrors, FlaskForm):
 
 class ActionForm(FlaskForm):
     """CSRF only: the buttons of the invoice page."""
+
+
+class ExportForm(_ShowsErrors, FlaskForm):
+    """The finance exports' query (a GET form: no CSRF token, nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    date_from = StringField(_l("From"), description=_l("YYYY-MM-DD"))
+    date_to = StringField(_l("To"), description=_l("YYYY-MM-DD, inclusive"))
+    kind = SelectField(
+        _l("CSV contents"),
+        choices=[("register", _l("Register: one row per invoice")), ("lines", _l("Lines"))],
+    )
+    delimiter = SelectField(
+        _l("Delimiter"), choices=[("comma", _l("Comma")), ("semicolon", _l("Semicolon"))]
+    )
+    bom = SelectField(_l("Byte-order mark"), choices=[("", _l("No")), ("true", _l("Yes (Excel)"))])
+
+    FIELDS = {"from": "date_from", "to": "date_to"}
+
+    def query(self) -> dict[str, str]:
+        """The service's argument names (``from``, ``to``, ``kind``…)."""
+        return {
+            "from": (self.date_from.data or "").strip(),
+            "to": (self.date_to.data or "").strip(),
+            "kind": self.kind.data or "register",
+            "delimiter": self.delimiter.data or "comma",
+            "bom": self.bom.data or "",
+        }
+
+    def show_service_errors(self, errors: dict[str, list[str]]) -> None:
+        self.show_errors({self.FIELDS.get(name, name): msgs for name, msgs in errors.items()})

@@ -15,7 +15,8 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import delete, func, select, tuple_
 
-from agency.db import db
+from agency import audit
+from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, ValidationFailed
 from agency.pagination import BadCursor, decode_cursor, encode_cursor
 from billing import rates
@@ -344,3 +345,51 @@ def document_for(session, invoice_id: uuid.UUID):  # noqa: ANN001, ANN201
     from billing.document import document_for as build
 
     return build(session, invoice_id)
+
+
+# What Stripe's payment status makes of an invoice (None: the status stays as it is).
+_STATUS_OF_STRIPE = {
+    "paid": InvoiceStatus.PAID,
+    "void": InvoiceStatus.VOID,
+    "uncollectible": InvoiceStatus.UNCOLLECTIBLE,
+    "payment_failed": None,
+}
+_FINAL = (InvoiceStatus.PAID, InvoiceStatus.VOID)
+
+
+def apply_stripe_status(invoice_id: uuid.UUID, status: str) -> Invoice | None:
+    """Stripe says the invoice is paid / void / uncollectible / its payment failed.
+
+    In the caller's transaction and tenant context (the webhook). Paid and void are final:
+    a later event never moves the invoice out of them; drafts are never touched. Every
+    change (and every failed payment) is recorded in the audit log. Returns the invoice.
+    """
+    if status not in _STATUS_OF_STRIPE:
+        raise ValueError(f"unknown Stripe status {status!r}")
+    invoice = db.session.scalar(
+        select(Invoice)
+        .where(Invoice.id == invoice_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    if invoice is None or invoice.status in (InvoiceStatus.DRAFT, *_FINAL):
+        return invoice
+    target = _STATUS_OF_STRIPE[status]
+    if target is not None and invoice.status == target:
+        return invoice
+    if target == InvoiceStatus.PAID:
+        invoice.paid_at = utcnow()
+    elif target == InvoiceStatus.VOID:
+        invoice.voided_at = utcnow()
+    if target is not None:
+        invoice.status = target.value
+    audit.record(
+        "invoice.payment_failed" if target is None else f"invoice.stripe_{target.value}",
+        actor_id=None,
+        subject_type="invoice",
+        subject_id=invoice.id,
+        client_id=invoice.client_id,
+        via="stripe",
+        number=invoice.number,
+    )
+    return invoice

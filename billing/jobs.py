@@ -74,3 +74,24 @@ def run_status(agency_id: uuid.UUID, run_id: str) -> dict | None:
         "percent": 100 if finished else (done * 100 // total if total else 0),
         "invoice_ids": meta.get("invoice_ids", []),
     }
+
+
+STRIPE_SYNC_INTERVAL_SECONDS = 10 * 60  # the ticker runs sync_every_agency this often
+
+
+@job
+def sync_every_agency(agency_id: uuid.UUID | None = None) -> int:
+    """Re-enqueue every agency's invoices still pending for Stripe (a lost enqueue, an outage
+    longer than the job's retries); returns how many pushes were queued."""
+    from sqlalchemy import select
+
+    from agency.db import db
+    from billing import stripe_sync
+    from tenants.context import tenant_context
+    from tenants.models import Agency
+
+    queued = 0
+    for each in list(db.session.scalars(select(Agency.id).order_by(Agency.id))):
+        with tenant_context(each):
+            queued += stripe_sync.enqueue_pending(each)
+    return queued

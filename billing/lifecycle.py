@@ -2,13 +2,12 @@
 
 Finalizing numbers the invoice under the counter's row lock (billing.numbering), freezes its
 lines and totals (on PostgreSQL a trigger refuses any later change to them), and, when the
-agency collects through Stripe, hands it to the ``billing`` queue's Stripe job.
+agency collects through Stripe (``stripe_sync.request_sync`` in the same transaction), hands
+it to the ``billing`` queue's Stripe job after commit.
 """
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import uuid
 from datetime import timedelta
 
@@ -19,14 +18,11 @@ from sqlalchemy import select
 from agency import audit
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound
-from billing import numbering, rates
+from billing import numbering, rates, stripe_sync
 from billing.invoices import _as_line, get_invoice, lines_of, write_lines
 from billing.lines import negated
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
-from tenants.models import Agency
 from tenants.permissions import Access
-
-STRIPE_JOB = "billing.stripe_sync.push_invoice"
 
 
 def _locked(access: Access, invoice_id: uuid.UUID) -> Invoice:
@@ -57,10 +53,9 @@ def finalize(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invo
     invoice.status = InvoiceStatus.OPEN.value
     invoice.issued_at = now
     invoice.due_at = now + timedelta(days=invoice.payment_terms_days)
-    stripe = stripe_connected(access.agency)
+    stripe = stripe_sync.request_sync(invoice.id, invoice.client_id) is not None
     if stripe:
         invoice.payment_method = "stripe"
-        invoice.stripe_status = "pending"
     audit.record_by(
         access,
         "invoice.finalized",
@@ -80,25 +75,8 @@ def finalize(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invo
     return invoice
 
 
-def stripe_connected(agency: Agency) -> bool:
-    """Whether the agency collects through Stripe (billing.stripe_sync decides, once merged)."""
-    if importlib.util.find_spec("billing.stripe_sync") is None:
-        return False
-    module = importlib.import_module("billing.stripe_sync")
-    check = getattr(module, "is_connected", None)
-    return bool(check(agency)) if check else False
-
-
 def enqueue_stripe(agency_id: uuid.UUID, invoice_id: uuid.UUID) -> None:
-    from agency.jobs import queue
-
-    # By dotted path: the Stripe module belongs to another package and may be absent.
-    queue("billing").enqueue(
-        STRIPE_JOB,
-        str(agency_id),
-        str(invoice_id),
-        job_id=f"stripe-push-{invoice_id}",  # one live job per invoice
-    )
+    stripe_sync.enqueue_push(agency_id, invoice_id)
     current_app.logger.info("invoice %s handed to Stripe", invoice_id)
 
 

@@ -1,7 +1,7 @@
 """Invoice PDFs (fpdf2, pure Python) in the client's language, and a period's PDFs as a ZIP.
 
-``new_document()`` is a local stand-in of ``agency.pdf.new_document`` (the portal's): an FPDF
-with a Unicode TTF registered as ``FONT``; switch the import when that module lands.
+Documents start from ``agency.pdf.new_document`` (DejaVu Sans bundled in agency/static/fonts,
+registered as ``FONT``), with this module's margins.
 The ZIP is produced one PDF at a time (``zip_chunks``), so memory stays flat however many
 invoices a period has.
 """
@@ -12,7 +12,6 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date
-from pathlib import Path
 
 from babel import Locale
 from babel.dates import format_date
@@ -22,19 +21,17 @@ from flask_babel import gettext as _
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
+from agency import pdf as agency_pdf
 from billing.documents import InvoiceDocument, Party
 from billing.exports import to_decimal
 
-FONT = "DejaVu"
-FONT_DIR = Path(__file__).parent / "fonts"
+FONT = agency_pdf.FAMILY
 _LINE = 5.0  # mm, body text line height
 
 
 def new_document() -> FPDF:
     """An A4 portrait FPDF with DejaVu Sans (regular and bold) registered as ``FONT``."""
-    pdf = FPDF(orientation="P", unit="mm", format="A4")
-    pdf.add_font(FONT, "", str(FONT_DIR / "DejaVuSans.ttf"))
-    pdf.add_font(FONT, "B", str(FONT_DIR / "DejaVuSans-Bold.ttf"))
+    pdf = agency_pdf.new_document()
     pdf.set_auto_page_break(auto=True, margin=18)
     pdf.set_margins(18, 16, 18)
     return pdf

@@ -34,6 +34,7 @@ from agency.errors import ValidationFailed
 from agency.jobs import job, queue
 from agency.outbound_stripe import stripe_http_client
 from billing.documents import InvoiceDocument
+from billing.invoices import document_for
 from billing.stripe_models import StripeInvoiceLink, SyncStatus
 from tenants.models import Agency
 from tenants.permissions import Access, Permission
@@ -159,7 +160,7 @@ def enqueue_push(agency_id: uuid.UUID, invoice_id: uuid.UUID):  # noqa: ANN201
         push_invoice,
         str(agency_id),
         str(invoice_id),
-        job_id=f"stripe-push:{invoice_id}",
+        job_id=f"stripe-push-{invoice_id}",  # RQ: letters, digits, _ and - only
         retry=Retry(max=len(intervals), interval=intervals),
         failure_ttl=int(timedelta(days=30).total_seconds()),
     )
@@ -167,9 +168,7 @@ def enqueue_push(agency_id: uuid.UUID, invoice_id: uuid.UUID):  # noqa: ANN201
 
 def load_document(invoice_id: uuid.UUID) -> InvoiceDocument:
     """The invoice as the billing service renders it (``billing.invoices.document_for``)."""
-    from billing.invoices import document_for  # owned by the invoices module
-
-    return document_for(invoice_id)
+    return document_for(db.session, invoice_id)
 
 
 @job

@@ -12,18 +12,17 @@ one that set the current status is ignored (Stripe's ``created``).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import uuid
 from typing import Any
 
 import stripe
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from agency.db import db
 from agency.errors import DomainError
+from billing.invoices import apply_stripe_status
 from billing.stripe_models import StripeEvent, StripeInvoiceLink
 from billing.stripe_sync import connection_for, link_for
 from tenants.context import tenant_context
@@ -117,6 +116,7 @@ def _apply(event: Any) -> str:
         if link.payment_status in TERMINAL:
             return "stale"
         link.last_error = f"Payment failed (attempt {invoice.get('attempt_count') or 1})."
+        apply_stripe_status(link.invoice_id, "payment_failed")
         return "payment_failed"
     status = STATUS_OF_EVENT[kind]
     if link.payment_status == status:
@@ -129,7 +129,7 @@ def _apply(event: Any) -> str:
     link.last_event_created = max(created, link.last_event_created or 0)
     if status == "paid":
         link.last_error = None
-    _update_invoice(link.invoice_id, status)
+    apply_stripe_status(link.invoice_id, status)
     return status
 
 
@@ -144,16 +144,3 @@ def _link_of(invoice: Any) -> StripeInvoiceLink | None:
         return link_for(uuid.UUID(str(regia_id))) if regia_id else None
     except ValueError:
         return None
-
-
-def _update_invoice(invoice_id: uuid.UUID, status: str) -> None:
-    """Tell the invoice service (``billing.invoices.apply_stripe_status``) when it exists."""
-    if importlib.util.find_spec("billing.invoices") is None:
-        return  # until the invoices module lands, the link row holds the payment status
-    from billing import invoices
-
-    apply = getattr(invoices, "apply_stripe_status", None)
-    if apply is None:
-        current_app.logger.warning("billing.invoices.apply_stripe_status is missing")
-        return
-    apply(invoice_id, status)

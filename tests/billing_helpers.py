@@ -70,6 +70,31 @@ def add_time(agency, client, period: str, minutes: int, user=None) -> None:  # n
 WORLD_PERIOD = "2026-10"
 
 
+def italian_fiscal_data(agency, client) -> None:  # noqa: ANN001
+    """Seller and buyer data complete enough for a FatturaPA export (bank transfer)."""
+    with tenant_context(agency.id):
+        place = {"country": "IT", "postal_code": "20124", "city": "Milano", "province": "MI"}
+        seller = db.session.merge(agency)
+        for name, value in {
+            **place,
+            "legal_name": seller.legal_name or seller.name,
+            "vat_number": "IT00743110157",
+            "address": "Via Roma 1",
+            "tax_regime": "RF01",
+            "iban": "IT60X0542811101000000123456",
+        }.items():
+            setattr(seller, name, value)
+        buyer = db.session.merge(client)
+        for name, value in {
+            **place,
+            "vat_number": "IT02849360017",
+            "address": "Corso Como 2",
+            "sdi_code": "ABC1234",
+        }.items():
+            setattr(buyer, name, value)
+        db.session.commit()
+
+
 def billing_objects(agency, client) -> dict:  # noqa: ANN001
     """For the sweeps (tests/world.py): a rate card, two months of work, an open invoice
     (``invoice``; so a numbering counter exists too), a draft (``draft_invoice``) with its
@@ -81,6 +106,7 @@ def billing_objects(agency, client) -> dict:  # noqa: ANN001
     from tenants.models import User
     from tenants.permissions import Access, Role
 
+    italian_fiscal_data(agency, client)  # the FatturaPA routes answer 200 for the sweeps
     make_rate_card(agency, client, effective_from=date(2026, 1, 1))
     add_usage(agency, client, "2026-09", posts=1)
     add_usage(agency, client, WORLD_PERIOD, posts=2, replies=1)

@@ -180,7 +180,7 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
     ("team.transfer", "POST"): lambda w: [],
     ("agency_settings.edit", "POST"): lambda w: [
         ("settings-name", "Renamed Agency"),
-        ("settings-country", "DE"),
+        ("settings-country", "IT"),  # the world's agency has Italian fiscal data (billing)
         ("settings-default_locale", "en"),
         ("settings-timezone", "Europe/Berlin"),
         ("settings-default_currency", "EUR"),
@@ -283,7 +283,7 @@ API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
     ("team-api.Member", "PATCH"): lambda w: [{"role": "finance"}],
     ("team-api.MemberTransfer", "POST"): lambda w: [None],  # type: ignore[list-item]
     ("team-api.AgencySettings", "PATCH"): lambda w: [
-        {"name": "Rich Agency Renamed", "country": "DE"}
+        {"name": "Rich Agency Renamed", "country": "IT"}
     ],
     ("api-content.Posts", "POST"): lambda w: [
         {"client_id": _acme(w), "body": "New", "channel_ids": [str(w.objects["content_channel"])]}

@@ -314,7 +314,10 @@ ACCEPTS: dict[tuple[str, str], dict[str, str]] = {
         "empty": "an empty PATCH changes nothing but is audited", "null": "as an empty PATCH",
     },
     ("clients.create", "POST"): {"name": FREE_TEXT, "all": "only 'name' is a client field"},
-    ("clients.edit", "POST"): {"name": FREE_TEXT, "legal_name": FREE_TEXT},
+    ("clients.edit", "POST"): {
+        "name": FREE_TEXT, "legal_name": FREE_TEXT,
+        "all": "only 'name' is a client field; Acme's stored fiscal data (FatturaPA) is complete",
+    },
     ("api-clients.Clients", "POST"): {
         "name": FREE_TEXT, "legal_name": FREE_TEXT, "address": FREE_TEXT,
         "fiscal_code": "optional; free outside Italy", "vat_number": "optional",

@@ -38,6 +38,19 @@ def tick_health(now: float | None = None) -> bool:
     return True
 
 
+def tick_stripe(now: float | None = None) -> bool:
+    """Enqueue the Stripe re-sync of pending invoices once per interval across all workers."""
+    from agency.jobs import queue, redis_client
+    from billing.jobs import STRIPE_SYNC_INTERVAL_SECONDS, sync_every_agency
+
+    slot = int((now or time.time()) // STRIPE_SYNC_INTERVAL_SECONDS)
+    key = f"regia:stripe-sync-slot:{slot}"
+    if not redis_client().set(key, "1", nx=True, ex=STRIPE_SYNC_INTERVAL_SECONDS * 2):
+        return False
+    queue("billing").enqueue(sync_every_agency, None, job_id=f"stripe-sync-all-{slot}")
+    return True
+
+
 def start(app: Flask) -> threading.Thread:
     """A daemon thread in the worker's main process; it only talks to Redis (the sweep itself
     runs as a job, in a work horse, like every database access of a worker)."""
@@ -49,6 +62,7 @@ def start(app: Flask) -> threading.Thread:
                 with app.app_context():
                     tick(interval)
                     tick_health()
+                    tick_stripe()
             except Exception:  # Redis away: try again next slot
                 log.exception("publishing ticker")
             time.sleep(max(0.2, interval / 4))
