@@ -138,10 +138,12 @@ def test_reconnecting_with_a_new_token_clears_needs_reconnect(
     from tests.helpers import bearer
 
     channel_id = _channel(agency, mastodon, token="old", status="needs_reconnect").id
-    mastodon.tokens["new-token"] = mastodon.account_id
+    mastodon.tokens["reconnected-mastodon-token-5e1"] = mastodon.account_id
     url = f"/api/v1/clients/{target.id}/channels/{channel_id}"
     headers = bearer(token_for(owner_of(agency), agency))
-    response = client.patch(url, json={"settings": {"access_token": "new-token"}}, headers=headers)
+    response = client.patch(
+        url, json={"settings": {"access_token": "reconnected-mastodon-token-5e1"}}, headers=headers
+    )
     assert response.status_code == 200
     assert response.get_json()["connection"] == "connected"
 
