@@ -40,7 +40,7 @@ from http.cookiejar import CookieJar
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-DATABASE = "regia_bench"
+DATABASE = os.environ.get("REGIA_BENCH_DATABASE", "regia_bench")
 PASSWORD = "bench password 123"  # noqa: S105 - a throw-away local account
 USER_AGENT = "regia-bench"
 BARE_ROWS = 50
