@@ -52,6 +52,58 @@ PUBLISHING_SETTINGS = (
 )
 
 
+# Operator-registered OAuth apps ("Connect with X/LinkedIn/Facebook"): provider -> public
+# endpoints, overridable (REGIA_<P>_AUTHORIZE_BASE, REGIA_<P>_API_BASE) so tests use fakes.
+OAUTH_PROVIDERS = {
+    "x": ("https://x.com", "https://api.x.com"),
+    "linkedin": ("https://www.linkedin.com", "https://api.linkedin.com"),
+    "facebook": ("https://www.facebook.com", "https://graph.facebook.com"),
+}
+
+
+@dataclass(frozen=True)
+class OAuthApp:
+    """The app the operator registered at a network: enables its "Connect with …" flow."""
+
+    provider: str
+    client_id: str
+    client_secret: str
+    authorize_base: str  # where the person is sent to consent (and LinkedIn's token endpoint)
+    api_base: str  # the network's API (X's and Facebook's token endpoints live there)
+
+    def __repr__(self) -> str:  # never print the secret
+        return f"OAuthApp({self.provider!r}, client_id={self.client_id!r})"
+
+
+def _oauth_apps(env: dict[str, str]) -> dict[str, OAuthApp]:
+    apps = {}
+    for provider, (authorize, api) in OAUTH_PROVIDERS.items():
+        prefix = f"REGIA_{provider.upper()}_"
+        client_id = (env.get(prefix + "CLIENT_ID") or "").strip()
+        secret = (env.get(prefix + "CLIENT_SECRET") or "").strip()
+        if bool(client_id) != bool(secret):
+            raise ConfigError(f"{prefix}CLIENT_ID and {prefix}CLIENT_SECRET are set together")
+        if client_id:
+            apps[provider] = OAuthApp(
+                provider,
+                client_id,
+                secret,
+                (env.get(prefix + "AUTHORIZE_BASE") or authorize).rstrip("/"),
+                (env.get(prefix + "API_BASE") or api).rstrip("/"),
+            )
+    return apps
+
+
+def oauth_client_secret(provider: str, client_id: str) -> str | None:
+    """The operator's secret for ``client_id`` (a connector refreshing a token), if configured."""
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None
+    app = current_app.config["REGIA"].oauth_apps.get(provider)
+    return app.client_secret if app is not None and app.client_id == client_id else None
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of the application; ``from_env`` is the only reader of ``os.environ``."""
@@ -104,6 +156,7 @@ class Settings:
     publish_max_attempts: int = 6
     sweep_interval_seconds: int = 60
     inbound_sync_seconds: int = 300
+    oauth_apps: dict[str, OAuthApp] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -152,6 +205,7 @@ class Settings:
             trusted_proxies=_int("REGIA_TRUSTED_PROXIES", env.get("REGIA_TRUSTED_PROXIES"), 0),
             demo=_bool(env.get("REGIA_DEMO"), False),
             allow_private_hosts=_bool(env.get("REGIA_ALLOW_PRIVATE_HOSTS"), False),
+            oauth_apps=_oauth_apps(env),
         )
         for name in PUBLISHING_SETTINGS:
             if env.get(f"REGIA_{name.upper()}"):

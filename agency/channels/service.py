@@ -75,7 +75,8 @@ NETWORK_SETTINGS: dict[Network, tuple[SettingSpec, ...]] = {
         _url("graph_base", "https://graph.facebook.com"),
     ),
     Network.LINKEDIN: (
-        SettingSpec("organization_urn", pattern=r"^urn:li:organization:\d+$"),
+        # The post's author: an organization, or the member ("Connect with LinkedIn").
+        SettingSpec("organization_urn", pattern=r"^urn:li:(organization:\d+|person:[\w-]{1,100})$"),
         _secret("access_token"),
         _url("api_base", "https://api.linkedin.com"),
     ),

@@ -8,7 +8,7 @@ from flask import Blueprint, Flask, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from agency.channels import connect, labels, service
+from agency.channels import connect, labels, network_oauth, service
 from agency.channels.models import Channel, Network
 from agency.clients.service import get_client, get_manageable_client, require_manage
 from agency.errors import ValidationFailed
@@ -23,12 +23,13 @@ bp = Blueprint(
 
 
 def init_app(app: Flask) -> None:
-    from agency.channels import manual_views, oauth_views
+    from agency.channels import manual_views, network_oauth_views, oauth_views
 
     app.register_blueprint(bp)
     manual_views.init_app(app)
     app.register_blueprint(oauth_views.connect_bp)
     app.register_blueprint(oauth_views.callback_bp)
+    network_oauth_views.init_app(app)
 
 
 def _submitted() -> dict:
@@ -95,6 +96,7 @@ def create(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         setting_label=labels.label,
         setting_help=labels.help_text,
         checkable=connect.has_connector(network) if network else True,
+        oauth_networks=network_oauth.connectable_networks(),
     ), (422 if errors else 200)
 
 
@@ -130,6 +132,7 @@ def edit(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa
         setting_label=labels.label,
         setting_help=labels.help_text,
         checkable=connect.has_connector(channel.network),
+        oauth_networks=set(),
     ), (422 if errors else 200)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from tests.fakes import multipart
 from tests.fakes.base import FakeService, Request, route
+from tests.fakes.oauth2 import OAuth2Consent
 
 VERSION_RE = re.compile(r"^v\d+\.\d+$")
 
@@ -38,9 +39,21 @@ def graph_time() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S+0000")
 
 
-class FakeGraph(FakeService):
+class FakeGraph(OAuth2Consent, FakeService):
+    """Also Facebook Login: the dialog (www.facebook.com/{version}/dialog/oauth), the code and
+    long-lived token exchanges (``/{version}/oauth/access_token``) and ``/me/accounts``: a
+    person (``add_person``) who manages Pages signs in; their user token lists the Pages with
+    each Page's access token (and, with the Instagram fake, its Instagram business account).
+    """
+
+    authorize_path = "/{version}/dialog/oauth"
+    denial = ("access_denied", "Permissions error")
+
     def __init__(self) -> None:
         super().__init__()
+        self.people: dict[str, dict] = {}  # person id -> {id, name, pages: [page ids]}
+        self.user_tokens: dict[str, tuple[str, bool]] = {}  # token -> (person id, long-lived)
+        self.consenting_person: str | None = None
         self._ids = itertools.count(10_000_001)
         self.tokens: dict[str, str] = {}  # token -> the page id it acts as
         self.pages: dict[str, dict] = {}
@@ -57,6 +70,15 @@ class FakeGraph(FakeService):
         self.pages[page["id"]] = page
         self.tokens[token] = page["id"]
         return page
+
+    def add_person(self, name: str, *, manages: tuple[dict, ...] = ()) -> dict:
+        person = {"id": self._id(), "name": name, "pages": [p["id"] for p in manages]}
+        self.people[person["id"]] = person
+        self.consenting_person = self.consenting_person or person["id"]
+        return person
+
+    def page_token(self, page_id: str) -> str:
+        return next(t for t, p in self.tokens.items() if p == page_id)
 
     def add_comment(self, on: str, text: str, *, name: str = "Fan", parent: str | None = None):
         """A visitor's comment on a Page post (``on``), or on Instagram media."""
@@ -274,6 +296,71 @@ class FakeGraph(FakeService):
         with self.lock:
             post = self.posts.get(node)
             return {"id": node, "message": post["message"]} if post else None
+
+    # -- Facebook Login -------------------------------------------------------------------------
+    @route("GET", "/{version}/dialog/oauth")
+    def dialog(self, request: Request):
+        return self.consent_page(request)
+
+    @route("POST", "/{version}/dialog/oauth")
+    def dialog_decision(self, request: Request):
+        return self.consent_decision(request)
+
+    @route("GET", "/{version}/oauth/access_token")
+    def access_token(self, request: Request):
+        if request.arg("client_id") != self.oauth_client_id or (
+            request.arg("client_secret") != self.oauth_client_secret
+        ):
+            return 400, graph_error("Error validating client secret.", 1)
+        if request.arg("grant_type") == "fb_exchange_token":
+            found = self.user_tokens.get(request.arg("fb_exchange_token") or "")
+            if found is None:
+                return 400, graph_error(
+                    "Invalid OAuth access token - Cannot parse access token", 190
+                )
+            token, lifetime = f"EAAL{self._id()}", 5183944
+            long_lived = True
+        else:
+            grant, _problem = self.redeem(
+                request.arg("code") or "",
+                request.arg("client_id"),
+                request.arg("client_secret"),
+                request.arg("redirect_uri"),
+            )
+            if grant is None:
+                return 400, graph_error("This authorization code has been used.", 100, 36009)
+            found = (self.consenting_person or "", False)
+            token, lifetime, long_lived = f"EAAS{self._id()}", 5400, False
+        with self.lock:
+            self.user_tokens[token] = (found[0], long_lived)
+        return 200, {"access_token": token, "token_type": "bearer", "expires_in": lifetime}
+
+    @route("GET", "/{version}/me/accounts")
+    def accounts(self, request: Request):
+        token = (request.header("authorization") or "").removeprefix("Bearer ").strip()
+        found = self.user_tokens.get(token or request.arg("access_token") or "")
+        if found is None:
+            return 400, graph_error("Invalid OAuth access token - Cannot parse access token", 190)
+        fields = self._fields(request)
+        data = []
+        for page_id in self.people[found[0]]["pages"]:
+            page = self.pages[page_id]
+            shown = {
+                "access_token": self.page_token(page_id),
+                "category": "Coffee Shop",
+                "category_list": [{"id": "128673187201735", "name": "Coffee Shop"}],
+                "name": page["name"],
+                "id": page_id,
+                "tasks": ["ANALYZE", "ADVERTISE", "MODERATE", "CREATE_CONTENT", "MANAGE"],
+            }
+            ig = next(
+                (u for u in getattr(self, "ig_users", {}).values() if u["page_id"] == page_id),
+                None,
+            )
+            if ig is not None and "instagram_business_account" in fields:
+                shown["instagram_business_account"] = {"id": ig["id"], "username": ig["username"]}
+            data.append(shown)
+        return 200, self._listing(data)
 
 
 def _epoch(created_time: str) -> int:

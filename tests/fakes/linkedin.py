@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from tests.fakes.base import FakeService, Request, route
+from tests.fakes.oauth2 import OAuth2Consent
 
 VERSION_RE = re.compile(r"^20\d{4}$")
 
@@ -34,9 +35,19 @@ def _millis() -> int:
     return int(time.time() * 1000)
 
 
-class FakeLinkedIn(FakeService):
+class FakeLinkedIn(OAuth2Consent, FakeService):
+    """Also the OAuth side (www.linkedin.com/oauth/v2/…) and the member's identity: a member
+    (``add_member``) signs in on the consent page; their token acts as the member
+    (``urn:li:person:<sub>``) and for the organizations they administer (``organizationAcls``).
+    """
+
+    authorize_path = "/oauth/v2/authorization"
+    denial = ("user_cancelled_authorize", "The user cancelled the authorization")
+
     def __init__(self) -> None:
         super().__init__()
+        self.members: dict[str, dict] = {}  # person URN -> {sub, name, picture, orgs}
+        self.consenting_member: str | None = None  # person URN who signs in
         self._ids = itertools.count(7_200_000_000_000_000_001)
         self.tokens: dict[str, str] = {}  # token -> organization URN it may act for
         self.organizations: dict[str, dict] = {}
@@ -56,6 +67,23 @@ class FakeLinkedIn(FakeService):
         self.organizations[org_id] = org
         self.tokens[token] = org["urn"]
         return org
+
+    def add_member(self, name: str, *, administers: tuple[dict, ...] = ()) -> dict:
+        sub = f"m{next(self._ids)}"[-10:]
+        member = {
+            "sub": sub,
+            "urn": f"urn:li:person:{sub}",
+            "name": name,
+            "picture": f"https://media.licdn.com/dms/image/{sub}/profile.jpg",
+            "orgs": [org["urn"] for org in administers],
+        }
+        self.members[member["urn"]] = member
+        self.consenting_member = self.consenting_member or member["urn"]
+        return member
+
+    def _acts_for(self, principal: str | None) -> set[str]:
+        member = self.members.get(principal or "")
+        return {principal or "", *(member["orgs"] if member else ())}
 
     def add_comment(
         self, on: str, text: str, *, actor: str = "urn:li:person:fan1", parent: str | None = None
@@ -115,7 +143,7 @@ class FakeLinkedIn(FakeService):
         if refused:
             return refused
         body = request.json() or {}
-        if body.get("author") != org:
+        if body.get("author") not in self._acts_for(org):
             return li_error(
                 403, "ACCESS_DENIED", f"Not enough permissions to post as {body.get('author')}", 100
             )
@@ -256,3 +284,85 @@ class FakeLinkedIn(FakeService):
             shown = [self._shown_comment(c) for c in reversed(found)]
         paging: dict[str, Any] = {"start": 0, "count": len(shown), "total": len(shown), "links": []}
         return 200, {"elements": shown, "paging": paging}
+
+    # -- OAuth 2.0 (www.linkedin.com/oauth/v2/…) and the member --------------------------------
+    @route("GET", "/oauth/v2/authorization")
+    def authorize_page(self, request: Request):
+        return self.consent_page(request)
+
+    @route("POST", "/oauth/v2/authorization")
+    def authorize_decision(self, request: Request):
+        return self.consent_decision(request)
+
+    @route("POST", "/oauth/v2/accessToken")
+    def access_token(self, request: Request):
+        form = {k: v[0] for k, v in request.form().items()}
+        if form.get("grant_type") != "authorization_code":
+            return 400, {"error": "unsupported_grant_type", "error_description": "bad grant"}
+        grant, problem = self.redeem(
+            form.get("code", ""),
+            form.get("client_id"),
+            form.get("client_secret"),
+            form.get("redirect_uri"),
+        )
+        if grant is None:
+            description = {
+                "invalid_client": "Client authentication failed",
+                "invalid_grant": "The provided authorization grant or refresh token is invalid, "
+                "expired or revoked.",
+            }[problem]
+            return (401 if problem == "invalid_client" else 400), {
+                "error": problem,
+                "error_description": description,
+            }
+        token = f"AQV{next(self._ids)}"
+        with self.lock:
+            self.tokens[token] = self.consenting_member or ""
+        return 200, {"access_token": token, "expires_in": 5183999, "scope": grant.get("scope")}
+
+    @route("GET", "/v2/userinfo")
+    def userinfo(self, request: Request):
+        token = (request.header("authorization") or "").removeprefix("Bearer ").strip()
+        member = self.members.get(self.tokens.get(token, ""))
+        if member is None:
+            return 401, {
+                "serviceErrorCode": 65600,
+                "message": "Invalid access token",
+                "status": 401,
+            }
+        first, _, last = member["name"].partition(" ")
+        return 200, {
+            "sub": member["sub"],
+            "email_verified": True,
+            "name": member["name"],
+            "locale": {"country": "US", "language": "en"},
+            "given_name": first,
+            "family_name": last,
+            "picture": member["picture"],
+        }
+
+    @route("GET", "/rest/organizationAcls")
+    def organization_acls(self, request: Request):
+        principal, refused = self._guard(request)
+        if refused:
+            return refused
+        if request.arg("q") != "roleAssignee":
+            return li_error(400, "ILLEGAL_ARGUMENT", "Unsupported finder")
+        member = self.members.get(principal or "")
+        elements = [
+            {
+                "roleAssignee": principal,
+                "state": "APPROVED",
+                "role": "ADMINISTRATOR",
+                "organization": urn,
+            }
+            for urn in (member["orgs"] if member else [])
+        ]
+        wanted_role, wanted_state = request.arg("role"), request.arg("state")
+        elements = [
+            e
+            for e in elements
+            if (not wanted_role or e["role"] == wanted_role)
+            and (not wanted_state or e["state"] == wanted_state)
+        ]
+        return 200, {"paging": {"count": 10, "start": 0, "links": []}, "elements": elements}

@@ -19,6 +19,7 @@ from typing import Any
 from agency.content import limits
 from tests.fakes import multipart
 from tests.fakes.base import FakeService, Request, route
+from tests.fakes.oauth2 import OAuth2Consent
 
 URL_RE = re.compile(r"https?://\S+")
 PROBLEM = "about:blank"
@@ -28,10 +29,13 @@ def _problem(status: int, title: str, detail: str) -> tuple[int, dict]:
     return status, {"title": title, "detail": detail, "type": PROBLEM, "status": status}
 
 
-class FakeX(FakeService):
+class FakeX(OAuth2Consent, FakeService):
+    authorize_path = "/i/oauth2/authorize"
+
     def __init__(self, *, client_id: str = "regia-client") -> None:
         super().__init__()
-        self.client_id = client_id
+        self.client_id = self.oauth_client_id = client_id
+        self.consenting_user: str | None = None  # the user id who signs in on the consent page
         self._ids = itertools.count(1_800_000_000_000_000_001)
         self.users: dict[str, dict] = {}
         self.tokens: dict[str, str] = {}  # access token -> user id
@@ -235,18 +239,51 @@ class FakeX(FakeService):
         media["alt_text"] = body["metadata"]["alt_text"]["text"]
         return self._answer(200, {"data": {"id": body["id"], "associated_metadata": True}})
 
+    # -- OAuth 2.0 Authorization Code with PKCE (x.com/i/oauth2/authorize) ----------------------
+    @route("GET", "/i/oauth2/authorize")
+    def authorize_page(self, request: Request):
+        return self.consent_page(request)
+
+    @route("POST", "/i/oauth2/authorize")
+    def authorize_decision(self, request: Request):
+        return self.consent_decision(request)
+
+    def _code_grant(self, form: dict, client_id: str | None, secret: str | None):
+        if not form.get("code_verifier"):
+            return 400, {"error": "invalid_request", "error_description": "Missing code_verifier"}
+        grant, problem = self.redeem(
+            form.get("code", ""), client_id, secret, form.get("redirect_uri"), form["code_verifier"]
+        )
+        if grant is None:
+            return 400, {
+                "error": "invalid_request",
+                "error_description": "Value passed for the authorization code was invalid.",
+            }
+        with self.lock:
+            user_id = self.consenting_user or next(iter(self.users))
+            access, refresh = f"at-{next(self._ids)}", f"rt-{next(self._ids)}"
+            self.tokens[access] = user_id
+            self.refresh_tokens[refresh] = user_id
+        answer = {"token_type": "bearer", "expires_in": 7200, "access_token": access}
+        answer["scope"] = grant.get("scope", "")
+        if "offline.access" in grant.get("scope", "").split():
+            answer["refresh_token"] = refresh
+        return 200, answer
+
     @route("POST", "/2/oauth2/token")
     def token(self, request: Request):
         form = {k: v[0] for k, v in request.form().items()}
-        client_id = form.get("client_id")
+        client_id, secret = form.get("client_id"), None
         if (request.header("authorization") or "").startswith("Basic "):
             decoded = base64.b64decode(request.header("authorization")[6:]).decode()
-            client_id = decoded.split(":", 1)[0]
+            client_id, _, secret = decoded.partition(":")
         if client_id != self.client_id:
             return 401, {
                 "error": "unauthorized_client",
                 "error_description": "Missing valid authorization header",
             }
+        if form.get("grant_type") == "authorization_code":
+            return self._code_grant(form, client_id, secret)
         if form.get("grant_type") != "refresh_token":
             return 400, {"error": "unsupported_grant_type"}
         with self.lock:

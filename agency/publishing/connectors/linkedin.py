@@ -101,6 +101,14 @@ class LinkedInConnector(support.AttemptStart, Connector):
         return problems
 
     def verify(self) -> AccountInfo:
+        if self.author.startswith("urn:li:person:"):  # posting as the member ("Connect with")
+            me = support.json_body(self._call("GET", "/v2/userinfo")) or {}
+            if f"urn:li:person:{me.get('sub')}" != self.author:
+                raise PublishError(
+                    ErrorClass.PERMANENT, "This access token belongs to another LinkedIn member."
+                )
+            name = str(me.get("name") or "")
+            return AccountInfo(handle=name, display_name=name, avatar_url=me.get("picture"))
         org_id = self.author.rsplit(":", 1)[-1]
         org = support.json_body(self._call("GET", f"/rest/organizations/{org_id}")) or {}
         name = org.get("localizedName", "")

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from agency import config
 from agency.content import limits
 from agency.publishing.connectors import support
 from agency.publishing.connectors.base import (
@@ -167,8 +168,12 @@ class XConnector(support.AttemptStart, Connector):
             return None
         form = {"grant_type": "refresh_token", "refresh_token": refresh_token}
         headers = {}
-        if self.settings.get("client_secret"):  # confidential client: HTTP Basic
-            pair = f"{self.settings['client_id']}:{self.settings['client_secret']}"
+        # Confidential client (the operator's app of "Connect with X", or a pasted secret): Basic.
+        secret = self.settings.get("client_secret") or config.oauth_client_secret(
+            "x", self.settings["client_id"]
+        )
+        if secret:
+            pair = f"{self.settings['client_id']}:{secret}"
             headers["Authorization"] = f"Basic {base64.b64encode(pair.encode()).decode()}"
         else:
             form["client_id"] = self.settings["client_id"]
