@@ -153,6 +153,8 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
         ("instance_url", ""),
         ("name", "Sweep toots"),
     ],
+    ("network_connect.start", "POST"): lambda w: [("name", "Sweep X")],
+    ("network_connect.choose", "POST"): lambda w: [("account", "urn:li:organization:1")],
     ("manual_publish.record", "POST"): lambda w: [
         ("channel_id", str(w.objects["content_channel"])),
         ("url", "https://forum.example/t/sweep-post/1"),

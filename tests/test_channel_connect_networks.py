@@ -234,9 +234,14 @@ def test_without_the_operators_app_only_the_paste_form(client, auth, agency, tar
     auth.login(owner_of(agency).email)
     base = f"/a/{agency.slug}/clients/{target.id}/channels"
     for network in ("x", "linkedin", "facebook_page", "instagram"):
-        answer = client.get(f"{base}/connect/{network}")
-        assert answer.status_code == 302
-        assert answer.headers["location"].endswith(f"{base}/new?network={network}")
+        page = client.get(f"{base}/connect/{network}").get_data(as_text=True)
+        assert 'id="not-configured"' in page and 'id="network-connect"' not in page
+        refused = form_post(
+            client, f"{base}/connect/{network}", {"name": "Sneaky"}, page=base + "/"
+        )
+        assert refused.status_code == 422 and "not set up on this server" in refused.get_data(
+            as_text=True
+        )
         form = client.get(f"{base}/new?network={network}").get_data(as_text=True)
         assert 'id="connect-network"' not in form and "settings-access_token" in form
 
@@ -384,5 +389,7 @@ def test_a_used_facebook_code_is_refused_with_graphs_message(client, auth, agenc
 def test_no_choice_in_session_sends_back_to_the_channels(client, auth, agency, target, graph):
     auth.login(owner_of(agency).email)
     url = f"/a/{agency.slug}/clients/{target.id}/channels/connect/choose"
-    answer = client.get(url)
+    assert 'id="no-sign-in"' in client.get(url).get_data(as_text=True)
+    answer = form_post(client, url, {"account": "1"})
     assert answer.status_code == 302 and answer.headers["location"].endswith("/channels/")
+    assert _channels(agency) == []

@@ -233,6 +233,16 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("channel_connect.mastodon", "GET"): page(MANAGERS),
     ("channel_connect.mastodon", "POST"): page(MANAGERS, 422),
     ("channel_oauth.mastodon_callback", "GET"): page(MEMBERS, 302),
+    # Connect with X/LinkedIn/Facebook (tests/test_channel_connect_networks.py runs the flows
+    # against the fakes): the world has no operator app, so the page says so and a POST is
+    # the 422 "not set up"; a choice page without a sign-in in the session says so (a POST
+    # sends back to the channels); the callbacks without a valid state redirect with a message.
+    ("network_connect.start", "GET"): page(MANAGERS),
+    ("network_connect.start", "POST"): page(MANAGERS, 422),
+    ("network_connect.choose", "GET"): page(MANAGERS),
+    ("network_connect.choose", "POST"): page(MANAGERS, 302),
+    ("network_oauth.agency_callback", "GET"): page(MEMBERS, 302),
+    ("oauth_return.callback", "GET"): page(MEMBERS, 302),
     ("manual_publish.record", "POST"): write(DRAFTS_ACME, prepare=lambda w: _approve_post(w)),
     ("inbox.index", "GET"): page(AGENCY_DRAFTERS),
     ("inbox.index", "POST"): write(DRAFTS_ACME, refused=frozenset({403, 404, 422})),

@@ -50,6 +50,8 @@ NO_TENANT_OBJECT = {
     "favicon": "the app's icon",
     "bootstrap.static": "Bootstrap's static files",
     "apidocs.index": "API browser page, same for everyone",
+    "oauth_return.callback": "the redirect URI registered at X/LinkedIn/Facebook: finds the "
+    "sign-in in the caller's own session and forwards to that agency's callback (checked above)",
     "apidocs.asset": "API browser assets",
     "api-docs.openapi_json": "the OpenAPI document, same for everyone",
     "health.healthz": "liveness probe",

@@ -68,16 +68,6 @@ def _take(state: str) -> network_oauth.Flow | None:
 @login_required
 def start(agency_slug: str, client_id: uuid.UUID, network: str):  # noqa: ANN201
     client = get_manageable_client(g.access, client_id)
-    if network_oauth.oauth_app(network) is None:
-        flash(
-            _(
-                "Signing in with %(network)s is not set up on this server: paste an access "
-                "token instead.",
-                network=_label(network),
-            ),
-            "info",
-        )
-        return redirect(url_for("channels.create", client_id=client.id, network=network))
     data = {"name": ""}
     errors: dict = {}
     if request.method == "POST":
@@ -101,6 +91,7 @@ def start(agency_slug: str, client_id: uuid.UUID, network: str):  # noqa: ANN201
         client=client,
         network=network,
         network_label=_label(network),
+        configured=network_oauth.oauth_app(network) is not None,
         data=data,
         errors=errors,
     ), (422 if errors else 200)
@@ -168,8 +159,10 @@ def choose(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     back = url_for("channels.index", client_id=client.id)
     choice = network_oauth.Choice.from_dict(session.get(CHOICE_KEY) or {})
     if choice is None or choice.client_id != str(client.id):
-        flash(_("This sign-in is over. Start connecting the channel again."), "warning")
-        return redirect(back)
+        if request.method == "POST":
+            flash(_("This sign-in is over. Start connecting the channel again."), "warning")
+            return redirect(back)
+        return render_template("channels/network_choose.html", client=client, choice=None)
     errors: dict = {}
     if request.method == "POST":
         try:
@@ -187,4 +180,5 @@ def choose(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         choice=choice,
         network_label=_label(choice.network),
         errors=errors,
+        # no secrets in the page: the options are ids and names
     ), (422 if errors else 200)
