@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from agency import crypto, outbound
 from agency.channels.models import Channel
-from agency.config import OAuthApp
+from agency.config import ConfigError, OAuthApp, Settings
 from agency.db import db
 from agency.publishing.connectors.x import XConnector
 from tenants.context import tenant_context
@@ -393,3 +393,24 @@ def test_no_choice_in_session_sends_back_to_the_channels(client, auth, agency, t
     answer = form_post(client, url, {"account": "1"})
     assert answer.status_code == 302 and answer.headers["location"].endswith("/channels/")
     assert _channels(agency) == []
+
+
+# --- operator configuration -------------------------------------------------------------------
+
+
+def test_the_operators_apps_come_from_the_environment(tmp_path):
+    env = {
+        "REGIA_INSTANCE_PATH": str(tmp_path),
+        "REGIA_X_CLIENT_ID": "x-client",
+        "REGIA_X_CLIENT_SECRET": "x-secret-value",
+        "REGIA_FACEBOOK_CLIENT_ID": "123456",
+        "REGIA_FACEBOOK_CLIENT_SECRET": "meta-secret-value",
+        "REGIA_FACEBOOK_API_BASE": "http://127.0.0.1:9999/",
+    }
+    apps = Settings.from_env(env).oauth_apps
+    assert set(apps) == {"x", "facebook"}
+    assert (apps["x"].authorize_base, apps["x"].api_base) == ("https://x.com", "https://api.x.com")
+    assert apps["facebook"].api_base == "http://127.0.0.1:9999"
+    assert "secret" not in repr(apps["x"])
+    with pytest.raises(ConfigError, match="REGIA_LINKEDIN_CLIENT_SECRET"):
+        Settings.from_env({"REGIA_INSTANCE_PATH": str(tmp_path), "REGIA_LINKEDIN_CLIENT_ID": "li"})

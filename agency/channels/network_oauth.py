@@ -58,7 +58,7 @@ SCOPES = {
 }
 # LinkedIn roles that may post as the organization.
 POSTING_ROLES = {"ADMINISTRATOR", "CONTENT_ADMINISTRATOR", "DIRECT_SPONSORED_CONTENT_POSTER"}
-MAX_CHOICES = 50
+MAX_CHOICES = 100  # one page of /me/accounts
 MAX_REASON = 200
 
 

@@ -7,6 +7,8 @@ and forwards the answer to the agency's own callback, which uses the state once.
 
 from __future__ import annotations
 
+import json
+import secrets
 import uuid
 from urllib.parse import urlencode
 
@@ -19,10 +21,13 @@ from agency.channels.models import Channel, Network
 from agency.channels.oauth_views import _messages
 from agency.clients.service import get_manageable_client
 from agency.errors import ValidationFailed
+from agency.jobs import redis_client
 
 FLOWS_KEY = "network_oauth"
 CHOICE_KEY = "network_oauth_choice"
 MAX_FLOWS = 5  # sign-ins one session may have open at once (several tabs)
+CHOICE_SECONDS = 15 * 60  # how long the accounts to choose from are kept
+CHOICE_REDIS = "regia:oauth-choice:"
 NETWORKS = "any(x, linkedin, facebook_page, instagram)"
 PROVIDERS = "any(x, linkedin, facebook)"
 ANSWER_FIELDS = ("code", "state", "error", "error_description")  # what the network sends back
@@ -44,6 +49,25 @@ def init_app(app: Flask) -> None:
 
 def _label(network: str) -> str:
     return str(service.NETWORK_LABELS[Network(network)])
+
+
+def _keep_choice(choice: network_oauth.Choice) -> None:
+    """In Redis, not the cookie: an agency's Facebook user may manage dozens of Pages."""
+    key = secrets.token_urlsafe(24)
+    redis_client().setex(CHOICE_REDIS + key, CHOICE_SECONDS, json.dumps(choice.to_dict()))
+    session[CHOICE_KEY] = key
+
+
+def _kept_choice() -> network_oauth.Choice | None:
+    key = session.get(CHOICE_KEY)
+    raw = redis_client().get(CHOICE_REDIS + key) if isinstance(key, str) and key else None
+    return network_oauth.Choice.from_dict(json.loads(raw)) if raw else None
+
+
+def _drop_choice() -> None:
+    key = session.pop(CHOICE_KEY, None)
+    if isinstance(key, str) and key:
+        redis_client().delete(CHOICE_REDIS + key)
 
 
 def _remember(flow: network_oauth.Flow) -> None:
@@ -139,7 +163,7 @@ def agency_callback(agency_slug: str, provider: str):  # noqa: ANN201
         flash(" ".join(_messages(exc.errors)) or _("The channel could not be connected."), "danger")
         return redirect(back)
     if isinstance(outcome, network_oauth.Choice):
-        session[CHOICE_KEY] = outcome.to_dict()
+        _keep_choice(outcome)
         return redirect(url_for("network_connect.choose", client_id=client.id))
     return _connected(outcome, back)
 
@@ -157,7 +181,7 @@ def _connected(channel: Channel, back: str):  # noqa: ANN202
 def choose(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     client = get_manageable_client(g.access, client_id)
     back = url_for("channels.index", client_id=client.id)
-    choice = network_oauth.Choice.from_dict(session.get(CHOICE_KEY) or {})
+    choice = _kept_choice()
     if choice is None or choice.client_id != str(client.id):
         if request.method == "POST":
             flash(_("This sign-in is over. Start connecting the channel again."), "warning")
@@ -172,7 +196,7 @@ def choose(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         except ValidationFailed as exc:
             errors = {"account": _messages(exc.errors)}
         else:
-            session.pop(CHOICE_KEY, None)
+            _drop_choice()
             return _connected(channel, back)
     return render_template(
         "channels/network_choose.html",
