@@ -153,6 +153,9 @@ def _send(connector: Connector, outgoing: Outgoing, claim: engine.Claim, reply: 
         found = connector.find_existing(outgoing)
         if found is not None:
             return found
+    problems = connector.validate(outgoing)  # the network would refuse it: fail, do not send
+    if problems:
+        raise PublishError(ErrorClass.PERMANENT, " ".join(problems))
     try:
         return connector.publish_reply(outgoing) if reply else connector.publish(outgoing)
     except PublishError as exc:

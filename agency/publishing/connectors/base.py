@@ -18,6 +18,7 @@ from typing import ClassVar
 
 import httpx
 
+from agency.content import limits
 from agency.outbound import OutboundClient
 
 
@@ -92,6 +93,7 @@ class Connector:
     """Base class; one subclass per network, registered with :func:`register`."""
 
     network: ClassVar[str]
+    label: ClassVar[str] = "The network"  # in validation messages
     supports_replies: ClassVar[bool] = True
     supports_inbound: ClassVar[bool] = True
 
@@ -104,6 +106,20 @@ class Connector:
         self.settings = settings
         self.http = http
         self.checkpoint = checkpoint
+
+    def validate(self, outgoing: Outgoing) -> list[str]:
+        """Why the network would refuse ``outgoing`` (empty: publishable), checked before any
+        call. By default the editor's own rules (``agency.content.limits``): the network's
+        character count and limit, and Instagram's image; connectors add their own rules."""
+        counted = limits.count(self.network, outgoing.text, self.settings)
+        problems = []
+        if not counted.ok:
+            problems.append(
+                f"{self.label} allows {counted.limit} characters; this text counts {counted.used}."
+            )
+        if limits.needs_image(self.network) and not outgoing.media:
+            problems.append(f"{self.label} needs an image: add one to the post.")
+        return problems
 
     def verify(self) -> AccountInfo:
         """Check the credentials with the network's "who am I" call; raise PublishError."""

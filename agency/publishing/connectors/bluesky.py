@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import httpx
 
 from agency import outbound
+from agency.publishing.connectors import support
 from agency.publishing.connectors.base import (
     AccountInfo,
     Connector,
@@ -67,6 +68,7 @@ def split_uri(uri: str) -> tuple[str, str, str]:
 @register
 class BlueskyConnector(Connector):
     network = "bluesky"
+    label = "Bluesky"
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -189,12 +191,8 @@ class BlueskyConnector(Connector):
         if isinstance(result, BaseException):
             if isinstance(result, PublishError):
                 return result
-            outcome = outbound.classify(result)
-            cls = {
-                outbound.Outcome.RETRY: ErrorClass.RETRYABLE,
-                outbound.Outcome.UNKNOWN: ErrorClass.UNKNOWN_OUTCOME,
-            }.get(outcome, ErrorClass.PERMANENT)
-            return PublishError(cls, f"{self.base}: {result.__class__.__name__}: {result}")
+            error = support.transport_error(result)  # a read sent again is safe: retryable
+            return PublishError(error.error_class, f"{self.base}: {error.message}")
         error, message = _error(result)
         status = result.status_code
         if status == 429:

@@ -37,6 +37,7 @@ RECENT_POSTS = 25
 @register
 class FacebookPageConnector(support.AttemptStart, graph.GraphConnector):
     network = "facebook_page"
+    label = "Facebook"
     started_key = STARTED
 
     @property

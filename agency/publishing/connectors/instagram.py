@@ -68,6 +68,7 @@ def public_media_url(media: MediaFile, settings: dict[str, str]) -> str:
 @register
 class InstagramConnector(support.AttemptStart, graph.GraphConnector):
     network = "instagram"
+    label = "Instagram"
     started_key = STARTED
     poll_seconds = 2.0  # between container status checks
     poll_attempts = 15

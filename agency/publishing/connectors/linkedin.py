@@ -64,6 +64,7 @@ def encode(urn: str) -> str:
 @register
 class LinkedInConnector(support.AttemptStart, Connector):
     network = "linkedin"
+    label = "LinkedIn"
     started_key = STARTED
 
     @property

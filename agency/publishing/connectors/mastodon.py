@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from agency import outbound
+from agency.publishing.connectors import support
 from agency.publishing.connectors.base import (
     AccountInfo,
     Connector,
@@ -49,6 +50,7 @@ def _iso(value: str) -> datetime:
 @register
 class MastodonConnector(Connector):
     network = "mastodon"
+    label = "Mastodon"
 
     @property
     def base(self) -> str:
@@ -133,12 +135,8 @@ class MastodonConnector(Connector):
         if isinstance(result, BaseException):
             if isinstance(result, PublishError):
                 return result
-            outcome = outbound.classify(result)
-            cls = {
-                outbound.Outcome.RETRY: ErrorClass.RETRYABLE,
-                outbound.Outcome.UNKNOWN: ErrorClass.UNKNOWN_OUTCOME,
-            }.get(outcome, ErrorClass.PERMANENT)
-            return PublishError(cls, f"{self.base}: {result.__class__.__name__}: {result}")
+            error = support.transport_error(result)  # a read sent again is safe: retryable
+            return PublishError(error.error_class, f"{self.base}: {error.message}")
         message = _error_message(result)
         status = result.status_code
         if status == 429:

@@ -1,4 +1,4 @@
-"""Helpers the X, Facebook, Instagram and LinkedIn connectors share (not a connector itself).
+"""Helpers the connectors share (not a connector itself).
 
 - ``transport_error``: a transport exception classified as DESIGN.md §7 says (a request that
   may have reached the network is an unknown outcome unless it was a read);

@@ -68,6 +68,7 @@ def signed_headers(secret: str, msg_id: str, body: bytes, now: int | None = None
 @register
 class WebhookConnector(Connector):
     network = "webhook"
+    label = "The webhook"
     supports_inbound = False
 
     def verify(self) -> AccountInfo:

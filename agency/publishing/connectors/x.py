@@ -41,6 +41,7 @@ MAX_INBOUND_PAGES = 5
 @register
 class XConnector(support.AttemptStart, Connector):
     network = "x"
+    label = "X"
     started_key = STARTED
 
     # -- plumbing ----------------------------------------------------------------------------
