@@ -414,3 +414,26 @@ def test_the_operators_apps_come_from_the_environment(tmp_path):
     assert "secret" not in repr(apps["x"])
     with pytest.raises(ConfigError, match="REGIA_LINKEDIN_CLIENT_SECRET"):
         Settings.from_env({"REGIA_INSTANCE_PATH": str(tmp_path), "REGIA_LINKEDIN_CLIENT_ID": "li"})
+
+
+def test_the_health_check_refreshes_an_expired_x_token_instead_of_disconnecting(
+    client, auth, agency, target, x
+):
+    from agency.channels import jobs
+
+    auth.login(owner_of(agency).email)
+    _connect(client, agency, target, "x")
+    (channel,) = _channels(agency)
+    old = _secrets(channel)
+    x.tokens.pop(old["access_token"])  # two hours later: X's access token expired
+    report = jobs.check_channels(str(agency.id))
+    assert report["verified"] == 1 and report["needs_reconnect"] == 0
+    (checked,) = _channels(agency)
+    fresh = _secrets(checked)
+    assert checked.status == "connected" and fresh["access_token"] in x.tokens
+    assert fresh["refresh_token"] != old["refresh_token"]  # rotated, and the new one kept
+    assert fresh["refresh_token"] in x.refresh_tokens
+    # A refresh token revoked too: now the channel needs reconnecting.
+    x.tokens.pop(fresh["access_token"])
+    x.refresh_tokens.pop(fresh["refresh_token"])
+    assert jobs.check_channels(str(agency.id))["needs_reconnect"] == 1

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
@@ -60,15 +60,32 @@ class CheckFailed(Exception):
         return self.error_class in (ErrorClass.AUTH_EXPIRED, ErrorClass.PERMANENT)
 
 
-def check(network: str, settings: Mapping[str, str]) -> AccountInfo | None:
-    """Ask the network who these credentials belong to; None if it has no connector yet."""
+def check(
+    network: str,
+    settings: Mapping[str, str],
+    on_refresh: Callable[[dict[str, str]], None] | None = None,
+) -> AccountInfo | None:
+    """Ask the network who these credentials belong to; None if it has no connector yet.
+
+    ``on_refresh``: given, an expired token is refreshed once where the network allows it
+    (X's access tokens live two hours) and the new secrets handed to it to store.
+    """
     cls = load_connectors().get(network)
     if cls is None:
         return None
     with outbound.client() as http:
         connector = cls(dict(settings), http)
         try:
-            return connector.verify()
+            try:
+                return connector.verify()
+            except PublishError as exc:
+                fresh = None
+                if exc.error_class is ErrorClass.AUTH_EXPIRED and on_refresh is not None:
+                    fresh = connector.refresh_credentials()
+                if not fresh:
+                    raise
+                on_refresh(fresh)  # X rotates refresh tokens: the old one is spent now
+                return connector.verify()
         except PublishError as exc:
             raise CheckFailed(exc.error_class, _short(exc.message)) from exc
         except outbound.OutboundError as exc:

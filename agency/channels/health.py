@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from agency import crypto
 from agency.channels import connect
 from agency.channels.models import Channel, ChannelStatus
 from agency.db import db, utcnow
@@ -36,7 +37,11 @@ class HealthReport:
 def check_channel(channel: Channel, report: HealthReport) -> None:
     """Verify one channel and record the outcome on it (the caller commits)."""
     try:
-        account = connect.check(channel.network, connect.service.connection_settings(channel))
+        account = connect.check(
+            channel.network,
+            connect.service.connection_settings(channel),
+            on_refresh=lambda fresh: _store_secrets(channel, fresh),
+        )
     except connect.CheckFailed as failure:
         channel.checked_at = utcnow()
         channel.check_error = failure.message
@@ -52,6 +57,12 @@ def check_channel(channel: Channel, report: HealthReport) -> None:
         return
     connect.stamp(channel, account)
     report.verified.append(channel.id)
+
+
+def _store_secrets(channel: Channel, fresh: dict[str, str]) -> None:
+    stored = crypto.decrypt_json(channel.credentials_encrypted)
+    channel.credentials_encrypted = crypto.encrypt_json({**stored, **fresh})
+    db.session.commit()  # a rotated refresh token must not be lost with a later failure
 
 
 def check_all(agency_id: uuid.UUID) -> HealthReport:
