@@ -138,7 +138,9 @@ def _secrets(channel: Channel) -> dict:
 
 def test_connect_with_x_saves_a_verified_channel(client, auth, agency, target, x):
     auth.login(owner_of(agency).email)
-    link = _authorize_link(_start(client, agency, target, "x"))
+    started = _start(client, agency, target, "x")
+    assert x.oauth_client_secret not in started.get_data(as_text=True)  # the operator's secret
+    link = _authorize_link(started)
     assert link.startswith(f"{x.url}/i/oauth2/authorize?")
     query = parse_qs(urlsplit(link).query)
     assert query["scope"] == ["tweet.read tweet.write users.read offline.access media.write"]
