@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -248,7 +249,7 @@ def _refused(provider: str, response: httpx.Response | Exception) -> ValidationF
     )
 
 
-def _post_or_get(provider: str, send: Any) -> dict[str, Any]:
+def _post_or_get(provider: str, send: Callable[[], httpx.Response]) -> dict[str, Any]:
     try:
         response = send()
     except Exception as exc:  # noqa: BLE001 - any transport failure is the same answer
