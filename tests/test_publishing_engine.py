@@ -197,6 +197,29 @@ def test_an_attempt_that_died_mid_call_is_looked_up_before_sending_again(app, bl
     assert len(bluesky.posts()) == 1
 
 
+def test_while_one_attempt_holds_the_lease_no_other_attempt_can_claim_the_target(app, bluesky):
+    """Two jobs for one target at once (a sweeper that took a slow job for dead, a duplicate
+    enqueue): the second finds the lease held and does nothing; after the lease, it looks up."""
+    from agency.publishing import engine
+
+    shop = Shop()
+    sky = shop.bluesky(bluesky)
+    post_id = shop.approved_post([sky])
+    target = shop.targets(post_id)[sky]
+    with tenant_context(shop.agency_id):
+        first = engine.claim(target.id, 1)
+        second = engine.claim(target.id, 1)
+    assert first is not None and second is None
+    assert shop.targets(post_id)[sky].attempts == 1
+    with tenant_context(shop.agency_id):
+        state = engine._state(target.id)
+        state.claimed_until = datetime.now(UTC) - timedelta(seconds=1)  # the lease ran out
+        db.session.commit()
+        after = engine.claim(target.id, 1)
+    assert after is not None and after.reconcile_first
+    assert after.idempotency_key == first.idempotency_key
+
+
 def test_the_ticker_sweeps_once_per_slot_however_many_workers_tick(app, mastodon, redis_url):
     from agency.publishing import ticker
 
