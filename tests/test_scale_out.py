@@ -387,7 +387,7 @@ def test_two_web_instances_and_three_workers_publish_1000_posts_exactly_once_thr
     began = time.monotonic()
     run = uuid.uuid4().hex[:8]
     aurora, borealis = desks = [_desk("Aurora", fakes[0]), _desk("Borealis", fakes[1])]
-    token = token_for_desk(aurora)
+    token = _api_token(aurora)
     webs = [fleet.serve(), fleet.serve()]
     workers = [fleet.start() for _ in range(3)]
     for desk in desks:
@@ -505,7 +505,7 @@ def _lap(timings: dict[str, float], name: str, seconds: float) -> None:
     print(f"scale-out: {name}: {seconds:.1f} s (load average {os.getloadavg()[0]:.1f})", flush=True)
 
 
-def token_for_desk(desk: Desk) -> str:
+def _api_token(desk: Desk) -> str:
     from tenants.models import Agency, User
 
     db.session.rollback()
