@@ -8,9 +8,10 @@ no previews the API does not return) and built straight into what ``PostOut`` wo
 
 from __future__ import annotations
 
+import functools
 import uuid
 
-from sqlalchemy import and_, select
+from sqlalchemy import Select, and_, bindparam, select
 
 from agency.channels.models import Channel
 from agency.content import access as seen
@@ -72,23 +73,31 @@ def list_posts_json(
 
 
 def _targets_of(post_ids: list[uuid.UUID]) -> dict[uuid.UUID, list]:
-    """Target rows (with their channel's name, network and settings) by post, by channel name."""
+    """Target rows (with their channel's name, network and settings) by post, by channel name.
+
+    A query of its own: folded into the page's statement as a JSON aggregate, PostgreSQL
+    planned the per-post subquery at 5x the cost of this one."""
     if not post_ids:
         return {}
-    stmt = (
+    out: dict[uuid.UUID, list] = {}
+    for target in db.session.execute(_targets_statement(), {"post_ids": post_ids}):
+        out.setdefault(target.post_id, []).append(target)
+    return out
+
+
+@functools.cache
+def _targets_statement() -> Select:
+    """Built once: 50 post ids go in as one expanding parameter, not 50 coerced literals."""
+    return (
         select(*_TARGET_COLUMNS)
         .select_from(PostTarget)
         .join(
             Channel,
             and_(Channel.agency_id == PostTarget.agency_id, Channel.id == PostTarget.channel_id),
         )
-        .where(PostTarget.post_id.in_(post_ids))
+        .where(PostTarget.post_id.in_(bindparam("post_ids", expanding=True)))
         .order_by(Channel.name, Channel.id)
     )
-    out: dict[uuid.UUID, list] = {}
-    for target in db.session.execute(stmt):
-        out.setdefault(target.post_id, []).append(target)
-    return out
 
 
 def _post(row, targets, agency_side: bool) -> dict:  # noqa: ANN001 - result rows
