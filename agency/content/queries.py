@@ -55,13 +55,30 @@ def list_posts(
     limit: int = PAGE_SIZE,
 ) -> tuple[list[dict], str | None]:
     """One page of visible posts, newest first, as dicts; three queries whatever the size."""
+    rows, next_cursor = post_page(
+        visible_posts(access), access, client_id, status, kind, cursor, limit
+    )
+    return present_rows(access, rows), next_cursor
+
+
+def post_page(
+    stmt: Select,
+    access: Access,
+    client_id: uuid.UUID | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list, str | None]:
+    """One page of ``stmt`` (``visible_posts``, of entities or of columns with ``Post.id`` and
+    ``Post.created_at``) filtered and newest first, and the next page's cursor (or None)."""
     seen.require_see_content(access)
     if status and status not in set(PostStatus):
         raise ValidationFailed({"status": [_("Unknown status.")]}, location="query")
     if kind and kind not in set(PostKind):
         raise ValidationFailed({"kind": [_("Unknown kind.")]}, location="query")
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    stmt = visible_posts(access).order_by(Post.created_at.desc(), Post.id.desc())
+    stmt = stmt.order_by(Post.created_at.desc(), Post.id.desc())
     if client_id is not None:
         stmt = stmt.where(Post.client_id == client_id)
     if status:
@@ -72,16 +89,20 @@ def list_posts(
         when, pid = decode_cursor(cursor)
         stmt = stmt.where(tuple_(Post.created_at, Post.id) < (when, pid))
     rows = db.session.execute(stmt.limit(limit + 1)).all()
-    last = rows[limit - 1][0] if len(rows) > limit else None
-    next_cursor = encode_cursor(aware(last.created_at), last.id) if last else None
-    return present_rows(access, rows[:limit]), next_cursor
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    last = last[0] if isinstance(last[0], Post) else last  # entities, or columns
+    return rows[:limit], encode_cursor(aware(last.created_at), last.id)
 
 
-def visible_posts(access: Access) -> Select:
-    """``SELECT post, revision`` of the posts this user sees, at the revision they see."""
+def visible_posts(access: Access, *columns: object) -> Select:
+    """``SELECT post, revision`` (or ``columns`` of them) of the posts this user sees, at the
+    revision they see."""
     number = seen.shown_revision_number(access)
     return (
-        select(Post, Revision)
+        select(*(columns or (Post, Revision)))
+        .select_from(Post)
         .join(
             Revision,
             and_(
