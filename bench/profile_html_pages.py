@@ -1,6 +1,6 @@
 """In-process cost of the pages bench/pages.py measures, against its bare page.
 
-    .venv/bin/python -m bench.profile_pages [-n 300] [--reseed] [--profile PAGE] [--only PAGE]
+    .venv/bin/python -m bench.profile_html_pages [-n 300] [--reseed] [--profile PAGE] [--only PAGE]
 
 Load-independent guide to the wrk figures of ``bench.pages``: the same seeded database
 (``prepare_database``/``seed``, ``REGIA_BENCH_DATABASE``, ``REGIA_BENCH_REDIS``) and the same
@@ -164,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         from pyinstrument import Profiler
 
         environ = dict(pages_to_time)[args.profile]
-        profiler = Profiler(interval=0.0002)
+        profiler = Profiler(interval=0.001)
         profiler.start()
         for _ in range(args.n):
             call(app, environ)
