@@ -133,15 +133,16 @@ CLIENT_FILTER_STATUSES = (
 )  # fmt: skip
 
 
-def status_names(access: Access) -> dict:
-    """Post states as this user reads them."""
+def status_names(access: Access) -> dict[str, str]:
+    """Post states as this user reads them, translated once (not once a row of a list)."""
     from agency.content.forms import STATUS_LABELS
 
-    return CLIENT_STATUS_LABELS if is_portal_user(access) else STATUS_LABELS
+    labels = CLIENT_STATUS_LABELS if is_portal_user(access) else STATUS_LABELS
+    return {k: str(v) for k, v in labels.items()}
 
 
-def status_choices(access: Access) -> dict:
+def status_choices(access: Access) -> dict[str, str]:
     """Status filter choices: a client user picks among the states they see, in their words."""
     if is_portal_user(access):
-        return {k: CLIENT_STATUS_LABELS[k] for k in CLIENT_FILTER_STATUSES}
+        return {k: str(CLIENT_STATUS_LABELS[k]) for k in CLIENT_FILTER_STATUSES}
     return status_names(access)

@@ -74,7 +74,7 @@ def _waiting_on_me() -> list[dict] | None:
     access = g.get("access")
     if access is None or not access.can(Permission.SEE_CONTENT):
         return None
-    return queries.waiting_on(access, limit=5)
+    return queries.waiting_on(access, limit=5, brief=True)
 
 
 @bp.get("/")
@@ -127,7 +127,7 @@ def calendar(agency_slug: str):  # noqa: ANN201
     start, end = cal.period(view, anchor)
     days = cal.calendar_days(
         g.access, start, end, timezone, client_id=client_id,
-        status=request.args.get("status") or None, channel_id=channel_id,
+        status=request.args.get("status") or None, channel_id=channel_id, brief=True,
     )  # fmt: skip
     step = timedelta(days=7) if view == "week" else timedelta(days=31)
     return render_template(
@@ -146,7 +146,7 @@ def queue(agency_slug: str):  # noqa: ANN201
     """What waits on me: internal review for reviewers, approval for client managers."""
     return render_template(
         "content/queue.html",
-        posts=queries.waiting_on(g.access),
+        posts=queries.waiting_on(g.access, brief=True),
         statuses=portal.status_names(g.access),
         form=DecisionForm(),
     )
