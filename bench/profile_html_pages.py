@@ -8,6 +8,7 @@ environment gunicorn gets, but each page is a direct WSGI call in this process, 
 times after a warm-up, the bare page likewise. The ratio bare/page is what the 2-worker
 gunicorn ratio tends to on a CPU-bound machine. The seeded database is kept between runs (its
 settings in a JSON file beside the system's temp files); ``--reseed`` recreates it.
+``--snapshot DIR`` writes the HTML pages (English and Italian) to diff before/after a change.
 ``--profile NAME`` (a page name as printed, e.g. ``queue``) prints a pyinstrument profile of
 that page's requests; ``--cprofile NAME`` a cProfile table of the top functions.
 """
@@ -116,6 +117,21 @@ def targets(app, state: dict[str, Any]) -> list[tuple[str, dict]]:  # noqa: ANN0
     ]
 
 
+def snapshot(app, pages_to_time: list[tuple[str, dict]], folder: Path) -> None:  # noqa: ANN001
+    """The HTML pages as served, to diff before and after a change (same data, same day)."""
+    import re
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, environ in pages_to_time:
+        if name.startswith("api-"):
+            continue
+        for lang in ("en", "it"):
+            status, body = call(app, {**environ, "HTTP_ACCEPT_LANGUAGE": lang})
+            html = re.sub(r'value="[A-Za-z0-9._-]{60,}"', 'value="CSRF"', body.decode())
+            (folder / f"{name}-{lang}.html").write_text(html)
+            print(f"{name}-{lang}.html {status}")
+
+
 def timed(app, environ: dict, n: int) -> tuple[float, float]:  # noqa: ANN001
     """Medians of ``n`` requests after a short warm-up, in ms: wall clock, and this process's
     CPU time (steadier on a loaded machine; leaves out the database server's share)."""
@@ -141,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", help="pyinstrument profile of this page")
     parser.add_argument("--cprofile", help="cProfile top functions of this page")
     parser.add_argument("--lang", default="", help="Accept-Language for the pages (e.g. it)")
+    parser.add_argument(
+        "--snapshot", type=Path, help="write each HTML page (en, it; CSRF tokens masked) here"
+    )
     args = parser.parse_args(argv)
     state = _environment(args.reseed, args.posts)
     os.environ.update(state["env"])
@@ -154,6 +173,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.lang:
         for _name, environ in pages_to_time:
             environ["HTTP_ACCEPT_LANGUAGE"] = args.lang
+    if args.snapshot:
+        snapshot(app, pages_to_time, args.snapshot)
+        return 0
     if args.only:
         pages_to_time = [(name, env) for name, env in pages_to_time if name in args.only]
     bare_environ = _environ("/rows", {"User-Agent": pages.USER_AGENT})

@@ -148,7 +148,6 @@ def queue(agency_slug: str):  # noqa: ANN201
         "content/queue.html",
         posts=queries.waiting_on(g.access, brief=True),
         statuses=portal.status_names(g.access),
-        form=DecisionForm(),
     )
 
 

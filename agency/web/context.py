@@ -8,9 +8,10 @@ from dataclasses import dataclass
 
 from babel import Locale
 from flask import Flask, Response, current_app, g, request, send_from_directory, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 from tenants.permissions import Permission
 
@@ -158,7 +159,13 @@ def _template_helpers() -> dict:
             items.append({"url": url, "label": item.label, "current": current})
         return items
 
+    # The templates' _() and ngettext() with this render's catalogue looked up once, not once a
+    # string (flask-babel's installed callables find the locale and catalogue on every call);
+    # the same newstyle wrappers Jinja puts around flask-babel's, so the output is identical.
+    translations = get_translations()
     return {
+        "gettext": _make_new_gettext(translations.ugettext),
+        "ngettext": _make_new_ngettext(translations.ungettext),
         "current_locale": str(get_locale() or "en"),
         "user_agencies": user_agencies,
         "nav_items": nav_items,
