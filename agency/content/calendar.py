@@ -17,6 +17,7 @@ from agency.content import access as seen
 from agency.content.models import Post, PostStatus, PostTarget, Revision, aware
 from agency.content.queries import present_rows, summary, visible_posts, visible_summaries
 from agency.db import db
+from tenants.models import ClientCompany
 from tenants.permissions import Access
 
 MAX_POSTS = 2000  # a month of a busy agency; more is a filter's job
@@ -26,6 +27,18 @@ MAX_POSTS = 2000  # a month of a busy agency; more is a filter's job
 class Day:
     day: date
     posts: list[dict]
+
+
+def client_choices(access: Access, limit: int = 100) -> list:
+    """The calendar's client filter: (id, name, timezone) rows of the clients ``list_clients``
+    would list first, in its order; plain rows, not whole client entities."""
+    stmt = select(ClientCompany.id, ClientCompany.name, ClientCompany.timezone).order_by(
+        ClientCompany.name, ClientCompany.id
+    )
+    visible = access.visible_client_ids()
+    if visible is not None:
+        stmt = stmt.where(ClientCompany.id.in_(visible))
+    return list(db.session.execute(stmt.limit(limit)))
 
 
 def period(view: str, anchor: date) -> tuple[date, date]:

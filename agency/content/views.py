@@ -121,7 +121,7 @@ def calendar(agency_slug: str):  # noqa: ANN201
         )
     except ValueError:
         return redirect(url_for("content.calendar"))
-    clients, _next = list_clients(g.access, limit=100)
+    clients = cal.client_choices(g.access, limit=100)
     client = next((c for c in clients if c.id == client_id), None)
     timezone = client.timezone if client else g.agency.timezone
     start, end = cal.period(view, anchor)
