@@ -59,7 +59,7 @@ def portal_home(access: Access, local_today: Callable[[str], date]) -> PortalHom
         clients=clients,
         approver=approver,
         waiting=_waiting(access, approver),
-        week=cal.calendar_days(access, start, end, timezone),
+        week=cal.calendar_days(access, start, end, timezone, brief=True),
         timezone=timezone,
         comments=_shared_comments(access),
         published=_published(access),
@@ -141,8 +141,10 @@ def status_names(access: Access) -> dict[str, str]:
     return {k: str(v) for k, v in labels.items()}
 
 
-def status_choices(access: Access) -> dict[str, str]:
-    """Status filter choices: a client user picks among the states they see, in their words."""
+def status_choices(access: Access, names: dict[str, str] | None = None) -> dict[str, str]:
+    """Status filter choices: a client user picks among the states they see, in their words
+    (``names``: this user's ``status_names``, if the caller has them already)."""
+    names = status_names(access) if names is None else names
     if is_portal_user(access):
-        return {k: str(CLIENT_STATUS_LABELS[k]) for k in CLIENT_FILTER_STATUSES}
-    return status_names(access)
+        return {k: names[k] for k in CLIENT_FILTER_STATUSES}
+    return names

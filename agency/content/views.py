@@ -93,6 +93,7 @@ def index(agency_slug: str):  # noqa: ANN201
     except PermissionDenied:
         abort(403)
     clients, _next = list_clients(g.access, limit=100)
+    names = portal.status_names(g.access)
     return render_template(
         "content/list.html",
         posts=posts,
@@ -100,8 +101,8 @@ def index(agency_slug: str):  # noqa: ANN201
         clients={c.id: c for c in clients},
         client_id=client_id,
         status=request.args.get("status") or None,
-        statuses=portal.status_choices(g.access),
-        status_names=portal.status_names(g.access),
+        statuses=portal.status_choices(g.access, names),
+        status_names=names,
         draftable=[c for c in clients if g.access.can(Permission.DRAFT_CONTENT, c.id)],
         can_manage=client_id is not None and g.access.can(Permission.MANAGE_CLIENTS, client_id),
     )
@@ -130,11 +131,12 @@ def calendar(agency_slug: str):  # noqa: ANN201
         status=request.args.get("status") or None, channel_id=channel_id, brief=True,
     )  # fmt: skip
     step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    names = portal.status_names(g.access)
     return render_template(
         "content/calendar.html", days=days, view=view, start=start, end=end,
         previous=(start - step).isoformat(), following=(start + step).isoformat(),
-        clients=clients, client=client, timezone=timezone, statuses=portal.status_choices(g.access),
-        status_names=portal.status_names(g.access),
+        clients=clients, client=client, timezone=timezone,
+        statuses=portal.status_choices(g.access, names), status_names=names,
         status=request.args.get("status") or None,
         channels=_channels(client.id) if client else [], channel_id=channel_id,
     )  # fmt: skip
