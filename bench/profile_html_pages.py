@@ -132,20 +132,29 @@ def snapshot(app, pages_to_time: list[tuple[str, dict]], folder: Path) -> None: 
             print(f"{name}-{lang}.html {status}")
 
 
-def timed(app, environ: dict, n: int) -> tuple[float, float]:  # noqa: ANN001
-    """Medians of ``n`` requests after a short warm-up, in ms: wall clock, and this process's
-    CPU time (steadier on a loaded machine; leaves out the database server's share)."""
-    for _ in range(10):
-        status, body = call(app, environ)
-        if not status.startswith("200"):
-            raise RuntimeError(f"{environ['PATH_INFO']} answered {status}: {body[:300]!r}")
-    wall, cpu = [], []
-    for _ in range(n):
-        started, started_cpu = time.perf_counter(), time.thread_time()
-        call(app, environ)
-        cpu.append(time.thread_time() - started_cpu)
-        wall.append(time.perf_counter() - started)
-    return statistics.median(wall) * 1000, statistics.median(cpu) * 1000
+def timed(apps: dict[str, tuple], n: int) -> dict[str, tuple[float, float]]:
+    """Medians of ``n`` requests of each page after a short warm-up, in ms: wall clock, and
+    this process's CPU time (steadier on a loaded machine; leaves out the database server's
+    share). The pages take turns, ten requests at a time, so that a shared machine's load
+    falls on all of them alike. ``apps``: name -> (WSGI app, environ)."""
+    for app, environ in apps.values():
+        for _ in range(10):
+            status, body = call(app, environ)
+            if not status.startswith("200"):
+                raise RuntimeError(f"{environ['PATH_INFO']} answered {status}: {body[:300]!r}")
+    wall: dict[str, list[float]] = {name: [] for name in apps}
+    cpu: dict[str, list[float]] = {name: [] for name in apps}
+    for _ in range(0, n, 10):
+        for name, (app, environ) in apps.items():
+            for _ in range(10):
+                started, started_cpu = time.perf_counter(), time.thread_time()
+                call(app, environ)
+                cpu[name].append(time.thread_time() - started_cpu)
+                wall[name].append(time.perf_counter() - started)
+    return {
+        name: (statistics.median(wall[name]) * 1000, statistics.median(cpu[name]) * 1000)
+        for name in apps
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,10 +188,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         pages_to_time = [(name, env) for name, env in pages_to_time if name in args.only]
     bare_environ = _environ("/rows", {"User-Agent": pages.USER_AGENT})
-    floor, floor_cpu = timed(bare, bare_environ, args.n)
+    results = timed(
+        {"bare": (bare, bare_environ), **{name: (app, env) for name, env in pages_to_time}}, args.n
+    )
+    floor, floor_cpu = results.pop("bare")
     print(f"{'page':14}{'wall ms':>9}{'bare':>7}{'ratio':>7}{'cpu ms':>9}{'bare':>7}{'ratio':>7}")
-    for name, environ in pages_to_time:
-        ms, cpu = timed(app, environ, args.n)
+    for name, (ms, cpu) in results.items():
         print(
             f"{name:14}{ms:9.2f}{floor:7.2f}{floor / ms:7.2f}"
             f"{cpu:9.2f}{floor_cpu:7.2f}{floor_cpu / cpu:7.2f}",
