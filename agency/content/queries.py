@@ -115,6 +115,29 @@ def visible_posts(access: Access, *columns: object) -> Select:
     )
 
 
+def visible_summaries(access: Access) -> Select:
+    """``visible_posts`` reduced to the columns the queue, calendar and dashboard show: one
+    plain row a post, no entities, targets, character counts or previews to build."""
+    return visible_posts(access).with_only_columns(
+        Post.id, Post.client_id, Post.kind, Post.status, Post.approval_deadline,
+        Revision.number, Revision.body, Revision.scheduled_at,
+    )  # fmt: skip
+
+
+def summary(row) -> dict:  # noqa: ANN001 - a row of ``visible_summaries``
+    """A post as the list pages show it: the keys of ``present`` they read, same values."""
+    return {
+        "id": row.id,
+        "client_id": row.client_id,
+        "kind": row.kind,
+        "status": row.status,
+        "body": row.body,
+        "scheduled_at": aware(row.scheduled_at),
+        "revision": row.number,
+        "approval_deadline": aware(row.approval_deadline),
+    }
+
+
 def present_rows(access: Access, rows: list) -> list[dict]:  # noqa: ANN001
     """(post, revision) rows as dicts, with their targets in one more query."""
     targets = _targets_of([post.id for post, _rev in rows])
@@ -194,10 +217,10 @@ def present_post(access: Access, post: Post) -> dict:
     return present(access, post, rev, _targets_of([post.id]).get(post.id, []))
 
 
-def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
+def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE, *, brief: bool = False) -> list[dict]:
     """Posts awaiting this user: internal review for reviewers, the client step for client
     managers, changes requested on the author's own posts; soonest scheduled first. A constant
-    number of queries."""
+    number of queries. ``brief``: ``summary`` dicts (no targets), for pages that show no more."""
     from agency.content.policy import effective_policy
     from tenants.models import ClientCompany, Role
     from tenants.permissions import Permission
@@ -221,7 +244,7 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
     if not parts:
         return []
     stmt = (
-        visible_posts(access)
+        (visible_summaries(access) if brief else visible_posts(access))
         .where(or_(*parts))
         .order_by(Post.scheduled_at.asc().nulls_last(), Post.created_at, Post.id)
         .limit(limit)
@@ -234,9 +257,9 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
                 if access.user.id in effective_policy(c, kind.value).approver_ids:
                     mine.add((c.id, kind.value))
         rows = [
-            (post, rev)
-            for post, rev in rows
-            if post.status != PostStatus.AWAITING_CLIENT.value
+            row
+            for row in rows
+            if (post := row if brief else row[0]).status != PostStatus.AWAITING_CLIENT.value
             or (post.client_id, post.kind) in mine
         ]
-    return present_rows(access, rows)
+    return [summary(row) for row in rows] if brief else present_rows(access, rows)
