@@ -54,18 +54,19 @@ def sweep_due(agency_id: uuid.UUID | None) -> dict[str, int]:
     return service.sweep()
 
 
-_ssl_context = None
+_in_worker = False
 
 
 def warm() -> None:
-    """Import every connector and build the TLS context once, in the worker's main process,
-    so each forked work horse starts with them instead of paying for them per job."""
-    global _ssl_context
-    load()
-    if _ssl_context is None:
-        import httpx
+    """In the worker's main process, before any job: import every connector, build the TLS
+    context and configure the mappers once, and let jobs share one keep-alive HTTP client."""
+    global _in_worker
+    from sqlalchemy.orm import configure_mappers
 
-        _ssl_context = httpx.create_ssl_context(trust_env=False)
+    load()
+    outbound.tls_context()
+    configure_mappers()
+    _in_worker = True
 
 
 def _connector(channel: Channel, claim: engine.Claim | None = None) -> Connector | None:
@@ -73,7 +74,9 @@ def _connector(channel: Channel, claim: engine.Claim | None = None) -> Connector
     if cls is None:
         return None
     checkpoint = (lambda k, v: engine.checkpoint(claim, k, v)) if claim else (lambda k, v: None)
-    http = outbound.client(verify=_ssl_context) if _ssl_context else outbound.client()
+    # A worker reuses connections to a network from job to job; elsewhere (the test suite's
+    # in-process jobs, whose fakes come and go) each job gets its own client.
+    http = outbound.shared_client() if _in_worker else outbound.client()
     connector = cls(connection_settings(channel), http, checkpoint)
     if hasattr(connector, "sessions"):
         connector.sessions = RedisSessionStore(channel.id)
