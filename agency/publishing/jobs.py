@@ -105,12 +105,13 @@ def build_outgoing(post: Post, rev: Revision, channel: Channel, claim: engine.Cl
 
 
 def _attempt(claim: engine.Claim) -> str:
-    channel = db.session.scalar(select(Channel).where(Channel.id == claim.channel_id))
-    post = db.session.scalar(select(Post).where(Post.id == claim.post_id))
-    rev = db.session.scalar(
-        select(Revision).where(Revision.post_id == claim.post_id, Revision.number == claim.revision)
-    )
-    assert channel is not None and post is not None and rev is not None
+    channel, post, rev = db.session.execute(  # one round trip, not three
+        select(Channel, Post, Revision)
+        .select_from(Post)
+        .join(Revision, (Revision.post_id == Post.id) & (Revision.number == claim.revision))
+        .join(Channel, Channel.id == claim.channel_id)
+        .where(Post.id == claim.post_id)
+    ).one()
     ids = (post.id, post.agency_id)
     connector = _connector(channel, claim)
     if connector is None:
