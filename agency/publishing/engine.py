@@ -130,11 +130,20 @@ def _win_lease(state: PublishState, now: datetime) -> bool:
     return True
 
 
-def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Claim | None:
-    """Claim ``target_id`` for one attempt at ``revision``; None when there is nothing to do.
+@dataclass
+class NotDue:
+    """What a claim too early hands back: when the target is due (the post's time, or the
+    end of its backoff)."""
+
+    at: datetime
+
+
+def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Claim | NotDue | None:
+    """Claim ``target_id`` for one attempt at ``revision``; None when there is nothing to do,
+    ``NotDue`` when the post's time or the backoff has not come yet.
 
     Nothing to do: the target is gone, published or failed; the post was edited (another
-    revision), is no longer scheduled, or not due; backoff not over; another attempt holds it.
+    revision), is no longer scheduled; another attempt holds it.
     """
     now = utcnow()
     target = lock_target(target_id)
@@ -148,14 +157,18 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
         or post.approved_revision != revision
         or post.revision != revision
         or post.scheduled_at is None
-        or aware(post.scheduled_at) > now + EARLY_TOLERANCE
     ):
         db.session.rollback()
         return None
+    if aware(post.scheduled_at) > now + EARLY_TOLERANCE:
+        due = aware(post.scheduled_at)
+        db.session.rollback()
+        return NotDue(due)
     state = ensure_state(target, revision)
     if state.next_attempt_at is not None and aware(state.next_attempt_at) > now + EARLY_TOLERANCE:
+        due = aware(state.next_attempt_at)
         db.session.rollback()
-        return None
+        return NotDue(due)
     db.session.flush()
     if not _win_lease(state, now):
         db.session.rollback()
