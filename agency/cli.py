@@ -55,9 +55,8 @@ def db_downgrade(revision: str) -> None:
 @with_appcontext
 def worker_command(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> None:
     """Run an RQ worker (with the scheduler) on the publish, default, mail and billing queues."""
-    from rq import SimpleWorker, Worker
-
     from agency.jobs import QUEUES, redis_client
+    from agency.worker import ForkingWorker, InProcessWorker
 
     names = list(queues) or list(QUEUES)
     unknown = sorted(set(names) - set(QUEUES))
@@ -70,7 +69,7 @@ def worker_command(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> 
     # Jobs run in this process by default: its database and Redis connections, TLS context,
     # compiled SQL and HTTP keep-alive serve job after job (README, "Publishing and workers").
     # Job timeouts still apply (SIGALRM); --fork-per-job isolates each job in a work horse.
-    worker_class = Worker if fork_per_job else SimpleWorker
+    worker_class = ForkingWorker if fork_per_job else InProcessWorker
     worker = worker_class(names, connection=redis_client())
     if not burst:
         ticker.start(current_app._get_current_object())  # the sweeper, every minute

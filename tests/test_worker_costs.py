@@ -53,6 +53,7 @@ def test_the_worker_runs_jobs_in_its_process_unless_asked_to_fork(runner, monkey
     from rq import SimpleWorker, Worker
 
     from agency.publishing import jobs as publishing_jobs
+    from agency.worker import ForkingWorker, InProcessWorker
 
     used = []
 
@@ -64,5 +65,17 @@ def test_the_worker_runs_jobs_in_its_process_unless_asked_to_fork(runner, monkey
     monkeypatch.setattr(publishing_jobs, "_in_worker", False)
     assert runner.invoke(args=["worker", "--burst"]).exit_code == 0
     assert runner.invoke(args=["worker", "--burst", "--fork-per-job"]).exit_code == 0
-    assert used == [(SimpleWorker, True, True), (Worker, True, True)]
+    assert used == [(InProcessWorker, True, True), (ForkingWorker, True, True)]
+    assert issubclass(InProcessWorker, SimpleWorker) and issubclass(ForkingWorker, Worker)
     assert publishing_jobs._in_worker  # jobs then share one keep-alive HTTP client
+
+
+def test_the_workers_scheduler_ticks_four_times_a_second(app):
+    from agency.jobs import redis_client
+    from agency.worker import SCHEDULER_INTERVAL_SECONDS, InProcessWorker, QuickTickScheduler
+
+    worker = InProcessWorker(["publish"], connection=redis_client())
+    worker._start_scheduler(burst=True)  # what work(with_scheduler=True) calls first
+    assert isinstance(worker.scheduler, QuickTickScheduler)
+    assert SCHEDULER_INTERVAL_SECONDS <= 0.25  # RQ's own tick (1 s) made posts up to 1 s late
+    assert isinstance(worker.scheduler.interval, int)  # RQ's lock TTLs: whole seconds
