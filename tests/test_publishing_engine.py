@@ -242,3 +242,21 @@ def test_the_ticker_enqueues_the_channel_health_check_once_per_interval(app, red
     assert ticker.tick_health(now) is True  # the first worker of the interval enqueues it
     assert [ticker.tick_health(now + 60) for _ in range(2)] == [False, False]
     assert ticker.tick_health(now + HEALTH_INTERVAL_SECONDS) is True  # the next interval
+
+
+def test_a_job_started_within_a_second_of_its_time_waits_and_publishes_instead_of_skipping(
+    app, mastodon
+):
+    # RQ stores a scheduled job's time in whole seconds: a post due at 12:00:00.9 is moved to
+    # the queue at 12:00:00.0. Skipping it would leave the post to the next sweep (a minute).
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    soon = shop.approved_post([toots], "Due in 0.9 s", due_in=0.9)
+    due = shop.post(soon).scheduled_at.timestamp()
+    assert run_publish(shop, soon) == ["published"]
+    assert mastodon.calls("POST", "/api/v1/statuses")[0].at >= due - 0.5  # not early
+    later = shop.approved_post([toots], "Due in 5 s", due_in=5)
+    started = time.monotonic()
+    assert run_publish(shop, later) == ["skipped"]  # far too early: no waiting in a worker
+    assert time.monotonic() - started < 1.0
+    assert len(mastodon.statuses) == 1
