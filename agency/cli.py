@@ -47,12 +47,16 @@ def db_downgrade(revision: str) -> None:
 @click.command("worker")
 @click.option("--queue", "queues", multiple=True, help="Queues to listen on (default: all).")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
+@click.option(
+    "--fork-per-job",
+    is_flag=True,
+    help="Run each job in a forked work horse (RQ's Worker) instead of in the worker process.",
+)
 @with_appcontext
-def worker_command(queues: tuple[str, ...], burst: bool) -> None:
+def worker_command(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> None:
     """Run an RQ worker (with the scheduler) on the publish, default, mail and billing queues."""
-    from rq import Worker
-
     from agency.jobs import QUEUES, redis_client
+    from agency.worker import ForkingWorker, InProcessWorker
 
     names = list(queues) or list(QUEUES)
     unknown = sorted(set(names) - set(QUEUES))
@@ -61,9 +65,12 @@ def worker_command(queues: tuple[str, ...], burst: bool) -> None:
     from agency.publishing import jobs as publishing_jobs
     from agency.publishing import ticker
 
-    publishing_jobs.warm()  # imported once here, not in every forked work horse
-
-    worker = Worker(names, connection=redis_client())
+    publishing_jobs.warm()  # once, in this process: not again in every job (or work horse)
+    # Jobs run in this process by default: its database and Redis connections, TLS context,
+    # compiled SQL and HTTP keep-alive serve job after job (README, "Publishing and workers").
+    # Job timeouts still apply (SIGALRM); --fork-per-job isolates each job in a work horse.
+    worker_class = ForkingWorker if fork_per_job else InProcessWorker
+    worker = worker_class(names, connection=redis_client())
     if not burst:
         ticker.start(current_app._get_current_object())  # the sweeper, every minute
     worker.work(burst=burst, with_scheduler=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -138,6 +139,13 @@ class Database:
         self._engines: dict[str, Engine] = {}
         self._default: Engine | None = None
         self.session = scoped_session(sessionmaker(class_=_AppBoundSession, expire_on_commit=False))
+        self._fork_hook = False
+
+    def _forget_inherited_connections(self) -> None:
+        """In a forked child (RQ's scheduler, a work horse): open fresh connections, and never
+        close or reuse the parent's, which the parent may be using (SQLAlchemy's advice)."""
+        for engine in self._engines.values():
+            engine.dispose(close=False)
 
     @property
     def engine(self) -> Engine | None:
@@ -172,6 +180,9 @@ class Database:
         return engine
 
     def init_app(self, app) -> None:  # noqa: ANN001 - flask.Flask
+        if not self._fork_hook:
+            self._fork_hook = True
+            os.register_at_fork(after_in_child=self._forget_inherited_connections)
         engine = self._engine_for(app.config["REGIA"].database_url)
         app.extensions["regia_db_engine"] = engine
         if self._default is None:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Row, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import Row, Select, String, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -29,6 +29,18 @@ from tenants.scoping import ALL_TENANTS, SETS_RLS, rls_set_by_statement
 # The identity query reads staff_assignments (a tenant table) for an agency that is not in
 # context yet: it names the agency itself and, on PostgreSQL, RLS binds it all the same.
 _OPTIONS = {ALL_TENANTS: True, SETS_RLS: True}
+
+# The statements are built once per dialect (building one costs more Python than running
+# it): their values are bound parameters, and SQLAlchemy's compiled cache does the rest.
+_STATEMENTS: dict[tuple[str, str], Select] = {}
+
+
+def _statement(kind: str, build) -> Select:  # noqa: ANN001 - a function of no arguments
+    key = (kind, "postgresql" if db.is_postgresql else "other")
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build()
+    return stmt
 
 
 class AgencyLink(NamedTuple):
@@ -111,7 +123,24 @@ def resolve_api_identity(
 ) -> tuple[ApiToken, Access] | None:
     """A live token and the access it grants, or None; one statement."""
     now = now or utcnow()
-    stmt = (
+    stmt = _statement("api", _api_statement)
+    params = {"token_hash": token_hash, "now": now}
+    rows = db.session.execute(stmt, params, execution_options=_OPTIONS).all()
+    if not rows:
+        return None
+    token, user, agency = rows[0].ApiToken, rows[0].User, rows[0].Agency
+    rls_set_by_statement(db.session(), agency.id if db.is_postgresql else None)
+    # The WHERE clause decided; these repeat it in Python so a wrong query cannot widen it.
+    expired = token.expires_at is not None and token.expires_at <= now
+    if token.revoked_at is not None or expired or not user.active:
+        refuse_identity()
+        return None
+    return token, _access(user, agency, rows)
+
+
+def _api_statement() -> Select:
+    """A token's row per live membership, with its user and agency (``resolve_api_identity``)."""
+    return (
         select(_rls_column(Agency.id), ApiToken, User, Agency, *_membership_columns())
         .select_from(ApiToken)
         .join(User, User.id == ApiToken.user_id)
@@ -125,23 +154,12 @@ def resolve_api_identity(
             ),
         )
         .where(
-            ApiToken.token_hash == token_hash,
+            ApiToken.token_hash == bindparam("token_hash"),
             ApiToken.revoked_at.is_(None),
-            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+            or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > bindparam("now")),
             User.active.is_(True),
         )
     )
-    rows = db.session.execute(stmt, execution_options=_OPTIONS).all()
-    if not rows:
-        return None
-    token, user, agency = rows[0].ApiToken, rows[0].User, rows[0].Agency
-    rls_set_by_statement(db.session(), agency.id if db.is_postgresql else None)
-    # The WHERE clause decided; these repeat it in Python so a wrong query cannot widen it.
-    expired = token.expires_at is not None and token.expires_at <= now
-    if token.revoked_at is not None or expired or not user.active:
-        refuse_identity()
-        return None
-    return token, _access(user, agency, rows)
 
 
 def resolve_session_identity(
@@ -153,20 +171,44 @@ def resolve_session_identity(
     None when the session is unknown or revoked or the user inactive; access None when
     they are signed in but no live member of that agency. One statement either way.
     """
-    session_live = and_(
-        User.id == user_id,
-        UserSession.id == session_id,
+    params = {"user_id": user_id, "session_id": session_id}
+    if agency_slug is None:
+        user = db.session.scalar(_statement("session_user", _session_user_statement), params)
+        return None if user is None else (user, None, None)
+    stmt = _statement("session", _session_statement)
+    params["agency_slug"] = agency_slug
+    rows = db.session.execute(stmt, params, execution_options=_OPTIONS).all()
+    if not rows:
+        return None
+    user, agency = rows[0].User, rows[0].Agency
+    if db.is_postgresql:  # the statement set it: to the agency, or to '' for a non-member
+        rls_set_by_statement(db.session(), agency.id if agency is not None else None)
+    links = _agency_links(rows[0].my_agencies)
+    if agency is None:
+        return user, None, links
+    return user, _access(user, agency, rows), links
+
+
+def _session_live() -> ColumnElement[bool]:
+    return and_(
+        User.id == bindparam("user_id"),
+        UserSession.id == bindparam("session_id"),
         UserSession.revoked_at.is_(None),
         User.active.is_(True),
     )
-    if agency_slug is None:
-        user = db.session.scalar(
-            select(User).join(UserSession, UserSession.user_id == User.id).where(session_live)
-        )
-        return None if user is None else (user, None, None)
-    slug_agency = select(Agency.id).where(Agency.slug == agency_slug).scalar_subquery()
+
+
+def _session_user_statement() -> Select:
+    """The user of a live session, outside any agency (``resolve_session_identity``)."""
+    return select(User).join(UserSession, UserSession.user_id == User.id).where(_session_live())
+
+
+def _session_statement() -> Select:
+    """The user of a live session with their access to the agency ``agency_slug`` names and
+    the switcher's agencies (``resolve_session_identity``)."""
+    slug_agency = select(Agency.id).where(Agency.slug == bindparam("agency_slug")).scalar_subquery()
     member_agency = case((Membership.id.is_not(None), Agency.id), else_=None)
-    stmt = (
+    return (
         select(_rls_column(member_agency), User, Agency, *_membership_columns())
         .add_columns(_agencies_column())
         .select_from(User)
@@ -180,15 +222,5 @@ def resolve_session_identity(
             ),
         )
         .outerjoin(Agency, Agency.id == Membership.agency_id)
-        .where(session_live)
+        .where(_session_live())
     )
-    rows = db.session.execute(stmt, execution_options=_OPTIONS).all()
-    if not rows:
-        return None
-    user, agency = rows[0].User, rows[0].Agency
-    if db.is_postgresql:  # the statement set it: to the agency, or to '' for a non-member
-        rls_set_by_statement(db.session(), agency.id if agency is not None else None)
-    links = _agency_links(rows[0].my_agencies)
-    if agency is None:
-        return user, None, links
-    return user, _access(user, agency, rows), links

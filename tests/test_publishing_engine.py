@@ -197,6 +197,29 @@ def test_an_attempt_that_died_mid_call_is_looked_up_before_sending_again(app, bl
     assert len(bluesky.posts()) == 1
 
 
+def test_while_one_attempt_holds_the_lease_no_other_attempt_can_claim_the_target(app, bluesky):
+    """Two jobs for one target at once (a sweeper that took a slow job for dead, a duplicate
+    enqueue): the second finds the lease held and does nothing; after the lease, it looks up."""
+    from agency.publishing import engine
+
+    shop = Shop()
+    sky = shop.bluesky(bluesky)
+    post_id = shop.approved_post([sky])
+    target = shop.targets(post_id)[sky]
+    with tenant_context(shop.agency_id):
+        first = engine.claim(target.id, 1)
+        second = engine.claim(target.id, 1)
+    assert first is not None and second is None
+    assert shop.targets(post_id)[sky].attempts == 1
+    with tenant_context(shop.agency_id):
+        state = engine._state(target.id)
+        state.claimed_until = datetime.now(UTC) - timedelta(seconds=1)  # the lease ran out
+        db.session.commit()
+        after = engine.claim(target.id, 1)
+    assert after is not None and after.reconcile_first
+    assert after.idempotency_key == first.idempotency_key
+
+
 def test_the_ticker_sweeps_once_per_slot_however_many_workers_tick(app, mastodon, redis_url):
     from agency.publishing import ticker
 
@@ -219,3 +242,21 @@ def test_the_ticker_enqueues_the_channel_health_check_once_per_interval(app, red
     assert ticker.tick_health(now) is True  # the first worker of the interval enqueues it
     assert [ticker.tick_health(now + 60) for _ in range(2)] == [False, False]
     assert ticker.tick_health(now + HEALTH_INTERVAL_SECONDS) is True  # the next interval
+
+
+def test_a_job_started_within_a_second_of_its_time_waits_and_publishes_instead_of_skipping(
+    app, mastodon
+):
+    # RQ stores a scheduled job's time in whole seconds: a post due at 12:00:00.9 is moved to
+    # the queue at 12:00:00.0. Skipping it would leave the post to the next sweep (a minute).
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    soon = shop.approved_post([toots], "Due in 0.9 s", due_in=0.9)
+    due = shop.post(soon).scheduled_at.timestamp()
+    assert run_publish(shop, soon) == ["published"]
+    assert mastodon.calls("POST", "/api/v1/statuses")[0].at >= due - 0.5  # not early
+    later = shop.approved_post([toots], "Due in 5 s", due_in=5)
+    started = time.monotonic()
+    assert run_publish(shop, later) == ["skipped"]  # far too early: no waiting in a worker
+    assert time.monotonic() - started < 1.0
+    assert len(mastodon.statuses) == 1

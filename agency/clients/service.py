@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import Row, Select, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from agency import audit
@@ -99,10 +99,30 @@ def list_clients(
     access: Access, *, status: str | None = None, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[ClientCompany], str | None]:
     """One page of visible clients ordered by name, and the cursor of the next page (or None)."""
+    rows, next_cursor = _page(select(ClientCompany), access, status, cursor, limit)
+    return [row[0] for row in rows], next_cursor
+
+
+#: What the API shows of a client (``ClientOut``): read as plain rows, no ORM objects.
+LISTED_COLUMNS = ("id", "name", "status", "created_at", *EDITABLE_FIELDS[1:])
+
+
+def list_client_rows(
+    access: Access, *, status: str | None = None, cursor: str | None = None, limit: int = PAGE_SIZE
+) -> tuple[list, str | None]:
+    """``list_clients`` as rows of ``LISTED_COLUMNS`` (the API list: no ORM objects to build)."""
+    columns = [getattr(ClientCompany, name) for name in LISTED_COLUMNS]
+    return _page(select(*columns), access, status, cursor, limit)
+
+
+def _page(
+    stmt: Select, access: Access, status: str | None, cursor: str | None, limit: int
+) -> tuple[list[Row], str | None]:
+    """The page's rows (at most ``limit``) and the next page's cursor (or None)."""
     if status and status not in set(ClientStatus):
         raise ValidationFailed({"status": [_("Unknown status.")]}, location="query")
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    stmt = select(ClientCompany).order_by(ClientCompany.name, ClientCompany.id)
+    stmt = stmt.order_by(ClientCompany.name, ClientCompany.id)
     visible = access.visible_client_ids()
     if visible is not None:
         stmt = stmt.where(ClientCompany.id.in_(visible))
@@ -111,11 +131,12 @@ def list_clients(
     if cursor:
         name, cid = _decode_cursor(cursor)
         stmt = stmt.where(tuple_(ClientCompany.name, ClientCompany.id) > (name, cid))
-    rows = list(db.session.scalars(stmt.limit(limit + 1)))
-    next_cursor = (
-        encode_cursor(rows[limit - 1].name, rows[limit - 1].id) if len(rows) > limit else None
-    )
-    return rows[:limit], next_cursor
+    rows = db.session.execute(stmt.limit(limit + 1)).all()
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    last = last[0] if isinstance(last[0], ClientCompany) else last  # an entity, or columns
+    return rows[:limit], encode_cursor(last.name, last.id)
 
 
 # -- create / edit ------------------------------------------------------------------------

@@ -42,6 +42,7 @@ def index(agency_slug: str):  # noqa: ANN201
         next_cursor=next_cursor,
         status=status,
         statuses=list(ClientStatus),
+        status_names={s.value: str(STATUS_LABELS[s.value]) for s in ClientStatus},  # once a page
         can_manage=g.access.can(Permission.MANAGE_CLIENTS),
     )
 

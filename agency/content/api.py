@@ -12,6 +12,7 @@ from marshmallow import RAISE
 from agency.clients.service import get_client
 from agency.content import discussion, inbox, media, queries, service
 from agency.content.models import Decision
+from agency.content.post_json import list_posts_json
 from agency.content.schemas import (
     ActivityListOut,
     ArchiveIn,
@@ -34,6 +35,7 @@ from agency.content.schemas import (
     RevisionListOut,
 )
 from agency.extensions import csrf
+from agency.web.json_out import json_response
 
 blp = Blueprint("api-content", __name__, url_prefix="/api/v1", description="Posts and inbox")
 
@@ -47,8 +49,8 @@ class Posts(MethodView):
     @blp.response(200, PostListOut)
     def get(self, args: dict):
         """Visible posts, newest first; pass `next_cursor` back as `cursor` for the next page."""
-        items, next_cursor = queries.list_posts(g.access, **args)
-        return {"items": items, "next_cursor": next_cursor}
+        items, next_cursor = list_posts_json(g.access, **args)
+        return json_response({"items": items, "next_cursor": next_cursor})
 
     @blp.arguments(PostCreateIn)
     @blp.response(201, PostOut)

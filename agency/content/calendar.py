@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from agency.content import access as seen
-from agency.content.models import Post, PostStatus, Revision, aware
-from agency.content.queries import present_rows, visible_posts
+from agency.content.models import Post, PostStatus, PostTarget, Revision, aware
+from agency.content.queries import present_rows, summary, visible_posts, visible_summaries
 from agency.db import db
+from tenants.models import ClientCompany
 from tenants.permissions import Access
 
 MAX_POSTS = 2000  # a month of a busy agency; more is a filter's job
@@ -24,6 +27,18 @@ MAX_POSTS = 2000  # a month of a busy agency; more is a filter's job
 class Day:
     day: date
     posts: list[dict]
+
+
+def client_choices(access: Access, limit: int = 100) -> list:
+    """The calendar's client filter: (id, name, timezone) rows of the clients ``list_clients``
+    would list first, in its order; plain rows, not whole client entities."""
+    stmt = select(ClientCompany.id, ClientCompany.name, ClientCompany.timezone).order_by(
+        ClientCompany.name, ClientCompany.id
+    )
+    visible = access.visible_client_ids()
+    if visible is not None:
+        stmt = stmt.where(ClientCompany.id.in_(visible))
+    return list(db.session.execute(stmt.limit(limit)))
 
 
 def period(view: str, anchor: date) -> tuple[date, date]:
@@ -45,14 +60,16 @@ def calendar_days(
     client_id: uuid.UUID | None = None,
     status: str | None = None,
     channel_id: uuid.UUID | None = None,
+    brief: bool = False,
 ) -> list[Day]:
-    """Every day from ``start`` to ``end`` (excluded) with the posts scheduled that day."""
+    """Every day from ``start`` to ``end`` (excluded) with the posts scheduled that day;
+    ``brief``: posts as ``queries.summary`` dicts (no targets), for pages that show no more."""
     seen.require_see_content(access)
     zone = ZoneInfo(timezone)
     lower = datetime.combine(start, time.min, zone)
     upper = datetime.combine(end, time.min, zone)
     stmt = (
-        visible_posts(access)
+        (visible_summaries(access) if brief else visible_posts(access))
         .where(Revision.scheduled_at >= lower, Revision.scheduled_at < upper)
         .where(Post.status != PostStatus.ARCHIVED.value)
         .order_by(Revision.scheduled_at, Post.id)
@@ -62,9 +79,18 @@ def calendar_days(
         stmt = stmt.where(Post.client_id == client_id)
     if status in set(PostStatus):
         stmt = stmt.where(Post.status == status)
-    posts = present_rows(access, db.session.execute(stmt).all())
-    if channel_id is not None:
-        posts = [p for p in posts if any(t["channel_id"] == channel_id for t in p["targets"])]
+    if channel_id is not None:  # in SQL: before the limit, and without loading any target
+        stmt = stmt.where(
+            select(PostTarget.id)
+            .where(
+                PostTarget.agency_id == Post.agency_id,
+                PostTarget.post_id == Post.id,
+                PostTarget.channel_id == channel_id,
+            )
+            .exists()
+        )
+    rows = db.session.execute(stmt).all()
+    posts = [summary(row) for row in rows] if brief else present_rows(access, rows)
     by_day: dict[date, list[dict]] = {}
     for post in posts:
         local = aware(post["scheduled_at"]).astimezone(zone)

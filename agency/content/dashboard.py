@@ -24,12 +24,12 @@ def overdue_approvals(access: Access, now: datetime) -> list[dict] | None:
     if not access.can(Permission.SEE_CONTENT):
         return None
     stmt = (
-        queries.visible_posts(access)
+        queries.visible_summaries(access)
         .where(Post.status.in_(UNDECIDED), Post.approval_deadline < now)
         .order_by(Post.approval_deadline, Post.id)
         .limit(OVERDUE_LIMIT)
     )
-    return queries.present_rows(access, db.session.execute(stmt).all())
+    return [queries.summary(row) for row in db.session.execute(stmt)]
 
 
 def week_schedule(access: Access, today: date, timezone: str) -> list[cal.Day] | None:
@@ -37,4 +37,4 @@ def week_schedule(access: Access, today: date, timezone: str) -> list[cal.Day] |
     if not access.can(Permission.SEE_CONTENT):
         return None
     start, end = cal.period("week", today)
-    return [d for d in cal.calendar_days(access, start, end, timezone) if d.posts]
+    return [d for d in cal.calendar_days(access, start, end, timezone, brief=True) if d.posts]

@@ -8,6 +8,7 @@ counts graphemes, the Meta and LinkedIn networks count characters.
 
 from __future__ import annotations
 
+import functools
 import unicodedata
 from dataclasses import dataclass
 
@@ -81,25 +82,48 @@ def mastodon_length(text: str) -> int:
 
 def count(network: str, text: str, settings: dict | None = None) -> Count:
     """How ``network`` counts ``text`` and its limit (channel ``settings`` may lower Mastodon's)."""
-    settings = settings or {}
+    used = _used(network, text) if len(text) <= MEMO_MAX_TEXT else _length(network, text)
+    return Count(used, _limit(network, settings or {}))
+
+
+#: Lists count every target of every row again on each request, and a revision's text never
+#: changes: counts are memoized by (network, the text itself), texts up to this long (so the
+#: memo holds at most ~4096 x 5,000 characters).
+MEMO_MAX_TEXT = 5000
+
+
+@functools.lru_cache(maxsize=4096)
+def _used(network: str, text: str) -> int:
+    return _length(network, text)
+
+
+def _length(network: str, text: str) -> int:
     if network == "x":
-        return Count(x_length(text), X_LIMIT)
+        return x_length(text)
+    if network == "mastodon":
+        return mastodon_length(text)
+    if network == "bluesky":
+        return _graphemes(text)
+    return len(text)
+
+
+def _limit(network: str, settings: dict) -> int:
     if network == "mastodon":
         limit = settings.get("max_characters") or MASTODON_DEFAULT_LIMIT
         try:
-            limit = int(limit)
+            return int(limit)
         except (TypeError, ValueError):
-            limit = MASTODON_DEFAULT_LIMIT
-        return Count(mastodon_length(text), limit)
-    if network == "bluesky":
-        return Count(_graphemes(text), BLUESKY_LIMIT)
-    if network == "linkedin":
-        return Count(len(text), LINKEDIN_LIMIT)
-    if network == "instagram":
-        return Count(len(text), INSTAGRAM_LIMIT)
-    if network == "facebook_page":
-        return Count(len(text), FACEBOOK_LIMIT)
-    return Count(len(text), GENERIC_LIMIT)
+            return MASTODON_DEFAULT_LIMIT
+    return LIMITS.get(network, GENERIC_LIMIT)
+
+
+LIMITS = {
+    "x": X_LIMIT,
+    "bluesky": BLUESKY_LIMIT,
+    "linkedin": LINKEDIN_LIMIT,
+    "instagram": INSTAGRAM_LIMIT,
+    "facebook_page": FACEBOOK_LIMIT,
+}
 
 
 def needs_image(network: str) -> bool:

@@ -59,7 +59,7 @@ def portal_home(access: Access, local_today: Callable[[str], date]) -> PortalHom
         clients=clients,
         approver=approver,
         waiting=_waiting(access, approver),
-        week=cal.calendar_days(access, start, end, timezone),
+        week=cal.calendar_days(access, start, end, timezone, brief=True),
         timezone=timezone,
         comments=_shared_comments(access),
         published=_published(access),
@@ -133,15 +133,18 @@ CLIENT_FILTER_STATUSES = (
 )  # fmt: skip
 
 
-def status_names(access: Access) -> dict:
-    """Post states as this user reads them."""
+def status_names(access: Access) -> dict[str, str]:
+    """Post states as this user reads them, translated once (not once a row of a list)."""
     from agency.content.forms import STATUS_LABELS
 
-    return CLIENT_STATUS_LABELS if is_portal_user(access) else STATUS_LABELS
+    labels = CLIENT_STATUS_LABELS if is_portal_user(access) else STATUS_LABELS
+    return {k: str(v) for k, v in labels.items()}
 
 
-def status_choices(access: Access) -> dict:
-    """Status filter choices: a client user picks among the states they see, in their words."""
+def status_choices(access: Access, names: dict[str, str] | None = None) -> dict[str, str]:
+    """Status filter choices: a client user picks among the states they see, in their words
+    (``names``: this user's ``status_names``, if the caller has them already)."""
+    names = status_names(access) if names is None else names
     if is_portal_user(access):
-        return {k: CLIENT_STATUS_LABELS[k] for k in CLIENT_FILTER_STATUSES}
-    return status_names(access)
+        return {k: names[k] for k in CLIENT_FILTER_STATUSES}
+    return names

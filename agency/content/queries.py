@@ -55,13 +55,30 @@ def list_posts(
     limit: int = PAGE_SIZE,
 ) -> tuple[list[dict], str | None]:
     """One page of visible posts, newest first, as dicts; three queries whatever the size."""
+    rows, next_cursor = post_page(
+        visible_posts(access), access, client_id, status, kind, cursor, limit
+    )
+    return present_rows(access, rows), next_cursor
+
+
+def post_page(
+    stmt: Select,
+    access: Access,
+    client_id: uuid.UUID | None = None,
+    status: str | None = None,
+    kind: str | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE,
+) -> tuple[list, str | None]:
+    """One page of ``stmt`` (``visible_posts``, of entities or of columns with ``Post.id`` and
+    ``Post.created_at``) filtered and newest first, and the next page's cursor (or None)."""
     seen.require_see_content(access)
     if status and status not in set(PostStatus):
         raise ValidationFailed({"status": [_("Unknown status.")]}, location="query")
     if kind and kind not in set(PostKind):
         raise ValidationFailed({"kind": [_("Unknown kind.")]}, location="query")
     limit = max(1, min(limit, MAX_PAGE_SIZE))
-    stmt = visible_posts(access).order_by(Post.created_at.desc(), Post.id.desc())
+    stmt = stmt.order_by(Post.created_at.desc(), Post.id.desc())
     if client_id is not None:
         stmt = stmt.where(Post.client_id == client_id)
     if status:
@@ -72,16 +89,20 @@ def list_posts(
         when, pid = decode_cursor(cursor)
         stmt = stmt.where(tuple_(Post.created_at, Post.id) < (when, pid))
     rows = db.session.execute(stmt.limit(limit + 1)).all()
-    last = rows[limit - 1][0] if len(rows) > limit else None
-    next_cursor = encode_cursor(aware(last.created_at), last.id) if last else None
-    return present_rows(access, rows[:limit]), next_cursor
+    if len(rows) <= limit:
+        return rows, None
+    last = rows[limit - 1]
+    last = last[0] if isinstance(last[0], Post) else last  # entities, or columns
+    return rows[:limit], encode_cursor(aware(last.created_at), last.id)
 
 
-def visible_posts(access: Access) -> Select:
-    """``SELECT post, revision`` of the posts this user sees, at the revision they see."""
+def visible_posts(access: Access, *columns: object) -> Select:
+    """``SELECT post, revision`` (or ``columns`` of them) of the posts this user sees, at the
+    revision they see."""
     number = seen.shown_revision_number(access)
     return (
-        select(Post, Revision)
+        select(*(columns or (Post, Revision)))
+        .select_from(Post)
         .join(
             Revision,
             and_(
@@ -92,6 +113,29 @@ def visible_posts(access: Access) -> Select:
         )
         .where(seen.visible_filter(access))
     )
+
+
+def visible_summaries(access: Access) -> Select:
+    """``visible_posts`` reduced to the columns the queue, calendar and dashboard show: one
+    plain row a post, no entities, targets, character counts or previews to build."""
+    return visible_posts(access).with_only_columns(
+        Post.id, Post.client_id, Post.kind, Post.status, Post.approval_deadline,
+        Revision.number, Revision.body, Revision.scheduled_at,
+    )  # fmt: skip
+
+
+def summary(row) -> dict:  # noqa: ANN001 - a row of ``visible_summaries``
+    """A post as the list pages show it: the keys of ``present`` they read, same values."""
+    return {
+        "id": row.id,
+        "client_id": row.client_id,
+        "kind": row.kind,
+        "status": row.status,
+        "body": row.body,
+        "scheduled_at": aware(row.scheduled_at),
+        "revision": row.number,
+        "approval_deadline": aware(row.approval_deadline),
+    }
 
 
 def present_rows(access: Access, rows: list) -> list[dict]:  # noqa: ANN001
@@ -173,10 +217,10 @@ def present_post(access: Access, post: Post) -> dict:
     return present(access, post, rev, _targets_of([post.id]).get(post.id, []))
 
 
-def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
+def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE, *, brief: bool = False) -> list[dict]:
     """Posts awaiting this user: internal review for reviewers, the client step for client
     managers, changes requested on the author's own posts; soonest scheduled first. A constant
-    number of queries."""
+    number of queries. ``brief``: ``summary`` dicts (no targets), for pages that show no more."""
     from agency.content.policy import effective_policy
     from tenants.models import ClientCompany, Role
     from tenants.permissions import Permission
@@ -200,7 +244,7 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
     if not parts:
         return []
     stmt = (
-        visible_posts(access)
+        (visible_summaries(access) if brief else visible_posts(access))
         .where(or_(*parts))
         .order_by(Post.scheduled_at.asc().nulls_last(), Post.created_at, Post.id)
         .limit(limit)
@@ -213,9 +257,9 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE) -> list[dict]:
                 if access.user.id in effective_policy(c, kind.value).approver_ids:
                     mine.add((c.id, kind.value))
         rows = [
-            (post, rev)
-            for post, rev in rows
-            if post.status != PostStatus.AWAITING_CLIENT.value
+            row
+            for row in rows
+            if (post := row if brief else row[0]).status != PostStatus.AWAITING_CLIENT.value
             or (post.client_id, post.kind) in mine
         ]
-    return present_rows(access, rows)
+    return [summary(row) for row in rows] if brief else present_rows(access, rows)

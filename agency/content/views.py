@@ -74,7 +74,7 @@ def _waiting_on_me() -> list[dict] | None:
     access = g.get("access")
     if access is None or not access.can(Permission.SEE_CONTENT):
         return None
-    return queries.waiting_on(access, limit=5)
+    return queries.waiting_on(access, limit=5, brief=True)
 
 
 @bp.get("/")
@@ -93,6 +93,7 @@ def index(agency_slug: str):  # noqa: ANN201
     except PermissionDenied:
         abort(403)
     clients, _next = list_clients(g.access, limit=100)
+    names = portal.status_names(g.access)
     return render_template(
         "content/list.html",
         posts=posts,
@@ -100,8 +101,8 @@ def index(agency_slug: str):  # noqa: ANN201
         clients={c.id: c for c in clients},
         client_id=client_id,
         status=request.args.get("status") or None,
-        statuses=portal.status_choices(g.access),
-        status_names=portal.status_names(g.access),
+        statuses=portal.status_choices(g.access, names),
+        status_names=names,
         draftable=[c for c in clients if g.access.can(Permission.DRAFT_CONTENT, c.id)],
         can_manage=client_id is not None and g.access.can(Permission.MANAGE_CLIENTS, client_id),
     )
@@ -121,20 +122,21 @@ def calendar(agency_slug: str):  # noqa: ANN201
         )
     except ValueError:
         return redirect(url_for("content.calendar"))
-    clients, _next = list_clients(g.access, limit=100)
+    clients = cal.client_choices(g.access, limit=100)
     client = next((c for c in clients if c.id == client_id), None)
     timezone = client.timezone if client else g.agency.timezone
     start, end = cal.period(view, anchor)
     days = cal.calendar_days(
         g.access, start, end, timezone, client_id=client_id,
-        status=request.args.get("status") or None, channel_id=channel_id,
+        status=request.args.get("status") or None, channel_id=channel_id, brief=True,
     )  # fmt: skip
     step = timedelta(days=7) if view == "week" else timedelta(days=31)
+    names = portal.status_names(g.access)
     return render_template(
         "content/calendar.html", days=days, view=view, start=start, end=end,
         previous=(start - step).isoformat(), following=(start + step).isoformat(),
-        clients=clients, client=client, timezone=timezone, statuses=portal.status_choices(g.access),
-        status_names=portal.status_names(g.access),
+        clients=clients, client=client, timezone=timezone,
+        statuses=portal.status_choices(g.access, names), status_names=names,
         status=request.args.get("status") or None,
         channels=_channels(client.id) if client else [], channel_id=channel_id,
     )  # fmt: skip
@@ -146,9 +148,8 @@ def queue(agency_slug: str):  # noqa: ANN201
     """What waits on me: internal review for reviewers, approval for client managers."""
     return render_template(
         "content/queue.html",
-        posts=queries.waiting_on(g.access),
+        posts=queries.waiting_on(g.access, brief=True),
         statuses=portal.status_names(g.access),
-        form=DecisionForm(),
     )
 
 

@@ -17,6 +17,7 @@ from flask import current_app
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from agency import audit
 from agency.content.models import Post, PostStatus, PostTarget, TargetStatus, aware
@@ -123,15 +124,26 @@ def _win_lease(state: PublishState, now: datetime) -> bool:
         .values(claimed_until=until)
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.refresh(state)
-    return won == 1
+    if won != 1:
+        return False
+    set_committed_value(state, "claimed_until", until)  # what the UPDATE wrote: no re-read
+    return True
 
 
-def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Claim | None:
-    """Claim ``target_id`` for one attempt at ``revision``; None when there is nothing to do.
+@dataclass
+class NotDue:
+    """What a claim too early hands back: when the target is due (the post's time, or the
+    end of its backoff)."""
+
+    at: datetime
+
+
+def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Claim | NotDue | None:
+    """Claim ``target_id`` for one attempt at ``revision``; None when there is nothing to do,
+    ``NotDue`` when the post's time or the backoff has not come yet.
 
     Nothing to do: the target is gone, published or failed; the post was edited (another
-    revision), is no longer scheduled, or not due; backoff not over; another attempt holds it.
+    revision), is no longer scheduled; another attempt holds it.
     """
     now = utcnow()
     target = lock_target(target_id)
@@ -145,14 +157,18 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
         or post.approved_revision != revision
         or post.revision != revision
         or post.scheduled_at is None
-        or aware(post.scheduled_at) > now + EARLY_TOLERANCE
     ):
         db.session.rollback()
         return None
+    if aware(post.scheduled_at) > now + EARLY_TOLERANCE:
+        due = aware(post.scheduled_at)
+        db.session.rollback()
+        return NotDue(due)
     state = ensure_state(target, revision)
     if state.next_attempt_at is not None and aware(state.next_attempt_at) > now + EARLY_TOLERANCE:
+        due = aware(state.next_attempt_at)
         db.session.rollback()
-        return None
+        return NotDue(due)
     db.session.flush()
     if not _win_lease(state, now):
         db.session.rollback()
@@ -175,9 +191,21 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
 
 
 def checkpoint(claim_: Claim, key: str, value: str) -> None:
-    """Persist what must survive a crash before the network call that depends on it."""
-    lock_target(claim_.target_id)
-    state = _state(claim_.target_id)
+    """Persist what must survive a crash before the network call that depends on it.
+
+    Locks only the state row (it never waits for a target or post lock while holding it, so
+    it cannot deadlock with claim or _finish); on SQLite a write first takes the lock."""
+    if not db.is_postgresql:
+        db.session.execute(
+            update(PublishState)
+            .where(PublishState.target_id == claim_.target_id)
+            .values(updated_at=PublishState.updated_at)
+            .execution_options(synchronize_session=False)
+        )
+    stmt = select(PublishState).where(PublishState.target_id == claim_.target_id)
+    if db.is_postgresql:
+        stmt = stmt.with_for_update()
+    state = db.session.scalar(stmt.execution_options(populate_existing=True))
     if state is None or state.revision != claim_.revision:
         db.session.rollback()
         return

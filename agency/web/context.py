@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from babel import Locale
 from flask import Flask, Response, current_app, g, request, send_from_directory, session, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from jinja2.ext import _make_new_gettext, _make_new_ngettext
 
 from tenants.permissions import Permission
 
@@ -97,6 +100,16 @@ def menu_access() -> object | None:
     return access
 
 
+_HOLE = uuid.UUID(int=0)
+
+
+def row_url(endpoint: str, key: str, **values: object) -> Callable[[object], str]:
+    """``url_for(endpoint, key=id, **values)`` for every row of a list: the URL is built once
+    and each row's UUID put in its place (a UUID needs no quoting), not routed per row."""
+    head, _hole, tail = url_for(endpoint, **values, **{key: _HOLE}).partition(str(_HOLE))
+    return lambda value: f"{head}{value}{tail}"
+
+
 def country_name(code: str | None) -> str:
     """``IT`` as "Italy" / "Italia" in the reader's language."""
     if not code:
@@ -112,7 +125,7 @@ def language_name(code: str | None) -> str:
 
 
 def _reader_locale() -> Locale:
-    return Locale.parse(str(get_locale() or "en"))
+    return get_locale() or Locale.parse("en")  # the request's own Locale: no parse a row
 
 
 def _template_helpers() -> dict:
@@ -146,12 +159,19 @@ def _template_helpers() -> dict:
             items.append({"url": url, "label": item.label, "current": current})
         return items
 
+    # The templates' _() and ngettext() with this render's catalogue looked up once, not once a
+    # string (flask-babel's installed callables find the locale and catalogue on every call);
+    # the same newstyle wrappers Jinja puts around flask-babel's, so the output is identical.
+    translations = get_translations()
     return {
+        "gettext": _make_new_gettext(translations.ugettext),
+        "ngettext": _make_new_ngettext(translations.ungettext),
         "current_locale": str(get_locale() or "en"),
         "user_agencies": user_agencies,
         "nav_items": nav_items,
         "menu_access": menu_access,
         "country_name": country_name,
+        "row_url": row_url,
         "language_name": language_name,
         "role_label": lambda role: ROLE_LABELS.get(str(role), role),
         "status_label": lambda status: STATUS_LABELS.get(str(status), status),

@@ -29,6 +29,7 @@ import contextlib
 import json
 import re
 import socket
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -94,7 +95,7 @@ class FakeService:
             if callable(func) and hasattr(func, "_fake_route"):
                 method, pattern = func._fake_route
                 self._routes.append((method, _compile(pattern), getattr(self, name)))
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
+        self._server = _Server(("127.0.0.1", 0), _handler_for(self))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -176,6 +177,13 @@ class FakeService:
     def not_found(self, request: Request) -> tuple[int, Any]:
         """Answer for a path the fake does not serve; fakes may override with the API's shape."""
         return 404, {"error": f"no route {request.method} {request.path}"}
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # the client went away (a killed worker): nothing to report
+        super().handle_error(request, client_address)
 
 
 def _compile(pattern: str) -> re.Pattern:
