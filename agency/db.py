@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 import uuid
 from datetime import UTC, datetime
@@ -138,6 +139,14 @@ class Database:
         self._engines: dict[str, Engine] = {}
         self._default: Engine | None = None
         self.session = scoped_session(sessionmaker(class_=_AppBoundSession, expire_on_commit=False))
+        os.register_at_fork(after_in_child=self._forget_inherited_connections)
+
+    def _forget_inherited_connections(self) -> None:
+        """In a forked child (an RQ work horse, a mutmut run), never use the parent's pooled
+        connections: both processes would talk on one socket, and the server's state of it
+        (prepared statements, open transaction) would be whatever the other left."""
+        for engine in self._engines.values():
+            engine.dispose(close=False)  # new pool; the parent's connections stay the parent's
 
     @property
     def engine(self) -> Engine | None:
