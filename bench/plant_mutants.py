@@ -116,6 +116,9 @@ def main() -> int:
     parser.add_argument("--glob", action="append", default=[], help="name globs to sample from")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=600)
+    parser.add_argument(
+        "--tests", nargs="+", help="run these tests instead of mutmut's (a survivor's review)"
+    )
     args = parser.parse_args()
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
@@ -132,7 +135,7 @@ def main() -> int:
     tree = fresh_tree()
     unconfirmed = 0
     for name in names:
-        tests = tests_of(name, stats)
+        tests = args.tests or tests_of(name, stats)
         started = time.monotonic()
         if not tests:
             planted, detail = "no tests", ""
