@@ -6,12 +6,16 @@
 # tests that cover them (pytest_add_cli_args_test_selection). Needs PostgreSQL and Redis, like
 # the suite; niced and one worker so it shares a machine politely. Survivors are reviewed
 # in bench/MUTATION.md. Usage: bench/mutation.sh [mutant name globs, e.g. "tenants.*"]
-# The mutants/ working copy is removed at the end (it would confuse `agency.i18n check`).
+# The mutants/ working copy is removed at the end (it would confuse `agency.i18n check`);
+# KEEP_MUTANTS=1 keeps it, to check verdicts with bench/plant_mutants.py (each mutant planted
+# in a copy of the tree, its tests run in a fresh process) before removing it by hand.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
 # mutmut runs pytest once per mutant in forks of one process: reuse the database that
-# process migrated (emptied first) instead of recreating and migrating it every time.
+# process migrated (emptied first) instead of recreating and migrating it every time. Each
+# fork opens its own connections (agency.db and tests/pg.py dispose inherited pools after
+# fork): sharing the parent's sockets made tests fail on unmutated code (bench/MUTATION.md).
 export REGIA_TEST_REUSE_DB=1
 if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
 nice -n 10 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
@@ -28,4 +32,4 @@ for meta in pathlib.Path("mutants").rglob("*.meta"):
 run = sum(n for status, n in counts.items() if status != "not checked")
 print("mutants:", counts, f"score: {counts.get('killed', 0)}/{run} of those run")
 PY
-rm -rf mutants
+if [ -z "${KEEP_MUTANTS:-}" ]; then rm -rf mutants; fi

@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import cache
 
 import psycopg
 from psycopg import sql
@@ -92,13 +91,28 @@ def recreate_database(database: str) -> str:
     return owner_url(database)
 
 
-@cache
+_OWNER_ENGINES: dict[str, Engine] = {}
+
+
 def _owner_engine(url: str) -> Engine:
-    if url.startswith("sqlite"):
-        return create_engine(url, poolclass=pool.NullPool)
-    # Pre-ping: a database recreated by a later pytest run in this process (mutmut runs
-    # pytest many times in one process) has closed the pooled connection.
-    return create_engine(url, pool_size=1, pool_pre_ping=True)
+    if url not in _OWNER_ENGINES:
+        if url.startswith("sqlite"):
+            _OWNER_ENGINES[url] = create_engine(url, poolclass=pool.NullPool)
+        else:
+            # Pre-ping: a database recreated by a later pytest run in this process (mutmut
+            # runs pytest many times in one process) has closed the pooled connection.
+            _OWNER_ENGINES[url] = create_engine(url, pool_size=1, pool_pre_ping=True)
+    return _OWNER_ENGINES[url]
+
+
+def _forget_inherited_connections() -> None:
+    # mutmut runs each mutant's tests in a fork of a process that already ran the suite: a
+    # child must not share the parent's pooled connection (see agency.db.Database).
+    for engine in _OWNER_ENGINES.values():
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def truncate(database_url: str, tables: list[str]) -> None:

@@ -9,7 +9,8 @@ from openapi_spec_validator import validate
 from sqlalchemy import func, select
 
 from agency.db import db
-from tenants.models import Agency, ApiToken, Membership, User
+from tenants import service
+from tenants.models import Agency, ApiToken, Membership, Role, User
 from tests.factories import PASSWORD, make_agency, make_user, owner_of
 from tests.helpers import bearer
 
@@ -179,6 +180,27 @@ def test_tokens_for_an_agency_the_user_is_not_member_of_answers_401(client, data
     )
     assert unknown.status_code == 401 and unknown.json == response.json
     assert _counts() == before
+
+
+def test_tokens_for_an_agency_whose_membership_was_deactivated_answer_401(client, database_url):
+    kept, left = make_agency("Kept"), make_agency("Left")
+    user = make_user()
+    service.add_membership(user, kept, Role.MANAGER)
+    membership = service.add_membership(user, left, Role.MANAGER)
+    membership.active = False
+    db.session.commit()
+    before = _counts()
+
+    response = client.post(
+        "/api/v1/tokens", json={"email": user.email, "password": PASSWORD, "agency": left.slug}
+    )
+
+    _assert_error_shape(response, 401)
+    assert _counts() == before
+    still_member = client.post(
+        "/api/v1/tokens", json={"email": user.email, "password": PASSWORD, "agency": kept.slug}
+    )
+    assert still_member.status_code == 201
 
 
 def test_tokens_missing_fields_answer_422(client, database_url):

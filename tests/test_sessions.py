@@ -73,6 +73,21 @@ def test_sign_out_of_all_other_sessions_keeps_this_one(app, database_url):
     assert _live_sessions() == 1
 
 
+def test_the_account_page_counts_only_this_users_live_sessions(app, database_url):
+    agency = make_agency()
+    user, colleague = make_member(agency, Role.STAFF), make_member(agency, Role.MANAGER)
+    here, laptop, phone = app.test_client(), app.test_client(), app.test_client()
+    for browser in (here, laptop, phone):
+        AuthActions(browser).login(user.email)
+    AuthActions(phone).logout()  # revoked: no longer counted
+    for _ in range(2):  # someone else's sessions are none of this page's business
+        AuthActions(app.test_client()).login(colleague.email)
+
+    page = here.get("/account").get_data(as_text=True)
+
+    assert "Other browsers or devices signed in: 1." in page
+
+
 def test_revoking_other_sessions_needs_csrf_and_a_sign_in(app, database_url):
     user = make_member(make_agency(), Role.STAFF)
     here, other = app.test_client(), app.test_client()

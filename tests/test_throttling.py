@@ -146,8 +146,9 @@ def test_invitations_are_throttled_per_agency(make_app, database_url):
         agency = make_agency()
         headers = bearer(token_for(owner_of(agency), agency))
         client = app.test_client()
-        codes = [_invite(client, headers, f"p{n}@example.com").status_code for n in range(3)]
-        assert codes == [201, 201, 429]
+        answers = [_invite(client, headers, f"p{n}@example.com") for n in range(3)]
+        assert [a.status_code for a in answers] == [201, 201, 429]
+        assert answers[2].json["message"] == "Too many attempts. Please wait a while and try again."
         assert (
             client.post(
                 f"/api/v1/invitations/{_first_invitation_id()}/resend", headers=headers
