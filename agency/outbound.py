@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -265,6 +266,9 @@ class OutboundClient:
             headers={"User-Agent": USER_AGENT, **(headers or {})},
             follow_redirects=False,
             trust_env=False,
+            # A worker's client serves every agency's jobs: keep no cookie a host sets, or
+            # one tenant's session cookie would go out with another tenant's next request.
+            cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         )
 
     def __enter__(self) -> OutboundClient:

@@ -257,3 +257,20 @@ def test_engine_style_shared_state_reconciles_within_the_same_attempt(
     with pytest.raises(PublishError):
         connector.publish(item)
     assert connector.find_existing(item).external_id == fake.media_of(fake.account)[0]["id"]
+
+
+def test_a_comment_reply_needs_no_image_through_the_job_path(fake, connector, tmp_path):
+    """The engine validates before it sends: Instagram's image rule is for posts, not for a
+    reply to a comment (text only), which must reach the replies edge."""
+    import uuid
+
+    from agency.publishing import engine, jobs
+
+    post = connector.publish(outgoing("Post", media=(png(tmp_path),)))
+    question = fake.add_comment(post.external_id, "Open on Sunday?", name="Bea")
+    reply = outgoing("Yes, 9-13.", reply_to=question["id"], reply_root=post.external_id)
+    assert connector.validate(reply) == []
+    assert connector.validate(outgoing("Text only")) != []  # a post still needs its image
+    claim = engine.Claim(uuid.uuid4(), uuid.uuid4(), uuid.uuid4(), 1, 1, "key-ig-reply")
+    published = jobs._send(connector, reply, claim, True)
+    assert fake.comments[published.external_id]["parent"] == question["id"]

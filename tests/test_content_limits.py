@@ -112,3 +112,23 @@ def test_schedule_in_the_past_is_refused(client, desk):
         headers=desk.h("staff"),
     )
     assert r.status_code == 422 and "scheduled_at" in r.get_json()["errors"]["json"]
+
+
+def test_an_instagram_reply_needs_no_image(client, desk):
+    """A reply to an Instagram comment is text only: the image rule is for posts."""
+    insta = make_channel(
+        desk.agency, desk.client, network="instagram", name="Gram", settings={}, secrets={}
+    )
+    item = client.post(
+        "/api/v1/inbox",
+        json={"channel_id": str(insta.id), "author": "@bea", "body": "Open on Sunday?"},
+        headers=desk.h("staff"),
+    )
+    assert item.status_code == 201, item.get_json()
+    r = client.post(
+        f"/api/v1/inbox/{item.get_json()['id']}/reply",
+        json={"body": "Yes, 9-13."},
+        headers=desk.h("staff"),
+    )
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["kind"] == "reply"

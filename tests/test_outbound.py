@@ -39,6 +39,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             return
         body = b"ok"
+        if parts.path == "/set-cookie":  # a host that hands out a session cookie
+            body = b"cookie"
+            self.send_response(200)
+            self.send_header("Set-Cookie", "session=agency-a-session-5c1; Path=/")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
         if parts.path.startswith("/v1/customers"):  # enough of Stripe for one call
             body = b'{"id": "cus_fake", "object": "customer", "email": "a@example.com"}'
         self.send_response(200)
@@ -176,6 +184,17 @@ def test_loopback_fake_is_refused_without_the_setting_and_reached_with_it(http_f
     (request,) = http_fake.seen
     assert request.headers["User-Agent"] == outbound.USER_AGENT
     assert outbound.USER_AGENT.startswith("Regia/")
+
+
+def test_the_client_keeps_no_cookie_between_requests(http_fake):
+    """A worker's one client serves every agency's jobs: a cookie one host set for one
+    tenant's request must not go out with the next request (another tenant's, maybe)."""
+    base = f"http://127.0.0.1:{http_fake.port}"
+    with OutboundClient(allow_private=True) as http:
+        assert http.get(f"{base}/set-cookie").status_code == 200
+        assert http.get(f"{base}/ok").status_code == 200
+    first, second = http_fake.seen
+    assert "Cookie" not in second.headers and "cookie" not in second.headers
 
 
 def test_the_stripe_sdk_goes_through_the_same_guard(http_fake, make_app):

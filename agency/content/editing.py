@@ -142,8 +142,9 @@ def _sync_targets(post: Post, channel_ids: list[uuid.UUID]) -> None:
             db.session.add(PostTarget(post_id=post.id, channel_id=cid))
 
 
-def check_limits(rev: Revision) -> None:
-    """Every target's text within its network's limit; ValidationFailed naming channel and limit."""
+def check_limits(rev: Revision, *, reply: bool = False) -> None:
+    """Every target's text within its network's limit; ValidationFailed naming channel and limit.
+    A reply (to a comment) carries no image, so Instagram's image rule is for posts only."""
     ids = [uuid.UUID(c) for c in rev.channel_ids]
     channels = db.session.scalars(select(Channel).where(Channel.id.in_(ids))).all()
     problems: dict[str, list[str]] = {}
@@ -163,7 +164,7 @@ def check_limits(rev: Revision) -> None:
                     limit=counted.limit,
                 )  # fmt: skip
             )
-        if limits.needs_image(channel.network) and not rev.media:
+        if not reply and limits.needs_image(channel.network) and not rev.media:
             messages.append(_("%(channel)s (instagram) needs an image.", channel=channel.name))
         if messages:
             problems[str(channel.id)] = messages

@@ -320,7 +320,7 @@ def submit(access: Access, post_id: uuid.UUID, *, via: str = "api", commit: bool
     post = get_post(access, post_id, lock=True)
     _require(access, Permission.DRAFT_CONTENT, post.client_id)
     _require_action(post, "submit")
-    editing.check_limits(current_revision(post))
+    editing.check_limits(current_revision(post), reply=post.kind == PostKind.REPLY.value)
     client = _client_of(post.client_id)
     _record(access, post, "post.submitted", via, revision=post.revision)
     _enter_review(access, post, effective_policy(client, post.kind), via)

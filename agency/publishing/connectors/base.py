@@ -110,14 +110,15 @@ class Connector:
     def validate(self, outgoing: Outgoing) -> list[str]:
         """Why the network would refuse ``outgoing`` (empty: publishable), checked before any
         call. By default the editor's own rules (``agency.content.limits``): the network's
-        character count and limit, and Instagram's image; connectors add their own rules."""
+        character count and limit, and Instagram's image (not for replies); connectors add
+        their own rules."""
         counted = limits.count(self.network, outgoing.text, self.settings)
         problems = []
         if not counted.ok:
             problems.append(
                 f"{self.label} allows {counted.limit} characters; this text counts {counted.used}."
             )
-        if limits.needs_image(self.network) and not outgoing.media:
+        if outgoing.reply_to is None and limits.needs_image(self.network) and not outgoing.media:
             problems.append(f"{self.label} needs an image: add one to the post.")
         return problems
 

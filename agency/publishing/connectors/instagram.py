@@ -83,6 +83,8 @@ class InstagramConnector(support.AttemptStart, graph.GraphConnector):
             problems.append(f"Instagram allows {limits.INSTAGRAM_LIMIT} characters in a caption.")
         if outgoing.text.count("#") > MAX_HASHTAGS:
             problems.append(f"Instagram allows at most {MAX_HASHTAGS} hashtags.")
+        if outgoing.reply_to is not None:
+            return problems  # a comment reply: text only
         if not outgoing.media:
             problems.append("Instagram needs an image: add one to the post.")
         elif len(outgoing.media) > 1:
