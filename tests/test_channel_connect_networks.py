@@ -307,6 +307,21 @@ def test_linkedin_member_alone_is_saved_at_once(client, auth, agency, target, li
     assert channel.handle == "Ada Lovelace" and channel.avatar_url == member["picture"]
 
 
+def test_linkedin_pages_refused_still_offers_the_member(client, auth, agency, target, linkedin):
+    """An app without the page product (organizationAcls answers 403): the member can still
+    connect as themselves instead of the whole sign-in failing."""
+    member, _orgs = _linkedin_member(linkedin, 2)
+    linkedin.fail(
+        "GET", "/rest/organizationAcls", 403,
+        {"status": 403, "serviceErrorCode": 100, "message": "Not enough permissions"},
+    )  # fmt: skip
+    auth.login(owner_of(agency).email)
+    done = _connect(client, agency, target, "linkedin")
+    assert done.headers["location"].endswith(f"/clients/{target.id}/channels/")
+    (channel,) = _channels(agency)
+    assert channel.settings["organization_urn"] == member["urn"]
+
+
 def test_a_choice_not_offered_is_refused(client, auth, agency, target, linkedin):
     _linkedin_member(linkedin, 2)
     auth.login(owner_of(agency).email)

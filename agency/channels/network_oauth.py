@@ -18,6 +18,7 @@ Every save goes through ``connect.add_channel``: the connector verifies the acco
 from __future__ import annotations
 
 import base64
+import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -40,6 +41,8 @@ from agency.publishing.connectors.linkedin import LINKEDIN_VERSION
 from tenants.models import ClientCompany
 from tenants.permissions import Access
 
+log = logging.getLogger(__name__)
+
 PROVIDER = {
     Network.X.value: "x",
     Network.LINKEDIN.value: "linkedin",
@@ -49,9 +52,10 @@ PROVIDER = {
 NETWORK_NAMES = {"x": "X", "linkedin": "LinkedIn", "facebook": "Facebook"}
 SCOPES = {
     Network.X.value: "tweet.read tweet.write users.read offline.access media.write",
-    # Share on LinkedIn (member), Community Management (pages), OpenID Connect (who signed in).
+    # Share on LinkedIn (member), Community Management (pages: posting, and reading the pages
+    # the member administers through organizationAcls), OpenID Connect (who signed in).
     Network.LINKEDIN.value: "openid profile w_member_social w_organization_social "
-    "r_organization_social",
+    "r_organization_social r_organization_admin",
     Network.FACEBOOK_PAGE.value: "pages_show_list,pages_read_engagement,pages_manage_posts,"
     "pages_read_user_content,pages_manage_engagement,business_management",
     Network.INSTAGRAM.value: "pages_show_list,pages_read_engagement,instagram_basic,"
@@ -344,14 +348,22 @@ def _linkedin_authors(http: outbound.OutboundClient, app: OAuthApp, token: str) 
     if me.get("sub"):
         label = _("%(name)s (your profile)", name=str(me.get("name") or me["sub"]))
         options.append({"id": f"urn:li:person:{me['sub']}", "label": label})
-    acls = _api_get(
-        "linkedin",
-        http,
-        f"{app.api_base}/rest/organizationAcls",
-        token,
-        params={"q": "roleAssignee", "state": "APPROVED"},
-        headers=rest,
-    )
+    try:
+        acls = _api_get(
+            "linkedin",
+            http,
+            f"{app.api_base}/rest/organizationAcls",
+            token,
+            params={"q": "roleAssignee", "state": "APPROVED"},
+            headers=rest,
+        )
+    except ValidationFailed:
+        if not options:
+            raise
+        # The pages could not be listed (an app without the page product, a member token
+        # without the admin scope): the member can still post as themselves.
+        log.warning("linkedin: organizationAcls refused; offering the member's profile only")
+        acls = {}
     seen = set()
     for acl in acls.get("elements") or []:
         urn = str(acl.get("organization") or "")
