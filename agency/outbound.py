@@ -373,6 +373,16 @@ def classify(result: httpx.Response | BaseException, *, idempotent: bool = False
     return Outcome.PERMANENT
 
 
+def json_object(response: httpx.Response) -> dict:
+    """The response's JSON object, or ``{}`` when the body is not JSON or not an object
+    (networks answer errors in HTML or plain text too)."""
+    try:
+        value = response.json()
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def retry_after(response: httpx.Response, *, now: datetime | None = None) -> float | None:
     """Seconds the remote asked us to wait (``Retry-After``: seconds or an HTTP date)."""
     value = response.headers.get("Retry-After", "").strip()

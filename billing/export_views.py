@@ -46,25 +46,24 @@ def exports(agency_slug: str):  # noqa: ANN201
 @bp.get("/exports/invoices.csv")
 @login_required
 def csv(agency_slug: str):  # noqa: ANN201
-    form = _form()
-    try:
-        name, chunks = export_service.csv_export_for(g.access, form.query())
-    except ValidationFailed as exc:
-        form.show_service_errors(exc.errors)
-        return _page(form, 422)
-    return export_service.download(g.access.agency.id, name, chunks, "text/csv")
+    return _download(export_service.csv_export_for, "text/csv")
 
 
 @bp.get("/exports/invoices.zip")
 @login_required
 def zip(agency_slug: str):  # noqa: A001, ANN201
+    return _download(export_service.zip_export_for, "application/zip")
+
+
+def _download(build, media_type: str):  # noqa: ANN001, ANN202
+    """The export ``build`` makes for the form's query, or the page again with its errors."""
     form = _form()
     try:
-        name, chunks = export_service.zip_export_for(g.access, form.query())
+        name, chunks = build(g.access, form.query())
     except ValidationFailed as exc:
         form.show_service_errors(exc.errors)
         return _page(form, 422)
-    return export_service.download(g.access.agency.id, name, chunks, "application/zip")
+    return export_service.download(g.access.agency.id, name, chunks, media_type)
 
 
 @bp.get("/invoices/<uuid:invoice_id>/fatturapa")

@@ -236,7 +236,7 @@ def _refused(provider: str, response: httpx.Response | Exception) -> ValidationF
     if isinstance(response, Exception):
         reason = str(response) or type(response).__name__
     else:
-        body = _json(response)
+        body = outbound.json_object(response)
         error = body.get("error")
         if isinstance(error, dict):  # Graph: {"error": {"message", "code", …}}
             reason = str(error.get("message") or "")
@@ -258,7 +258,7 @@ def _post_or_get(provider: str, send: Callable[[], httpx.Response]) -> dict[str,
         response = send()
     except Exception as exc:  # noqa: BLE001 - any transport failure is the same answer
         raise _refused(provider, exc) from exc
-    body = _json(response)
+    body = outbound.json_object(response)
     if response.status_code != 200 or not body.get("access_token"):
         raise _refused(provider, response)
     return body
@@ -338,7 +338,7 @@ def _api_get(
         raise _refused(provider, exc) from exc
     if response.status_code != 200:
         raise _refused(provider, response)
-    return _json(response)
+    return outbound.json_object(response)
 
 
 def _linkedin_authors(http: outbound.OutboundClient, app: OAuthApp, token: str) -> list[dict]:
@@ -405,11 +405,3 @@ def _facebook_accounts(
             label = f"@{ig.get('username') or ig['id']} ({page.get('name') or page['id']})"
             found.append({"id": str(ig["id"]), "label": label, "token": str(page["access_token"])})
     return found
-
-
-def _json(response: httpx.Response) -> dict:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -120,7 +120,7 @@ def _app_for(http: outbound.OutboundClient, instance: str, redirect_uri: str) ->
         )
     except Exception as exc:  # noqa: BLE001 - any transport failure is the same answer
         raise _unreachable(exc) from exc
-    body = _json(response)
+    body = outbound.json_object(response)
     if response.status_code != 200 or not body.get("client_id") or not body.get("client_secret"):
         raise _unreachable(response)
     app = MastodonApp(
@@ -141,7 +141,7 @@ def supports_pkce(http: outbound.OutboundClient, instance: str) -> bool:
         response = http.get(f"{instance}/.well-known/oauth-authorization-server")
     except Exception:  # noqa: BLE001 - older servers: no metadata, no PKCE
         return False
-    methods = _json(response).get("code_challenge_methods_supported") or []
+    methods = outbound.json_object(response).get("code_challenge_methods_supported") or []
     return response.status_code == 200 and "S256" in methods
 
 
@@ -212,9 +212,10 @@ def finish_mastodon(access: Access, client: ClientCompany, pending: Pending, cod
             response = http.post(f"{pending.instance_url}/oauth/token", data=form)
         except Exception as exc:  # noqa: BLE001
             raise _unreachable(exc) from exc
-        token = _json(response).get("access_token")
+        answer = outbound.json_object(response)
+        token = answer.get("access_token")
         if response.status_code != 200 or not token:
-            reason = _json(response).get("error_description") or _json(response).get("error")
+            reason = answer.get("error_description") or answer.get("error")
             raise _fail(
                 "code",
                 _("Mastodon did not grant access: %(reason)s", reason=reason or response.text),
@@ -233,7 +234,7 @@ def _verify_credentials(http: outbound.OutboundClient, settings: dict[str, str])
         response = http.get(url, headers={"Authorization": f"Bearer {settings['access_token']}"})
     except Exception as exc:  # noqa: BLE001
         raise _unreachable(exc) from exc
-    body = _json(response)
+    body = outbound.json_object(response)
     if response.status_code != 200 or "acct" not in body:
         reason = body.get("error") or response.status_code
         raise _fail("code", _("Mastodon refused the new token: %(reason)s", reason=reason))
@@ -248,11 +249,3 @@ def _verify_credentials(http: outbound.OutboundClient, settings: dict[str, str])
 
 def client_of(pending: Pending) -> uuid.UUID:
     return uuid.UUID(pending.client_id)
-
-
-def _json(response: httpx.Response) -> dict:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

@@ -131,18 +131,10 @@ class WebhookConnector(Connector):
             raise self.classify(exc) from exc
         if not 200 <= response.status_code < 300:
             raise self.classify(response)
-        answer = _json(response)
+        answer = outbound.json_object(response)
         external_id = str(answer.get("id") or outgoing.idempotency_key)
         url = answer.get("url")
         return Published(external_id, url if isinstance(url, str) and url else None)
-
-
-def _json(response: httpx.Response) -> dict:
-    try:
-        value = response.json()
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 def _text(response: httpx.Response) -> str:
