@@ -56,7 +56,7 @@ def db_downgrade(revision: str) -> None:
 def worker_command(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> None:
     """Run an RQ worker (with the scheduler) on the publish, default, mail and billing queues."""
     from agency.jobs import QUEUES, redis_client
-    from agency.worker import ForkingWorker, InProcessWorker
+    from agency.worker import MAINTENANCE_INTERVAL_SECONDS, ForkingWorker, InProcessWorker
 
     names = list(queues) or list(QUEUES)
     unknown = sorted(set(names) - set(QUEUES))
@@ -70,7 +70,9 @@ def worker_command(queues: tuple[str, ...], burst: bool, fork_per_job: bool) -> 
     # compiled SQL and HTTP keep-alive serve job after job (README, "Publishing and workers").
     # Job timeouts still apply (SIGALRM); --fork-per-job isolates each job in a work horse.
     worker_class = ForkingWorker if fork_per_job else InProcessWorker
-    worker = worker_class(names, connection=redis_client())
+    worker = worker_class(
+        names, connection=redis_client(), maintenance_interval=MAINTENANCE_INTERVAL_SECONDS
+    )
     if not burst:
         ticker.start(current_app._get_current_object())  # the sweeper, every minute
     worker.work(burst=burst, with_scheduler=True)

@@ -18,6 +18,13 @@ from rq.scheduler import RQScheduler
 #: few Redis commands.
 SCHEDULER_INTERVAL_SECONDS = 0.25
 
+#: How often a worker runs RQ's maintenance (RQ: every 10 minutes), which is also when a
+#: worker takes over the scheduler of a worker that died holding its lock (the lock lapses
+#: 61 s after its holder's last heartbeat). At RQ's pace, posts scheduled with ``enqueue_at``
+#: waited up to 10 minutes after a SIGKILL of that worker, and the sweeper counts them as
+#: having a live job; at this pace, at most about a minute and a half.
+MAINTENANCE_INTERVAL_SECONDS = 30
+
 
 class QuickTickScheduler(RQScheduler):
     """RQ's scheduler loop, ticking every ``SCHEDULER_INTERVAL_SECONDS``. (RQ's own
