@@ -207,6 +207,10 @@ def _encode(body: Any) -> tuple[bytes, str]:
 def _handler_for(service: FakeService) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # The status line and headers go out in one write, the body in another: with Nagle's
+        # algorithm the body waits for the client's delayed ACK of the headers (40 ms on
+        # Linux) on every keep-alive request. Real servers send without that stall.
+        disable_nagle_algorithm = True
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
             pass
