@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
-from sqlalchemy import MetaData, create_engine, pool, text
+from sqlalchemy import MetaData, create_engine, pool
 from sqlalchemy.engine import Connection, Engine, make_url
 
 ADMIN_DSN = os.environ.get("REGIA_TEST_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -115,11 +115,25 @@ def _forget_inherited_connections() -> None:
 os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
-def truncate(database_url: str, tables: list[str]) -> None:
-    """Empty ``tables`` as the owner (the runtime role may not TRUNCATE, and must not)."""
-    quoted = ", ".join(f'"{t}"' for t in tables)
-    with _owner_engine(migration_url_for(database_url)).begin() as conn:
-        conn.execute(text(f"TRUNCATE {quoted} CASCADE"))
+def delete_rows(database_url: str, tables: list[str]) -> None:
+    """Delete every row of ``tables``, as the superuser with triggers off.
+
+    Not ``TRUNCATE``: it gives each table and index a new file, which cost 0.2-1 s for the
+    schema's 30-odd tables after every test (most of the PostgreSQL pass's wall time), while
+    deleting a test's few rows takes milliseconds. ``session_replication_role = replica``
+    (superuser only: the runtime role may not, and must not) keeps ordinary triggers from
+    firing for this transaction: the audit log's trigger that refuses DELETE, and the foreign
+    keys' checks, so the order of the tables does not matter.
+    """
+    statements = "; ".join(f'DELETE FROM "{t}"' for t in tables)
+    with _owner_engine(_superuser_url(database_url)).begin() as conn:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+        conn.exec_driver_sql(statements)
+
+
+def _superuser_url(database_url: str) -> str:
+    admin = make_url(ADMIN_DSN).set(drivername="postgresql+psycopg")
+    return admin.set(database=make_url(database_url).database).render_as_string(hide_password=False)
 
 
 @contextmanager
@@ -142,10 +156,10 @@ def ground_truth(engine: Engine) -> Iterator[Connection]:
 
 
 def empty_database(database_url: str, metadata: MetaData) -> None:
-    """Delete every row of ``metadata``'s tables: TRUNCATE as the owner on PostgreSQL (the
-    runtime role may not), children-first deletes on SQLite (foreign keys stay on)."""
+    """Delete every row of ``metadata``'s tables: as the superuser with triggers off on
+    PostgreSQL (``delete_rows``), children-first deletes on SQLite (foreign keys stay on)."""
     if not database_url.startswith("sqlite"):
-        truncate(database_url, [t.name for t in metadata.sorted_tables])
+        delete_rows(database_url, [t.name for t in metadata.sorted_tables])
         return
     with _owner_engine(database_url).begin() as conn:
         for table in reversed(metadata.sorted_tables):

@@ -260,7 +260,7 @@ def membership_id(user: User, agency) -> uuid.UUID:  # noqa: ANN001
 
 
 def truncate_all() -> None:
-    """Empty every table: as the owner on PostgreSQL (the runtime role may not TRUNCATE)."""
+    """Empty every table (the runtime role may not: see ``pg.empty_database``)."""
     db.session.remove()
     pg.empty_database(db.engine.url.render_as_string(hide_password=False), Base.metadata)
 
