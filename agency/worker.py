@@ -20,9 +20,10 @@ SCHEDULER_INTERVAL_SECONDS = 0.25
 
 #: How often a worker runs RQ's maintenance (RQ: every 10 minutes), which is also when a
 #: worker takes over the scheduler of a worker that died holding its lock (the lock lapses
-#: 61 s after its holder's last heartbeat). At RQ's pace, posts scheduled with ``enqueue_at``
-#: waited up to 10 minutes after a SIGKILL of that worker, and the sweeper counts them as
-#: having a live job; at this pace, at most about a minute and a half.
+#: 61 s after its holder's last heartbeat): ``enqueue_at`` jobs (mail reminders) wait at
+#: most about a minute and a half after a SIGKILL of that worker, not 10 minutes. Publish
+#: jobs do not wait for the takeover: the sweeper enqueues a scheduled job the scheduler
+#: missed (``publishing.service.SCHEDULER_GRACE_SECONDS``).
 MAINTENANCE_INTERVAL_SECONDS = 30
 
 

@@ -11,7 +11,7 @@ from redis import Redis
 from sqlalchemy import func, select
 
 from agency.channels.models import Channel
-from agency.db import db
+from agency.db import db, utcnow
 from agency.publishing import service
 from billing.usage import UsageRecord
 from tenants.context import tenant_context
@@ -173,6 +173,52 @@ def test_a_redis_flush_after_approval_loses_nothing_the_sweeper_enqueues_it_once
     assert counts["publish"] == 1
     assert shop.targets(post_id)[toots].status == "published"
     service.sweep()
+    assert len(mastodon.statuses) == 1
+
+
+def test_a_scheduled_job_the_scheduler_missed_is_enqueued_by_the_sweep_and_published_once(
+    app, mastodon, redis_url
+):
+    # No scheduler runs here, as when the worker holding RQ's scheduler lock died: the lock
+    # lasts 61 s after it, and only then can another worker's maintenance pass take over.
+    from rq.registry import ScheduledJobRegistry
+
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots], "Missed by the scheduler")
+    target_id = shop.targets(post_id)[toots].id
+    job_id = service.publish_job_id(target_id, 1)
+    registry = ScheduledJobRegistry("publish", connection=Redis.from_url(redis_url))
+    # Just due: the scheduler is about to move it, the sweep leaves it alone.
+    service.enqueue_publish(shop.agency_id, target_id, 1, utcnow(), scheduled=True)
+    assert service.sweep()["publish"] == 0
+    assert registry.get_job_ids() == [job_id]
+    assert shop.targets(post_id)[toots].status == "scheduled"
+    # Past the grace: the sweep takes it from the registry and enqueues it (run in-process).
+    overdue = utcnow() - timedelta(seconds=service.SCHEDULER_GRACE_SECONDS + 2)
+    service.enqueue_publish(shop.agency_id, target_id, 1, overdue, scheduled=True)
+    assert service.sweep()["publish"] == 1
+    assert registry.get_job_ids() == []  # a scheduler taking over later has nothing to move
+    assert shop.targets(post_id)[toots].status == "published"
+    assert service.sweep()["publish"] == 0
+    assert [s["content"] for s in mastodon.statuses] == ["<p>Missed by the scheduler</p>"]
+    assert _usage_count(shop) == 1
+
+
+def test_a_job_marked_scheduled_that_no_registry_holds_is_not_live(app, mastodon, redis_url):
+    from rq.registry import ScheduledJobRegistry
+
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots], "Dropped from the registry")
+    target_id = shop.targets(post_id)[toots].id
+    job_id = service.publish_job_id(target_id, 1)
+    redis = Redis.from_url(redis_url)
+    assert service.job_is_live(job_id, None)  # due in 2 h (the approval's time)
+    ScheduledJobRegistry("publish", connection=redis).remove(job_id)
+    assert not service.job_is_live(job_id, None)  # no scheduler will ever move it
+    assert service.sweep()["publish"] == 1
+    assert shop.targets(post_id)[toots].status == "published"
     assert len(mastodon.statuses) == 1
 
 

@@ -16,6 +16,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from rq.exceptions import NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.registry import ScheduledJobRegistry
 from sqlalchemy import event, select
 
 from agency import audit
@@ -35,6 +36,10 @@ _PENDING = "regia_pending_publish_jobs"
 HAND_PUBLISHED = frozenset({"manual"})
 LIVE = frozenset({JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED})
 JOB_TIMEOUT = 180  # seconds; the lease (publish_lease_seconds) outlasts it
+#: A scheduled job this long past its time was missed by RQ's scheduler (which moves it
+#: within a second): its holder died with the lock, which another worker takes over only
+#: after the lock's 61 s TTL, at its next maintenance pass. The sweeper enqueues it instead.
+SCHEDULER_GRACE_SECONDS = 5
 
 
 def publish_job_id(target_id: uuid.UUID | str, revision: int, attempt: int = 0) -> str:
@@ -105,23 +110,37 @@ def enqueue_publish(
     return job_id
 
 
-def job_is_live(job_id: str, state: PublishState | None) -> bool:
-    """Queued, scheduled, or running under a lease that has not run out (a dead worker's
-    job stays "started" in Redis forever; its lease does not)."""
+def job_is_live(job_id: str, state: PublishState | None, now: datetime | None = None) -> bool:
+    """Queued, scheduled and not yet overdue, or running under a lease that has not run out
+    (a dead worker's job stays "started" in Redis forever; its lease does not)."""
     from agency.jobs import redis_client
 
+    now = now or utcnow()
     try:
         job = Job.fetch(job_id, connection=redis_client())
         status = job.get_status()
     except NoSuchJobError:
         return False
+    if status == JobStatus.SCHEDULED:
+        return not missed_by_scheduler(job, now)
     if status in LIVE:
         return True
     if status == JobStatus.STARTED:
         if state is None or state.claimed_until is None:
             return not (state is not None and state.in_flight)
-        return aware(state.claimed_until) > utcnow()
+        return aware(state.claimed_until) > now
     return False
+
+
+def missed_by_scheduler(job: Job, now: datetime) -> bool:
+    """A scheduled job more than ``SCHEDULER_GRACE_SECONDS`` past its time, or in no
+    scheduled registry (no scheduler would ever move it)."""
+    registry = ScheduledJobRegistry(job.origin, connection=job.connection)
+    try:
+        at = registry.get_scheduled_time(job)
+    except NoSuchJobError:
+        return True
+    return (now - at).total_seconds() > SCHEDULER_GRACE_SECONDS
 
 
 # -- the sweeper ----------------------------------------------------------------------------
@@ -145,6 +164,8 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
 
 
 def _sweep_targets(agency_id: uuid.UUID, now: datetime) -> int:
+    from agency.jobs import redis_client
+
     rows = db.session.execute(
         select(PostTarget.id, Post.revision, PublishState)
         .join(Post, Post.id == PostTarget.post_id)
@@ -165,8 +186,11 @@ def _sweep_targets(agency_id: uuid.UUID, now: datetime) -> int:
         if waiting and aware(current.next_attempt_at) > now:
             continue
         job_id = (current.job_id if current else None) or publish_job_id(target_id, revision)
-        if job_is_live(job_id, current):
+        if job_is_live(job_id, current, now):
             continue
+        # A job the scheduler missed leaves its registry first: a scheduler taking over later
+        # must not move it as well (a second run would only find the target claimed or done).
+        ScheduledJobRegistry("publish", connection=redis_client()).remove(job_id)
         enqueue_publish(agency_id, target_id, revision, None)
         enqueued += 1
     return enqueued
