@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 CHROMIUM = os.environ.get("REGIA_E2E_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -49,11 +49,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):  # noqa
 _reports_key = pytest.StashKey[dict]()
 
 
+class _Handler(WSGIRequestHandler):
+    # Headers and body are separate writes: with Nagle's algorithm the body of every
+    # keep-alive response waited for the browser's delayed ACK (40 ms on Linux).
+    disable_nagle_algorithm = True
+
+
 class LiveServer:
     """A werkzeug server for ``app`` on 127.0.0.1 and a free port, in a daemon thread."""
 
     def __init__(self, app) -> None:  # noqa: ANN001 - flask.Flask
-        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=_Handler)
         self.url = f"http://127.0.0.1:{self._server.server_port}"
         self._thread = threading.Thread(
             target=self._server.serve_forever, name="e2e-live-server", daemon=True
