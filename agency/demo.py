@@ -14,7 +14,7 @@ from dataclasses import replace
 import click
 from flask import Flask
 from sqlalchemy import select
-from werkzeug.serving import run_simple
+from werkzeug.serving import WSGIRequestHandler, run_simple
 
 from agency.config import PROJECT_ROOT
 from agency.db import db
@@ -34,6 +34,13 @@ USERS = [
     (Role.CLIENT_MANAGER, "manager@bellavista.example", "Chiara Cliente"),
     (Role.CLIENT_VIEWER, "viewer@bellavista.example", "Vittorio Viewer"),
 ]
+
+
+class _NoDelayHandler(WSGIRequestHandler):
+    """Werkzeug writes a response's headers and body separately: with Nagle's algorithm the
+    body of each keep-alive response waited for the browser's delayed ACK (40 ms on Linux)."""
+
+    disable_nagle_algorithm = True
 
 
 def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
@@ -133,7 +140,9 @@ def serve_with_worker(app: Flask, host: str, port: int, *, force: bool = False) 
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         # Not app.run(): Flask ignores it inside a `flask` CLI command.
-        run_simple(host, port, app, threaded=True, use_reloader=False)
+        run_simple(
+            host, port, app, threaded=True, use_reloader=False, request_handler=_NoDelayHandler
+        )
     except KeyboardInterrupt:
         pass
     finally:
