@@ -88,7 +88,8 @@ def database_url(tmp_path_factory) -> str:
         # that process migrated is reused, emptied first (a killed run may have left rows).
         pg.empty_database(_MIGRATED[name], Base.metadata)
         return _MIGRATED[name]
-    migrate.upgrade(pg.recreate_database(name), app_role=pg.APP_ROLE)  # as the owner
+    # as the owner; commits not flushed to disk (a test database needs no durability)
+    migrate.upgrade(pg.recreate_database(name, durable=False), app_role=pg.APP_ROLE)
     _MIGRATED[name] = pg.app_url(name)
     return pg.app_url(name)  # the app runs as the role that owns nothing
 

@@ -59,10 +59,14 @@ def _ensure_role(conn: psycopg.Connection, role: str) -> None:
     )
 
 
-def recreate_database(database: str) -> str:
+def recreate_database(database: str, *, durable: bool = True) -> str:
     """Drop and create ``database`` owned by the owner role; returns the owner's URL.
 
     Migrate with ``migrate.upgrade(url, app_role=APP_ROLE)``, then connect with ``app_url``.
+    ``durable=False`` (the test databases): commits do not wait for the WAL to reach the
+    disk (``synchronous_commit = off``). Only a crash of the server could lose them; what
+    other sessions see, locks and isolation are unchanged. The benchmarks keep durable
+    commits, as production has.
     """
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (_ROLE_LOCK,))
@@ -79,6 +83,12 @@ def recreate_database(database: str) -> str:
                 sql.Identifier(database), sql.Identifier(OWNER_ROLE)
             )
         )
+        if not durable:
+            conn.execute(
+                sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(
+                    sql.Identifier(database)
+                )
+            )
         # Only the owner may create objects: the runtime role must never own anything.
         conn.execute(
             sql.SQL("REVOKE ALL ON DATABASE {} FROM PUBLIC").format(sql.Identifier(database))
