@@ -107,6 +107,18 @@ def test_an_optional_email_field_takes_blank_and_none_for_no_address():
     assert _errors(field, "a" * 321) == ["Longer than maximum length 320.", NOT_AN_ADDRESS]
 
 
+def test_an_email_field_looks_nothing_up_in_the_dns(monkeypatch):
+    # Deliverability checks would put a DNS lookup (and its timeouts) into every request.
+    import email_validator.deliverability
+
+    def lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("an e-mail field looked the domain up in the DNS")
+
+    monkeypatch.setattr(email_validator.deliverability, "validate_email_deliverability", lookup)
+    assert _errors(email_field(required=True), "ann@example.com") is None
+    assert _errors(email_field(allow_none=True), "ann@example.com") is None
+
+
 def test_email_fields_publish_the_format_and_pattern_they_enforce():
     required = email_field(required=True, metadata={"description": "Sign-in address."})
     assert required.metadata == {
