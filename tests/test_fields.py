@@ -29,10 +29,7 @@ NOT_AN_ADDRESS = "Not a valid e-mail address."
 def _errors(field, value) -> list[str] | None:
     """The messages ``field`` gives for ``value`` (None when it accepts it)."""
 
-    class One(Schema):
-        pass
-
-    schema = One.from_dict({"value": field})()
+    schema = Schema.from_dict({"value": field})()
     return schema.validate({"value": value}).get("value")
 
 
