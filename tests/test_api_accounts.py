@@ -253,3 +253,31 @@ def test_api_docs_serve_swagger_ui_from_local_assets(client):
         served_code += served.get_data(as_text=True)
     # Swagger UI is started by a script file (the CSP allows no inline script).
     assert "SwaggerUIBundle({" in served_code
+
+
+def test_public_endpoint_marks_a_view_function_or_class_as_needing_no_token():
+    # Called at test time: the real views were decorated while their modules were imported.
+    from flask import Flask
+    from flask.views import MethodView
+
+    from tenants.web import is_public, public_endpoint
+
+    def open_view() -> str:
+        return ""
+
+    class OpenResource(MethodView):
+        def get(self) -> str:
+            return ""
+
+    app = Flask(__name__)
+    assert public_endpoint(open_view) is open_view
+    app.add_url_rule("/open", view_func=open_view)
+    app.add_url_rule("/resource", view_func=public_endpoint(OpenResource).as_view("resource"))
+    app.add_url_rule("/closed", "closed", view_func=lambda: "")
+    with app.app_context():
+        assert [is_public(e) for e in ("open_view", "resource", "closed", None)] == [
+            True,
+            True,
+            False,
+            False,
+        ]

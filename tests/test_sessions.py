@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from agency.db import db
 from tenants.models import Role, UserSession
+from tenants.passwords import hash_password
 from tests.factories import PASSWORD, make_agency, make_member
 from tests.helpers import AuthActions, form_post
 
@@ -142,3 +143,19 @@ def test_each_session_row_records_the_browsers_user_agent_cut_to_200_characters(
         select(UserSession.user_agent).where(UserSession.user_id == user.id)
     ).all()
     assert sorted(agents, key=str) == sorted([long_agent[:200], None, None], key=str)
+
+
+def test_a_session_cookie_stops_working_once_the_password_hash_changes(app, database_url):
+    # The cookie's id carries a fingerprint of the password hash (User.get_id): a hash
+    # changed without set_password (a restored backup, an operator's fix) revokes no session
+    # row, and the cookie must still stop working.
+    user = make_member(make_agency(), Role.STAFF)
+    browser = app.test_client()
+    AuthActions(browser).login(user.email)
+    assert browser.get("/account").status_code == 200
+    user.password_hash = hash_password("a brand new password")
+    db.session.commit()
+    assert _live_sessions() == 1
+    response = browser.get("/account")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")

@@ -9,11 +9,29 @@ import uuid
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
-from sqlalchemy import UniqueConstraint, create_engine, inspect, pool
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    delete,
+    event,
+    insert,
+    inspect,
+    pool,
+    select,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.schema import CreateIndex, CreateTable
 
 import agency.models  # noqa: F401 - every mapped class on Base.metadata
 from agency.db import Base
+from tenants.models import client_fk, partial_unique_index
 from tests import pg
 from tests.factories import make_agency, make_channel, make_client, make_member, make_policy
 from tests.test_db_roles import GLOBAL_TABLES
@@ -135,3 +153,68 @@ def test_raw_sql_cannot_point_a_row_at_another_agencys_client(app, database_url,
         conn.execute("SELECT set_config('app.agency_id', %s, true)", (str(agency_a.id),))
         rows = conn.execute(f"SELECT client_id FROM {table}").fetchall()
     assert rows == [(mine.id,)]
+
+
+def _builders_table() -> Table:
+    """A throw-away table declared with ``client_fk`` and ``partial_unique_index`` at test
+    time (the models' own tables were declared while the module was imported)."""
+    metadata = MetaData()
+    Table(
+        "client_companies",
+        metadata,
+        Column("agency_id", Integer, primary_key=True),
+        Column("id", Integer, primary_key=True),
+    )
+    return Table(
+        "notes",
+        metadata,
+        Column("id", Integer, primary_key=True),
+        Column("agency_id", Integer, nullable=False),
+        Column("client_id", Integer, nullable=False),
+        Column("email", String(320), nullable=False),
+        Column("archived_at", Integer),
+        client_fk("notes"),
+        partial_unique_index(
+            "uq_notes_live_email", "agency_id", "email", where="archived_at IS NULL"
+        ),
+    )
+
+
+@pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=["pg", "sqlite"])
+def test_the_key_builders_write_the_composite_foreign_key_and_the_partial_index(dialect):
+    table = _builders_table()
+    ddl = str(CreateTable(table).compile(dialect=dialect))
+    assert (
+        "CONSTRAINT fk_notes_client_id_client_companies FOREIGN KEY(agency_id, client_id)"
+        " REFERENCES client_companies (agency_id, id) ON DELETE CASCADE"
+    ) in ddl
+    (index,) = table.indexes
+    assert str(CreateIndex(index).compile(dialect=dialect)) == (
+        "CREATE UNIQUE INDEX uq_notes_live_email ON notes (agency_id, email)"
+        " WHERE archived_at IS NULL"
+    )
+
+
+def test_the_key_builders_refuse_a_foreign_client_and_a_second_live_row():
+    table = _builders_table()
+    engine = create_engine("sqlite://", poolclass=pool.StaticPool)
+    event.listen(engine, "connect", lambda conn, _: conn.execute("PRAGMA foreign_keys = ON"))
+    table.metadata.create_all(engine)
+    clients = table.metadata.tables["client_companies"]
+    with engine.begin() as conn:
+        conn.execute(insert(clients), [{"agency_id": 1, "id": 10}, {"agency_id": 2, "id": 20}])
+        conn.execute(insert(table).values(id=1, agency_id=1, client_id=10, email="a@x.com"))
+        conn.execute(
+            insert(table).values(id=2, agency_id=1, client_id=10, email="a@x.com", archived_at=1)
+        )
+        conn.execute(insert(table).values(id=3, agency_id=2, client_id=20, email="a@x.com"))
+    for row in (
+        {"id": 4, "agency_id": 1, "client_id": 20, "email": "b@x.com"},  # agency 2's client
+        {"id": 5, "agency_id": 1, "client_id": 10, "email": "a@x.com"},  # a second live row
+    ):
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.execute(insert(table).values(**row))
+    with engine.begin() as conn:
+        conn.execute(delete(clients).where(clients.c.id == 10))
+        assert conn.execute(select(table.c.id)).scalars().all() == [3]
+    engine.dispose()

@@ -183,3 +183,22 @@ def test_invitations_and_resends_are_throttled_per_recipient_across_agencies(
         assert refused.status_code == 429
         assert refused.json["code"] == 429 and refused.json["message"]
         assert _invite(client, h2, "someone-else@example.com").status_code == 201
+
+
+def test_a_limit_setting_is_read_from_the_current_apps_settings_at_each_request():
+    # Called at test time: the real views' limits were declared while their modules were
+    # imported, and Flask-Limiter calls the returned function again on every request.
+    from types import SimpleNamespace
+
+    from flask import Flask
+
+    from tenants.throttle import setting
+
+    limit = setting("login_rate_limit")
+    first, second = Flask("first"), Flask("second")
+    first.config["REGIA"] = SimpleNamespace(login_rate_limit="3 per minute")
+    second.config["REGIA"] = SimpleNamespace(login_rate_limit="7 per hour")
+    with first.app_context():
+        assert limit() == "3 per minute"
+    with second.app_context():
+        assert limit() == "7 per hour"
