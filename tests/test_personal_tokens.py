@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from agency.db import db
 from tenants.models import ApiToken, Role
-from tests.factories import make_agency, make_member, owner_of
+from tests.factories import make_agency, make_member, owner_of, token_for
 from tests.helpers import bearer, csrf_from, form_post
 
 
@@ -189,3 +189,35 @@ def test_the_service_refuses_a_bad_token_request_naming_each_field(app, database
     [stored] = db.session.scalars(select(ApiToken).where(ApiToken.user_id == owner.id)).all()
     assert (stored.name, stored.agency_id, stored.expires_at) == ("x" * 100, mine.id, later)
     assert stored.prefix == plain[:10]
+
+
+def test_resolving_a_token_refuses_revoked_inactive_and_expired_ones(
+    app, database_url, monkeypatch
+):
+    # The invitation-accept API resolves the caller's own bearer token with this function.
+    from datetime import UTC, datetime, timedelta
+
+    from tenants import service
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    agency = make_agency()
+    owner, colleague = owner_of(agency), make_member(agency, Role.MANAGER)
+    revoked = token_for(owner, agency)
+    service.revoke_all_tokens(owner)
+    db.session.commit()
+    live = token_for(owner, agency)
+    expiring = token_for(owner, agency)
+    inactive = token_for(colleague, agency)
+    colleague.active = False
+    row = db.session.scalar(select(ApiToken).where(ApiToken.prefix == expiring[:10]))
+    row.expires_at = now
+    db.session.commit()
+    monkeypatch.setattr(service, "utcnow", lambda: now)  # a still clock: expiry is exact
+
+    assert service.resolve_token(live).user_id == owner.id
+    assert service.resolve_token(revoked) is None
+    assert service.resolve_token(inactive) is None
+    assert service.resolve_token(expiring) is None  # expires at this very instant
+    row.expires_at = now + timedelta(microseconds=1)
+    db.session.commit()
+    assert service.resolve_token(expiring).id == row.id
