@@ -316,33 +316,48 @@ def test_login_next_keeps_on_site_paths(client, owner):
 # --- API authentication ---------------------------------------------------------------------
 
 
-def _assert_401_shape(response) -> None:
+NO_TOKEN = "Authentication required: send 'Authorization: Bearer <token>'."
+BAD_TOKEN = "The token is invalid, revoked, or its member is inactive."
+
+
+def _assert_401_shape(response, message: str = BAD_TOKEN) -> None:
     assert response.status_code == 401
     assert response.is_json
     body = response.json
     assert body["code"] == 401
     assert body["status"] == "Unauthorized"
-    assert body["message"]
+    assert body["message"] == message
     assert body["errors"] == {}
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "message"),
     [
-        {},
-        {"Authorization": ""},
-        {"Authorization": "Bearer"},
-        {"Authorization": "Bearer "},
-        {"Authorization": "Token rg_abc"},
-        {"Authorization": "Basic dXNlcjpwYXNz"},
-        {"Authorization": "rg_abcdef"},
-        {"Authorization": "Bearer rg_not-a-real-token"},
-        {"Authorization": "Bearer not-even-the-prefix"},
-        {"Authorization": "Bearer " + "rg_" + "x" * 500},
+        ({}, NO_TOKEN),
+        ({"Authorization": ""}, NO_TOKEN),
+        ({"Authorization": "Bearer"}, NO_TOKEN),
+        ({"Authorization": "Bearer "}, NO_TOKEN),
+        ({"Authorization": "Bearer    "}, NO_TOKEN),
+        ({"Authorization": "Token rg_abc"}, NO_TOKEN),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, NO_TOKEN),
+        ({"Authorization": "rg_abcdef"}, NO_TOKEN),
+        ({"Authorization": "Bearer rg_not-a-real-token"}, BAD_TOKEN),
+        ({"Authorization": "Bearer not-even-the-prefix"}, BAD_TOKEN),
+        ({"Authorization": "Bearer " + "rg_" + "x" * 500}, BAD_TOKEN),
     ],
 )
-def test_api_without_a_valid_token_answers_401_in_json(client, owner, headers):
-    _assert_401_shape(client.get("/api/v1/me", headers=headers))
+def test_api_without_a_valid_token_answers_401_in_json(client, owner, headers, message):
+    _assert_401_shape(client.get("/api/v1/me", headers=headers), message)
+
+
+def test_the_bearer_scheme_is_case_insensitive_and_spaces_around_the_token_are_ignored(
+    client, owner
+):
+    agency = make_agency("Header Agency", owner=owner)
+    token = token_for(owner, agency)
+    for header in (f"Bearer {token}", f"bearer {token}", f"BEARER  {token} "):
+        response = client.get("/api/v1/me", headers={"Authorization": header})
+        assert response.status_code == 200, header
 
 
 def test_revoked_token_answers_401(client, owner):
@@ -379,4 +394,4 @@ def test_token_of_a_removed_member_answers_401(client, owner):
 
 def test_session_cookie_does_not_authenticate_the_api(client, owner):
     _login(client, owner.email)
-    _assert_401_shape(client.get("/api/v1/me"))
+    _assert_401_shape(client.get("/api/v1/me"), NO_TOKEN)
