@@ -221,3 +221,26 @@ def test_resolving_a_token_refuses_revoked_inactive_and_expired_ones(
     row.expires_at = now + timedelta(microseconds=1)
     db.session.commit()
     assert service.resolve_token(expiring).id == row.id
+
+
+def test_a_tokens_last_use_is_written_at_most_once_a_minute(client, database_url, monkeypatch):
+    from datetime import UTC, datetime, timedelta
+
+    from tenants import web
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(web, "utcnow", lambda: now)  # a still clock: the minute is exact
+    agency = make_agency()
+    plain = token_for(owner_of(agency), agency)
+    row = db.session.scalar(select(ApiToken).where(ApiToken.prefix == plain[:10]))
+    minute, tick = timedelta(seconds=60), timedelta(microseconds=1)
+    for last_used, written in (
+        (None, now),
+        (now - minute, now - minute),
+        (now - minute - tick, now),
+    ):
+        row.last_used_at = last_used
+        db.session.commit()
+        assert client.get("/api/v1/me", headers=bearer(plain)).status_code == 200
+        db.session.expire_all()
+        assert db.session.get(ApiToken, row.id).last_used_at == written, last_used
