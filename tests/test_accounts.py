@@ -242,6 +242,10 @@ def test_account_validation_names_every_bad_field_with_its_message(app, owner):
         }
         taken = validate_new_account("Ada", f"  {owner.email.upper()} ", "x" * 10)
         assert taken == {"email": ["An account with this e-mail already exists."]}
+        assert validate_new_account("x" * 200, "ada@example.com", "x" * 10) == {}
+        assert validate_new_account("x" * 201, "ada@example.com", "x" * 10) == {
+            "name": ["Use at most 200 characters."]
+        }
 
 
 def test_form_post_without_csrf_token_is_refused_and_changes_nothing(client, owner):
