@@ -170,6 +170,65 @@ def test_the_service_refuses_passwords_over_1024_characters_too(app, owner):
         assert verify_password(db.session.get(User, owner.id).password_hash, "x" * 1024)
 
 
+def test_the_service_names_a_wrong_current_password_with_its_message(app, owner):
+    from tenants.service import change_password
+
+    before = owner.password_hash
+    with app.test_request_context():
+        with pytest.raises(ValidationFailed) as refused:
+            change_password(owner, "not the password", NEW_PASSWORD)
+        assert refused.value.errors == {"current_password": ["The current password is not right."]}
+        with pytest.raises(ValidationFailed) as refused:
+            change_password(owner, "", "short")
+        assert refused.value.errors == {
+            "current_password": ["The current password is not right."],
+            "new_password": ["Use at least 10 characters."],
+        }
+    db.session.expire_all()
+    assert db.session.get(User, owner.id).password_hash == before
+
+
+def test_the_signup_service_refuses_bad_input_and_a_taken_address_writing_nothing(app, owner):
+    # Forms and schemas catch most of this first (not a taken address): the service must too.
+    from tenants.models import Agency
+    from tenants.service import signup
+
+    agencies = db.session.scalars(select(Agency.id)).all()
+    with app.test_request_context():
+        with pytest.raises(ValidationFailed) as refused:
+            signup("Taken Agency", "Ada", owner.email, "x" * 10)
+        assert refused.value.errors == {"email": ["An account with this e-mail already exists."]}
+        with pytest.raises(ValidationFailed) as refused:
+            signup("x" * 201, "Ada", "ada@example.com", "x" * 10)
+        assert refused.value.errors == {"agency_name": ["Use at most 200 characters."]}
+        with pytest.raises(ValidationFailed) as refused:
+            signup(" ", " ", "nope", "short")
+        assert refused.value.errors == {
+            "name": ["Enter a name (spaces and invisible characters do not count)."],
+            "email": ["Enter a valid e-mail address."],
+            "password": ["Use at least 10 characters."],
+            "agency_name": ["Enter a name (spaces and invisible characters do not count)."],
+        }
+    db.session.rollback()
+    assert db.session.scalars(select(Agency.id)).all() == agencies
+    assert db.session.scalar(select(User).where(User.email == "ada@example.com")) is None
+
+
+def test_signup_creates_an_unverified_owner_with_a_token_named_signup(app, database_url):
+    from tenants.service import signup, tokens_of
+
+    with app.test_request_context():
+        agency, user, token = signup("x" * 200, "Ada", "ada@example.com", "x" * 10)
+        verified_agency, verified, _ = signup(
+            "Verified", "Bo", "bo@example.com", "x" * 10, verified=True
+        )
+    assert agency.name == "x" * 200
+    assert user.email_verified_at is None and verified.email_verified_at is not None
+    [stored] = tokens_of(user)
+    assert (stored.name, stored.agency_id, stored.prefix) == ("signup", agency.id, token[:10])
+    assert [t.name for t in tokens_of(verified)] == ["signup"]
+
+
 def test_account_validation_names_every_bad_field_with_its_message(app, owner):
     # Forms and schemas catch most of this first; the service rule must hold on its own.
     from tenants.service import validate_new_account
@@ -183,6 +242,10 @@ def test_account_validation_names_every_bad_field_with_its_message(app, owner):
         }
         taken = validate_new_account("Ada", f"  {owner.email.upper()} ", "x" * 10)
         assert taken == {"email": ["An account with this e-mail already exists."]}
+        assert validate_new_account("x" * 200, "ada@example.com", "x" * 10) == {}
+        assert validate_new_account("x" * 201, "ada@example.com", "x" * 10) == {
+            "name": ["Use at most 200 characters."]
+        }
 
 
 def test_form_post_without_csrf_token_is_refused_and_changes_nothing(client, owner):
@@ -257,33 +320,48 @@ def test_login_next_keeps_on_site_paths(client, owner):
 # --- API authentication ---------------------------------------------------------------------
 
 
-def _assert_401_shape(response) -> None:
+NO_TOKEN = "Authentication required: send 'Authorization: Bearer <token>'."
+BAD_TOKEN = "The token is invalid, revoked, or its member is inactive."
+
+
+def _assert_401_shape(response, message: str = BAD_TOKEN) -> None:
     assert response.status_code == 401
     assert response.is_json
     body = response.json
     assert body["code"] == 401
     assert body["status"] == "Unauthorized"
-    assert body["message"]
+    assert body["message"] == message
     assert body["errors"] == {}
 
 
 @pytest.mark.parametrize(
-    "headers",
+    ("headers", "message"),
     [
-        {},
-        {"Authorization": ""},
-        {"Authorization": "Bearer"},
-        {"Authorization": "Bearer "},
-        {"Authorization": "Token rg_abc"},
-        {"Authorization": "Basic dXNlcjpwYXNz"},
-        {"Authorization": "rg_abcdef"},
-        {"Authorization": "Bearer rg_not-a-real-token"},
-        {"Authorization": "Bearer not-even-the-prefix"},
-        {"Authorization": "Bearer " + "rg_" + "x" * 500},
+        ({}, NO_TOKEN),
+        ({"Authorization": ""}, NO_TOKEN),
+        ({"Authorization": "Bearer"}, NO_TOKEN),
+        ({"Authorization": "Bearer "}, NO_TOKEN),
+        ({"Authorization": "Bearer    "}, NO_TOKEN),
+        ({"Authorization": "Token rg_abc"}, NO_TOKEN),
+        ({"Authorization": "Basic dXNlcjpwYXNz"}, NO_TOKEN),
+        ({"Authorization": "rg_abcdef"}, NO_TOKEN),
+        ({"Authorization": "Bearer rg_not-a-real-token"}, BAD_TOKEN),
+        ({"Authorization": "Bearer not-even-the-prefix"}, BAD_TOKEN),
+        ({"Authorization": "Bearer " + "rg_" + "x" * 500}, BAD_TOKEN),
     ],
 )
-def test_api_without_a_valid_token_answers_401_in_json(client, owner, headers):
-    _assert_401_shape(client.get("/api/v1/me", headers=headers))
+def test_api_without_a_valid_token_answers_401_in_json(client, owner, headers, message):
+    _assert_401_shape(client.get("/api/v1/me", headers=headers), message)
+
+
+def test_the_bearer_scheme_is_case_insensitive_and_spaces_around_the_token_are_ignored(
+    client, owner
+):
+    agency = make_agency("Header Agency", owner=owner)
+    token = token_for(owner, agency)
+    for header in (f"Bearer {token}", f"bearer {token}", f"BEARER  {token} "):
+        response = client.get("/api/v1/me", headers={"Authorization": header})
+        assert response.status_code == 200, header
 
 
 def test_revoked_token_answers_401(client, owner):
@@ -320,4 +398,4 @@ def test_token_of_a_removed_member_answers_401(client, owner):
 
 def test_session_cookie_does_not_authenticate_the_api(client, owner):
     _login(client, owner.email)
-    _assert_401_shape(client.get("/api/v1/me"))
+    _assert_401_shape(client.get("/api/v1/me"), NO_TOKEN)

@@ -52,9 +52,12 @@ def test_managers_and_staff_cannot_touch_stripe(client, database_url):
     for role in (Role.MANAGER, Role.STAFF):
         member = make_member(agency, role)
         headers = bearer(token_for(member, agency))
-        assert client.put("/api/v1/stripe-connection", json=BODY, headers=headers).status_code == (
-            403
-        )
+        for response in (
+            client.put("/api/v1/stripe-connection", json=BODY, headers=headers),
+            client.get("/api/v1/stripe-connection", headers=headers),
+        ):
+            assert response.status_code == 403, role
+            assert response.json["message"] == "Your role does not allow this."
     assert _connection(agency) is None
 
 

@@ -59,6 +59,29 @@ def test_the_shared_rule_strips_and_keeps_real_names():
         clean_name("x" * 201, 200)
 
 
+def test_the_shared_rule_names_each_refusal_with_its_message(app):
+    control = "Names cannot contain control characters such as tabs or newlines."
+    blank = "Enter a name (spaces and invisible characters do not count)."
+    with app.test_request_context():
+        for name, message in [
+            ("Acme\tCorp", control),
+            ("Acme\x85", control),
+            ("\x00", control),
+            (None, blank),
+            ("", blank),
+            ("\u200b\u00a0\u3000", blank),
+            ("x" * 201, "Use at most 200 characters."),
+        ]:
+            with pytest.raises(InvalidName) as refused:
+                clean_name(name, 200)
+            assert str(refused.value) == message, repr(name)
+        assert clean_name(None, 200, required=False) is None
+        assert clean_name(" \u200b ", 200, required=False) is None
+        assert clean_name("x" * 200, 200) == "x" * 200
+        assert clean_name(" \u200bAcme\u2060 ", 200) == "Acme"
+        assert clean_name(42, 200) == "42"
+
+
 @pytest.mark.parametrize("name", BAD_NAMES.values(), ids=BAD_NAMES.keys())
 def test_bad_names_are_refused_everywhere_and_write_nothing(client, agency, token, name):
     acme = make_client(agency, "Acme")

@@ -159,3 +159,27 @@ def test_a_session_cookie_stops_working_once_the_password_hash_changes(app, data
     response = browser.get("/account")
     assert response.status_code == 302
     assert response.headers["Location"].startswith("/login")
+
+
+def test_signing_out_other_sessions_ends_only_this_users_live_ones_and_says_how_many(
+    app, database_url
+):
+    agency = make_agency()
+    user, colleague = make_member(agency, Role.STAFF), make_member(agency, Role.MANAGER)
+    here, laptop, phone, theirs = (app.test_client() for _ in range(4))
+    for browser in (here, laptop, phone):
+        AuthActions(browser).login(user.email)
+    AuthActions(phone).logout()
+    AuthActions(theirs).login(colleague.email)
+    ended = db.session.scalar(select(UserSession).where(UserSession.revoked_at.is_not(None)))
+    ended_at = ended.revoked_at
+
+    first = form_post(here, "/account/sessions/revoke-others", {}, page="/account")
+    assert "Signed out of 1 other session(s)." in here.get(first.location).get_data(as_text=True)
+    again = form_post(here, "/account/sessions/revoke-others", {}, page="/account")
+    assert "Signed out of 0 other session(s)." in here.get(again.location).get_data(as_text=True)
+
+    assert theirs.get("/account").status_code == 200  # someone else's session is untouched
+    assert laptop.get("/account").status_code == 302
+    db.session.expire_all()
+    assert db.session.get(UserSession, ended.id).revoked_at == ended_at

@@ -202,3 +202,30 @@ def test_a_limit_setting_is_read_from_the_current_apps_settings_at_each_request(
         assert limit() == "3 per minute"
     with second.app_context():
         assert limit() == "7 per hour"
+
+
+def test_the_per_account_key_is_the_submitted_address_normalised(app):
+    from tenants.throttle import account_and_address, submitted_email
+
+    long_address = "a" * 400 + "@example.com"
+    cases = [
+        ({"data": {"email": "  Ada@Example.COM "}}, "ada@example.com"),
+        ({"json": {"email": " Bo@Example.com"}}, "bo@example.com"),
+        (
+            {"data": {"email": "form@example.com"}, "query_string": {"email": "q@x.y"}},
+            "form@example.com",
+        ),
+        ({"data": {"email": long_address}}, long_address[:320]),
+        ({"data": {"password": "no address"}}, "-"),
+        ({"data": {"email": "   "}}, "-"),
+        ({"json": {"email": 42}}, "-"),
+        ({"json": ["ada@example.com"]}, "-"),
+        ({"data": "not json", "content_type": "application/json"}, "-"),
+        ({}, "-"),
+    ]
+    for request, key in cases:
+        with app.test_request_context("/login", method="POST", **request):
+            assert submitted_email() == key, request
+    environ = {"REMOTE_ADDR": "192.0.2.7"}
+    with app.test_request_context("/login", method="POST", environ_base=environ, json={}):
+        assert account_and_address() == "-|192.0.2.7"

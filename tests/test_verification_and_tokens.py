@@ -137,6 +137,28 @@ def test_api_token_expiry_in_the_past_or_without_zone_is_422(client, database_ur
     assert db.session.scalar(select(func.count()).select_from(ApiToken)) == 0
 
 
+def test_token_expiry_bounds_are_exact_and_each_refusal_says_why(app, monkeypatch):
+    from datetime import UTC, datetime
+
+    from tenants import service
+
+    now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+    monkeypatch.setattr(service, "utcnow", lambda: now)  # a still clock, to test the bounds
+    tick = timedelta(microseconds=1)
+    latest = now + timedelta(days=3650)
+    with app.test_request_context():
+        assert service.token_expiry_problem(None) is None
+        assert service.token_expiry_problem(now + tick) is None
+        assert service.token_expiry_problem(latest) is None
+        assert service.token_expiry_problem(now.replace(tzinfo=None) + timedelta(days=1)) == (
+            "Give the expiry with a time zone (e.g. 2027-01-31T00:00:00Z)."
+        )
+        assert service.token_expiry_problem(now) == "The expiry must be in the future."
+        assert service.token_expiry_problem(latest + tick) == (
+            "The expiry must be within 3650 days."
+        )
+
+
 def test_tokens_page_sets_an_expiry_and_shows_last_use(client, auth, database_url):
     agency = make_agency()
     owner = owner_of(agency)
