@@ -302,6 +302,28 @@ def test_the_database_refuses_a_duplicate_name_too(client, agency, target, heade
     assert len(_channels(agency)) == 1
 
 
+def test_a_rename_and_status_change_racing_to_a_taken_name_is_a_field_error(
+    client, agency, target, headers, monkeypatch
+):
+    # The status change must not commit on its own: the one commit turns the index's
+    # refusal into the field error (mutation run: set_channel_status 16).
+    make_channel(agency, target, network="manual", name="Shop", settings={}, secrets={})
+    blog = make_channel(agency, target, network="manual", name="Blog", settings={}, secrets={})
+    monkeypatch.setattr(names, "check_name_free", lambda *a, **k: None)
+
+    url = f"{_api(target)}/{blog.id}"
+    response = client.patch(url, json={"name": "SHOP", "status": "disabled"}, headers=headers)
+
+    assert response.status_code == 422, response.json
+    assert response.json["errors"]["json"] == {
+        "name": ["This client already has a channel with this name."]
+    }
+    assert sorted((c.name, c.status) for c in _channels(agency)) == [
+        ("Blog", "connected"),
+        ("Shop", "connected"),
+    ]
+
+
 # --- localized add titles ---------------------------------------------------------------------
 
 IT = {"Accept-Language": "it-IT,it;q=0.9"}
