@@ -247,6 +247,23 @@ def test_webhook_url_is_encrypted_masked_and_never_returned(client, auth, agency
     assert crypto.decrypt_json(_channels(agency)[0].credentials_encrypted)["url"] == HOOK
 
 
+def test_the_edit_page_decrypts_nothing_for_a_network_without_secret_urls(
+    client, auth, agency, target, monkeypatch
+):
+    # Only webhook URLs are shown masked; a Mastodon token is never decrypted to render the
+    # page (mutation run: masked_secrets 3).
+    channel = make_channel(agency, target)  # mastodon, access_token stored encrypted
+    decrypted = []
+    monkeypatch.setattr(service.crypto, "decrypt_json", lambda token: decrypted.append(token))
+    auth.login(owner_of(agency).email)
+
+    page = client.get(f"/a/{agency.slug}/clients/{target.id}/channels/{channel.id}/edit")
+
+    assert page.status_code == 200
+    assert "stored — leave blank to keep" in page.get_data(as_text=True)
+    assert decrypted == []
+
+
 # --- channel names unique per client ----------------------------------------------------------
 
 
