@@ -69,6 +69,21 @@ def test_orm_insert_for_another_agency_raises(two_agencies):
         assert db.session.scalars(select(ClientCompany.name)).all() == ["Client of B"]
 
 
+def test_orm_update_moving_a_row_to_another_agency_raises(two_agencies):
+    # Dirty rows are checked like new ones (hand-planted: checking only session.new passed).
+    agency_a, agency_b, client_a, _ = two_agencies
+    with tenant_context(agency_a.id):
+        client = db.session.get(ClientCompany, client_a.id)
+        client.agency_id = agency_b.id
+        with pytest.raises(TenantError, match="^ClientCompany belongs to another agency$"):
+            db.session.flush()
+        db.session.rollback()
+    with tenant_context(agency_a.id):
+        assert db.session.scalars(select(ClientCompany.name)).all() == ["Client of A"]
+    with tenant_context(agency_b.id):
+        assert db.session.scalars(select(ClientCompany.name)).all() == ["Client of B"]
+
+
 def test_orm_insert_is_stamped_with_the_current_agency(two_agencies):
     agency_a, _, _, _ = two_agencies
     with tenant_context(agency_a.id):
