@@ -247,6 +247,23 @@ def test_webhook_url_is_encrypted_masked_and_never_returned(client, auth, agency
     assert crypto.decrypt_json(_channels(agency)[0].credentials_encrypted)["url"] == HOOK
 
 
+def test_the_edit_page_decrypts_nothing_for_a_network_without_secret_urls(
+    client, auth, agency, target, monkeypatch
+):
+    # Only webhook URLs are shown masked; a Mastodon token is never decrypted to render the
+    # page (mutation run: masked_secrets 3).
+    channel = make_channel(agency, target)  # mastodon, access_token stored encrypted
+    decrypted = []
+    monkeypatch.setattr(service.crypto, "decrypt_json", lambda token: decrypted.append(token))
+    auth.login(owner_of(agency).email)
+
+    page = client.get(f"/a/{agency.slug}/clients/{target.id}/channels/{channel.id}/edit")
+
+    assert page.status_code == 200
+    assert "stored — leave blank to keep" in page.get_data(as_text=True)
+    assert decrypted == []
+
+
 # --- channel names unique per client ----------------------------------------------------------
 
 
@@ -300,6 +317,28 @@ def test_the_database_refuses_a_duplicate_name_too(client, agency, target, heade
     assert response.status_code == 422, response.json
     assert "name" in response.json["errors"]["json"]
     assert len(_channels(agency)) == 1
+
+
+def test_a_rename_and_status_change_racing_to_a_taken_name_is_a_field_error(
+    client, agency, target, headers, monkeypatch
+):
+    # The status change must not commit on its own: the one commit turns the index's
+    # refusal into the field error (mutation run: set_channel_status 16).
+    make_channel(agency, target, network="manual", name="Shop", settings={}, secrets={})
+    blog = make_channel(agency, target, network="manual", name="Blog", settings={}, secrets={})
+    monkeypatch.setattr(names, "check_name_free", lambda *a, **k: None)
+
+    url = f"{_api(target)}/{blog.id}"
+    response = client.patch(url, json={"name": "SHOP", "status": "disabled"}, headers=headers)
+
+    assert response.status_code == 422, response.json
+    assert response.json["errors"]["json"] == {
+        "name": ["This client already has a channel with this name."]
+    }
+    assert sorted((c.name, c.status) for c in _channels(agency)) == [
+        ("Blog", "connected"),
+        ("Shop", "connected"),
+    ]
 
 
 # --- localized add titles ---------------------------------------------------------------------

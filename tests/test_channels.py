@@ -206,6 +206,21 @@ def test_api_patch_status_and_delete(client, agency, target, headers):
     assert client.get(url, headers=headers).status_code == 404
 
 
+def test_channels_are_listed_by_name_on_the_api_and_the_page(client, auth, agency, target, headers):
+    for name in ("Zeta", "Alpha", "Mid"):
+        make_channel(agency, target, network="manual", name=name, settings={}, secrets={})
+    make_channel(agency, make_client(agency, "Other"), network="manual", name="Else", settings={})
+
+    listed = client.get(_url(target), headers=headers)
+    auth.login(owner_of(agency).email)
+    page = client.get(f"/a/{agency.slug}/clients/{target.id}/channels/").get_data(as_text=True)
+
+    assert listed.status_code == 200
+    assert [c["name"] for c in listed.json["items"]] == ["Alpha", "Mid", "Zeta"]
+    assert page.index("Alpha") < page.index("Mid") < page.index("Zeta")
+    assert "Else" not in page
+
+
 def test_channel_of_another_client_is_404(client, agency, target, headers):
     other = make_client(agency, "Other")
     channel = make_channel(agency, other)
@@ -236,7 +251,7 @@ def test_rotate_keys_reencrypts_under_the_newest_key(app, make_app, settings, ag
     with rotated_app.app_context():  # the command runs in the app whose keys were rotated
         result = rotated_app.test_cli_runner().invoke(args=["rotate-keys"])
     assert result.exit_code == 0, result.output
-    assert "2 channel(s)" in result.output
+    assert result.output == "Re-encrypted the credentials of 2 channel(s) under the newest key.\n"
     new_only = Fernet(new_key.encode())
     for owner, channel, secret in ((agency, first, "one"), (other_agency, second, "two")):
         with tenant_context(owner.id):

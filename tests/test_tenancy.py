@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import aliased
 
 from agency.db import Base, db
 from tenants.context import TenantError, tenant_context
@@ -68,6 +69,21 @@ def test_orm_insert_for_another_agency_raises(two_agencies):
         assert db.session.scalars(select(ClientCompany.name)).all() == ["Client of B"]
 
 
+def test_orm_update_moving_a_row_to_another_agency_raises(two_agencies):
+    # Dirty rows are checked like new ones (hand-planted: checking only session.new passed).
+    agency_a, agency_b, client_a, _ = two_agencies
+    with tenant_context(agency_a.id):
+        client = db.session.get(ClientCompany, client_a.id)
+        client.agency_id = agency_b.id
+        with pytest.raises(TenantError, match="^ClientCompany belongs to another agency$"):
+            db.session.flush()
+        db.session.rollback()
+    with tenant_context(agency_a.id):
+        assert db.session.scalars(select(ClientCompany.name)).all() == ["Client of A"]
+    with tenant_context(agency_b.id):
+        assert db.session.scalars(select(ClientCompany.name)).all() == ["Client of B"]
+
+
 def test_orm_insert_is_stamped_with_the_current_agency(two_agencies):
     agency_a, _, _, _ = two_agencies
     with tenant_context(agency_a.id):
@@ -120,6 +136,30 @@ def test_orm_scoping_holds_even_when_rls_would_let_rows_through(two_agencies):
         assert _raw_client_names() == ["Client of B"]  # RLS now admits B's row ...
         assert db.session.scalars(select(ClientCompany)).all() == []  # ... the ORM does not
     db.session.rollback()
+
+
+@pytest.mark.postgresql
+def test_orm_scoping_of_updates_deletes_and_aliases_holds_when_rls_would_not(two_agencies):
+    # The listeners are decorated, so mutmut never mutates them; planted by hand, dropping
+    # updates or deletes from the scoping, or include_aliases with no agency, passed every
+    # PostgreSQL test because RLS caught what the ORM let through.
+    agency_a, agency_b, _, client_b = two_agencies
+    behind_the_orm = text("SELECT set_config('app.agency_id', :v, true)")
+    with tenant_context(agency_a.id):
+        db.session.scalars(select(ClientCompany)).all()  # transaction begun as A
+        db.session.execute(behind_the_orm, {"v": str(agency_b.id)})
+        assert _raw_client_names() == ["Client of B"]  # RLS now admits B's row ...
+        changed = db.session.execute(update(ClientCompany).values(legal_name="Hacked"))
+        removed = db.session.execute(delete(ClientCompany).where(ClientCompany.id == client_b.id))
+        assert (changed.rowcount, removed.rowcount) == (0, 0)  # ... the ORM does not
+    db.session.rollback()
+    db.session.scalars(select(ClientCompany)).all()  # transaction begun with no agency
+    db.session.execute(behind_the_orm, {"v": str(agency_b.id)})
+    assert _raw_client_names() == ["Client of B"]
+    assert db.session.scalars(select(aliased(ClientCompany))).all() == []
+    db.session.rollback()
+    assert _all_client_names() == {"Client of A", "Client of B"}
+    assert _superuser_rows("SELECT legal_name FROM client_companies") == [(None,), (None,)]
 
 
 # --- layer 2: PostgreSQL row-level security -----------------------------------------------

@@ -90,7 +90,8 @@ class ChannelResource(MethodView):
     def delete(self, client_id: uuid.UUID, channel_id: uuid.UUID):
         """Remove a channel."""
         client = get_manageable_client(g.access, client_id)
-        service.delete_channel(g.access, service.get_channel(g.access, client, channel_id))
+        channel = service.get_channel(g.access, client, channel_id)
+        service.delete_channel(g.access, channel, via="api")
 
 
 def register(api: Api) -> None:
