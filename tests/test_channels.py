@@ -291,7 +291,7 @@ def test_a_bluesky_channel_without_a_handle_takes_the_one_in_its_settings(
 
 def test_the_service_refuses_a_status_other_than_connected_or_disabled(app, agency, target):
     # The API schema lists the two statuses first; the service rule must hold on its own.
-    from agency.channels.service import patch_channel
+    from agency.channels.connect import update_channel
     from agency.errors import ValidationFailed
     from tenants.service import load_access
 
@@ -299,6 +299,6 @@ def test_the_service_refuses_a_status_other_than_connected_or_disabled(app, agen
     access = load_access(owner_of(agency), agency)
     with app.test_request_context(), tenant_context(agency.id):
         with pytest.raises(ValidationFailed) as refused:
-            patch_channel(access, channel, {"name": "Renamed"}, "needs_reconnect")
+            update_channel(access, channel, {"name": "Renamed"}, "needs_reconnect", via="api")
         assert refused.value.errors == {"status": ["Use connected or disabled."]}
     assert [(c.name, c.status) for c in _channels(agency)] == [(channel.name, "connected")]

@@ -354,29 +354,6 @@ def set_channel_status(
     return set_channel_enabled(access, channel, enabled, via=via, commit=commit)
 
 
-def patch_channel(
-    access: Access,
-    channel: Channel,
-    data: Mapping[str, object],
-    status: str | None,
-    *,
-    via: str = "api",
-) -> Channel:
-    """Details and status in one change: all of it is written, or (on any error) none."""
-    try:
-        if status is not None:
-            _check_status(status)
-        if data:
-            update_channel(access, channel, data, via=via, commit=False)
-        if status is not None:
-            set_channel_status(access, channel, status, via=via, commit=False)
-    except Exception:
-        db.session.rollback()
-        raise
-    names.commit()
-    return channel
-
-
 def delete_channel(access: Access, channel: Channel, *, via: str = "web") -> None:
     require_manage(access, channel.client_id)
     _record(access, "channel.removed", channel, via)
