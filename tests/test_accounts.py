@@ -12,7 +12,7 @@ from agency.errors import ValidationFailed
 from tenants.context import tenant_context
 from tenants.models import ApiToken, ClientCompany, Membership, Role, User
 from tenants.passwords import verify_password
-from tenants.service import add_membership
+from tenants.service import add_membership, email_problem
 from tests.factories import PASSWORD, make_agency, owner_of, token_for
 from tests.helpers import bearer, csrf_from, form_post
 
@@ -435,3 +435,15 @@ def test_the_agencies_page_lists_the_users_live_agencies_once_each_by_name(clien
         membership.active = membership.agency_id == zeta.id
     db.session.commit()
     assert client.get("/").headers["Location"] == f"/a/{zeta.slug}/"
+
+
+def test_the_services_address_check_looks_nothing_up_in_the_dns(monkeypatch):
+    # A deliverability check would put a DNS lookup (and its timeouts) into sign-up.
+    import email_validator.deliverability
+
+    def lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the service looked the domain up in the DNS")
+
+    monkeypatch.setattr(email_validator.deliverability, "validate_email_deliverability", lookup)
+    assert email_problem("ann@example.com") is None
+    assert email_problem("ann@") == "Enter a valid e-mail address."
