@@ -437,6 +437,19 @@ def test_the_agencies_page_lists_the_users_live_agencies_once_each_by_name(clien
     assert client.get("/").headers["Location"] == f"/a/{zeta.slug}/"
 
 
+def test_the_agency_switcher_links_each_agency_to_its_own_dashboard(client, owner):
+    # Links inside an agency get its slug implied (tenants.web._add_agency_slug); an
+    # explicit slug, as the switcher gives, must win over the agency being shown.
+    other = make_agency("Other Social", owner=owner)
+    assert _login(client, owner.email).status_code == 302
+    html = client.get(f"/a/{other.slug}/").get_data(as_text=True)
+    switcher = html.split('aria-labelledby="agency-switcher"')[1].split("</ul>")[0]
+    assert re.findall(r'href="([^"]+)">([^<]+)</a>', switcher) == [
+        ("/a/accounts-agency/", "Accounts Agency"),
+        (f"/a/{other.slug}/", "Other Social"),
+    ]
+
+
 def test_the_services_address_check_looks_nothing_up_in_the_dns(monkeypatch):
     # A deliverability check would put a DNS lookup (and its timeouts) into sign-up.
     import email_validator.deliverability
