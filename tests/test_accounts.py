@@ -9,8 +9,10 @@ from sqlalchemy import select
 
 from agency.db import db, utcnow
 from agency.errors import ValidationFailed
-from tenants.models import ApiToken, User
+from tenants.context import tenant_context
+from tenants.models import ApiToken, ClientCompany, Membership, Role, User
 from tenants.passwords import verify_password
+from tenants.service import add_membership, email_problem
 from tests.factories import PASSWORD, make_agency, owner_of, token_for
 from tests.helpers import bearer, csrf_from, form_post
 
@@ -399,3 +401,62 @@ def test_token_of_a_removed_member_answers_401(client, owner):
 def test_session_cookie_does_not_authenticate_the_api(client, owner):
     _login(client, owner.email)
     _assert_401_shape(client.get("/api/v1/me"), NO_TOKEN)
+
+
+# --- the user's agencies ----------------------------------------------------------------------
+
+
+def test_the_agencies_page_lists_the_users_live_agencies_once_each_by_name(client, owner):
+    """Only this user's agencies (another's would leak its name), only live memberships,
+    each once even with two memberships there, sorted by name; with one agency left,
+    home goes straight to its dashboard."""
+    zeta = make_agency("Zeta Social", owner=owner)
+    alpha = make_agency("Alpha Social", owner=owner)
+    left = make_agency("Left Social", owner=owner)
+    make_agency("Not Mine Social")
+    with tenant_context(alpha.id):
+        second = ClientCompany(name="Alpha's client")
+        db.session.add(second)
+        db.session.flush()
+    add_membership(owner, alpha, Role.CLIENT_VIEWER, client_id=second.id)
+    for membership in db.session.scalars(select(Membership).where(Membership.user_id == owner.id)):
+        membership.active = membership.agency_id != left.id
+    db.session.commit()
+    assert _login(client, owner.email).status_code == 302
+
+    html = client.get("/agencies").get_data(as_text=True)
+    listed = re.findall(r'href="/a/([^/"]+)/">([^<]+)</a>', html.split('id="agency-list"')[1])
+    assert listed == [
+        ("accounts-agency", "Accounts Agency"),
+        (alpha.slug, "Alpha Social"),
+        (zeta.slug, "Zeta Social"),
+    ]
+    for membership in db.session.scalars(select(Membership).where(Membership.user_id == owner.id)):
+        membership.active = membership.agency_id == zeta.id
+    db.session.commit()
+    assert client.get("/").headers["Location"] == f"/a/{zeta.slug}/"
+
+
+def test_the_agency_switcher_links_each_agency_to_its_own_dashboard(client, owner):
+    # Links inside an agency get its slug implied (tenants.web._add_agency_slug); an
+    # explicit slug, as the switcher gives, must win over the agency being shown.
+    other = make_agency("Other Social", owner=owner)
+    assert _login(client, owner.email).status_code == 302
+    html = client.get(f"/a/{other.slug}/").get_data(as_text=True)
+    switcher = html.split('aria-labelledby="agency-switcher"')[1].split("</ul>")[0]
+    assert re.findall(r'href="([^"]+)">([^<]+)</a>', switcher) == [
+        ("/a/accounts-agency/", "Accounts Agency"),
+        (f"/a/{other.slug}/", "Other Social"),
+    ]
+
+
+def test_the_services_address_check_looks_nothing_up_in_the_dns(monkeypatch):
+    # A deliverability check would put a DNS lookup (and its timeouts) into sign-up.
+    import email_validator.deliverability
+
+    def lookup(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the service looked the domain up in the DNS")
+
+    monkeypatch.setattr(email_validator.deliverability, "validate_email_deliverability", lookup)
+    assert email_problem("ann@example.com") is None
+    assert email_problem("ann@") == "Enter a valid e-mail address."

@@ -67,6 +67,18 @@ def test_signup_stores_only_a_hash_of_the_token(client, database_url):
     assert stored and token not in stored
 
 
+def test_an_agency_slug_is_its_name_in_ascii_lowercase_dashed_and_capped():
+    assert service.slugify("  Café Ünïcode -- & Co!  ") == "cafe-unicode-co"
+    assert service.slugify("!Acme!") == "acme"
+    assert service.slugify("日本の代理店") == "agency"
+    assert service.slugify("Ab" * 40) == "ab" * 30
+
+
+def test_agencies_of_one_name_get_the_next_free_number(app, database_url):
+    slugs = [make_agency(name).slug for name in ("Acme", "Acme Co", "Acme", "Acme", "Acme")]
+    assert slugs == ["acme", "acme-co", "acme-2", "acme-3", "acme-4"]
+
+
 def test_signup_slug_is_unique_per_agency(client, database_url):
     client.post("/api/v1/signup", json=GOOD_SIGNUP)
     second = client.post("/api/v1/signup", json={**GOOD_SIGNUP, "email": "other@example.com"}).json

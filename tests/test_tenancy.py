@@ -9,11 +9,12 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import aliased
 
 from agency.db import Base, db
-from tenants.context import TenantError, tenant_context
+from tenants.context import TenantError, current_agency_id, tenant_context
 from tenants.models import ClientCompany
 from tenants.scoping import ALL_TENANTS, TenantScoped
 from tests import pg
-from tests.factories import make_agency, make_client
+from tests.factories import make_agency, make_client, owner_of
+from tests.helpers import session_id_for
 
 # DESIGN.md §3: looked up before an agency is known; every query on them filters explicitly.
 GLOBAL_TABLES = {"users", "agencies", "memberships", "invitations", "api_tokens", "stripe_events"}
@@ -381,3 +382,18 @@ def test_domain_code_uses_no_core_exists():
         if re.search(r"(?<![.\w])exists\(\)", line) and not line.lstrip().startswith("#")
     ]
     assert not offenders, f"Core exists() escapes tenant scoping: {offenders}"
+
+
+def test_a_request_resets_the_current_agency_it_set_when_it_ends(app, database_url):
+    """An agency page sets the current agency for its request only: the teardown resets it,
+    so nothing run after it on this thread (the next request, a job) inherits the agency."""
+    agency = make_agency("Agency A")
+    web = app.test_client()
+    with web.session_transaction() as session:
+        session["_user_id"] = session_id_for(owner_of(agency))
+        session["_fresh"] = True
+    assert current_agency_id() is None
+    assert web.get(f"/a/{agency.slug}/clients/").status_code == 200
+    assert current_agency_id() is None
+    assert web.get("/account").status_code == 200  # no agency: nothing to reset
+    assert current_agency_id() is None

@@ -228,6 +228,8 @@ def test_web_signup_sends_the_verification_mail_and_the_account_page_says_so(smt
         },
     )
     assert response.status_code == 302
+    # Signed in for this browser session only: "remember me" is the login form's choice.
+    assert smtp.client.get_cookie("remember_token") is None
     path = _verify_link(smtp.messages)
     assert 'id="verify-email"' in smtp.client.get("/account").get_data(as_text=True)
     smtp.client.get(path)
