@@ -15,7 +15,7 @@ from agency.audit import AuditEvent
 from agency.db import db, utcnow
 from tenants.context import tenant_context
 from tenants.models import Invitation
-from tests.factories import make_agency, make_client, owner_of, token_for
+from tests.factories import make_agency, make_client, make_user, owner_of, token_for
 from tests.helpers import AuthActions, bearer, form_post
 
 DAY = timedelta(days=1)
@@ -212,3 +212,63 @@ def test_an_invitation_is_expired_from_the_very_instant_it_expires(monkeypatch):
     )
     assert invitations.status_of(at_the_instant) == "expired"
     assert invitations.status_of(a_moment_later) == "pending"
+
+
+def test_a_new_client_invitation_closes_only_that_clients_expired_one(client, database_url):
+    # Written for the mutation run: _close_expired 20, 21, 22 (the client condition).
+    agency = make_agency()
+    shop, other_shop = make_client(agency, "Shop"), make_client(agency, "Other shop")
+    email = "viewer@example.com"
+    replaced = _stored_invitation(agency, email, client=shop, expires_in=-DAY)
+    kept = [
+        _stored_invitation(agency, email, client=other_shop, expires_in=-DAY),
+        _stored_invitation(agency, email, expires_in=-DAY),
+    ]
+    body = {"email": email, "role": "client_viewer", "client_id": str(shop.id)}
+
+    sent = client.post(
+        "/api/v1/invitations", json=body, headers=bearer(token_for(owner_of(agency), agency))
+    )
+
+    assert sent.status_code == 201, sent.json
+    with tenant_context(agency.id):
+        revoked_at = dict(db.session.execute(select(Invitation.id, Invitation.revoked_at)).all())
+    assert revoked_at[replaced] is not None
+    assert [revoked_at[i] for i in kept] == [None, None]
+
+
+def test_an_invitation_expiring_this_very_instant_is_replaced(client, database_url, monkeypatch):
+    # Written for the mutation run: _close_expired 23 (< instead of <=: the expired invitation
+    # was left open and the new one ran into the one-pending-invitation index).
+    from agency.team import invitations
+
+    agency = make_agency()
+    replaced = _stored_invitation(agency, "now@example.com", expires_in=timedelta(0))
+    with tenant_context(agency.id):
+        expires_at = db.session.get(Invitation, replaced).expires_at
+    monkeypatch.setattr(invitations, "utcnow", lambda: expires_at)
+
+    sent = client.post(
+        "/api/v1/invitations",
+        json={"email": "now@example.com", "role": "staff"},
+        headers=bearer(token_for(owner_of(agency), agency)),
+    )
+
+    assert sent.status_code == 201, sent.json
+    with tenant_context(agency.id):
+        closed = db.session.get(Invitation, replaced, populate_existing=True)
+        assert closed.revoked_at == expires_at
+
+
+def test_the_invitation_mail_speaks_the_language_of_an_existing_account(app, database_url):
+    # Written for the mutation run: mail_locale 1, 2 (the account not looked up).
+    from agency.team.invitations import mail_locale
+
+    agency = make_agency()
+    user = make_user("italiana@example.com")
+    with tenant_context(agency.id):
+        db.session.get(type(user), user.id).locale = "it"
+        db.session.commit()
+    invitation_id = _stored_invitation(agency, "italiana@example.com")
+    with app.app_context(), tenant_context(agency.id):
+        assert mail_locale(db.session.get(Invitation, invitation_id)) == "it"
