@@ -272,3 +272,26 @@ def test_the_invitation_mail_speaks_the_language_of_an_existing_account(app, dat
     invitation_id = _stored_invitation(agency, "italiana@example.com")
     with app.app_context(), tenant_context(agency.id):
         assert mail_locale(db.session.get(Invitation, invitation_id)) == "it"
+
+
+def test_a_client_invitation_mail_names_that_client_and_knows_the_existing_account(
+    smtp, database_url
+):
+    # Written for the mutation run: _email_invitation 2, 3 (the account not looked up), 5-11
+    # (the client's name not looked up, or another client's).
+    agency = make_agency("Studio")
+    make_client(agency, "Other shop")
+    shop = make_client(agency, "Shop")
+    make_user("known@example.com")
+    body = {"email": "known@example.com", "role": "client_viewer", "client_id": str(shop.id)}
+
+    sent = smtp.client.post(
+        "/api/v1/invitations", json=body, headers=bearer(token_for(owner_of(agency), agency))
+    )
+
+    assert sent.status_code == 201, sent.json
+    (message,) = smtp.messages
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert message["Subject"] == "Studio invites you to review Shop content on Regia"
+    assert "Open this link and sign in with your Regia password to accept:" in text
+    assert "Other shop" not in text
