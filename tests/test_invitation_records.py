@@ -278,7 +278,8 @@ def test_a_client_invitation_mail_names_that_client_and_knows_the_existing_accou
     smtp, database_url
 ):
     # Written for the mutation run: _email_invitation 2, 3 (the account not looked up), 5-11
-    # (the client's name not looked up, or another client's).
+    # (the client's name not looked up, or another client's), 18-20, 23, 28-30, 33 (the
+    # inviter, role, client and account not passed to the template).
     agency = make_agency("Studio")
     make_client(agency, "Other shop")
     shop = make_client(agency, "Shop")
@@ -295,3 +296,5 @@ def test_a_client_invitation_mail_names_that_client_and_knows_the_existing_accou
     assert message["Subject"] == "Studio invites you to review Shop content on Regia"
     assert "Open this link and sign in with your Regia password to accept:" in text
     assert "Other shop" not in text
+    inviter = owner_of(agency).name
+    assert f"{inviter} of Studio invites you as Client viewer for Shop." in text.splitlines()
