@@ -5,6 +5,8 @@ Written for the mutation run (bench/MUTATION.md): ``update_channel`` mutant 80.
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 
 from agency.audit import AuditEvent
@@ -111,4 +113,31 @@ def test_api_status_changes_and_delete_are_audited_as_made_through_the_api(clien
         ("channel.disabled", "api", owner.id, *about),
         ("channel.enabled", "api", owner.id, *about),
         ("channel.removed", "api", owner.id, *about),
+    ]
+
+
+def test_api_add_and_update_are_audited_as_made_through_the_api(client, database_url):
+    # Written for the mutation run: add_channel 22, 30 (no id yet when audited), 45 and
+    # update_channel 74 (via None, stored as "web").
+    agency = make_agency()
+    target = make_client(agency, "Audit Co")
+    owner = owner_of(agency)
+    url = f"/api/v1/clients/{target.id}/channels"
+    headers = bearer(token_for(owner, agency))
+    settings = {"instance_url": "https://mastodon.example", "access_token": "tok-1"}
+
+    added = client.post(
+        url, json={"network": "mastodon", "name": "Toots", "settings": settings}, headers=headers
+    )
+    channel_id = uuid.UUID(added.json["id"])
+    updated = client.patch(
+        f"{url}/{channel_id}", json={"settings": {"access_token": "tok-2"}}, headers=headers
+    )
+
+    assert (added.status_code, updated.status_code) == (201, 200)
+    about = ("channel", channel_id, target.id)
+    named = {"network": "mastodon", "name": "Toots"}
+    assert _channel_events(agency) == [
+        ("channel.added", "api", owner.id, *about, {**named, "settings": ["instance_url"]}),
+        ("channel.updated", "api", owner.id, *about, {**named, "credentials_changed": True}),
     ]

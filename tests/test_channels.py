@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import func, select
@@ -302,3 +304,216 @@ def test_the_service_refuses_a_status_other_than_connected_or_disabled(app, agen
             update_channel(access, channel, {"name": "Renamed"}, "needs_reconnect", via="api")
         assert refused.value.errors == {"status": ["Use connected or disabled."]}
     assert [(c.name, c.status) for c in _channels(agency)] == [(channel.name, "connected")]
+
+
+def test_a_channel_is_found_by_its_id_and_an_unknown_id_is_404_with_its_message(
+    client, agency, target, headers
+):
+    # Written for the mutation run: get_channel 5 (the id condition dropped) and 11-15.
+    first = make_channel(agency, target, network="manual", name="First", settings={})
+    second = make_channel(agency, target, network="manual", name="Second", settings={})
+
+    found = [client.get(f"{_url(target)}/{c.id}", headers=headers) for c in (second, first)]
+    unknown = client.get(f"{_url(target)}/{uuid.uuid4()}", headers=headers)
+
+    assert [(r.status_code, r.json["id"], r.json["name"]) for r in found] == [
+        (200, str(second.id), "Second"),
+        (200, str(first.id), "First"),
+    ]
+    assert unknown.status_code == 404
+    assert unknown.json["message"] == "No such channel."
+
+
+UNKNOWN_NETWORK = (
+    "Unknown network. Choose one of: "
+    "mastodon, bluesky, x, facebook_page, instagram, linkedin, webhook, manual."
+)
+BLANK_NAME = "Enter a name (spaces and invisible characters do not count)."
+
+
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        ({"network": "myspace", "name": "X"}, {"network": [UNKNOWN_NETWORK]}),
+        ({"network": "manual", "name": " \u200b "}, {"name": [BLANK_NAME]}),
+        ({"network": "manual", "name": "n" * 201}, {"name": ["Use at most 200 characters."]}),
+        (
+            {"network": "manual", "name": "M", "settings": {"token": "x"}},
+            {"settings": {"token": ["Not a setting of this network."]}},
+        ),
+        (
+            {"network": "manual", "name": " ", "settings": ["x"]},
+            {"name": [BLANK_NAME], "settings": {"_schema": ["Settings must be an object."]}},
+        ),
+        (
+            {"network": "bluesky", "name": "B", "settings": {"handle": "h" * 201}},
+            {
+                "settings": {
+                    "handle": ["Use at most 200 characters."],
+                    "app_password": ["This setting is required."],
+                }
+            },
+        ),
+        (
+            {"network": "linkedin", "name": "L", "settings": LINKEDIN_BAD_URN},
+            {"settings": {"organization_urn": ["This value does not have the expected format."]}},
+        ),
+    ],
+)
+def test_the_service_refuses_bad_channel_input_with_its_exact_messages(
+    app, agency, target, data, errors
+):
+    # The API schema and the form check some of these first; the service must hold on its own.
+    # Written for the mutation run: parse_network, _clean_name, _validate, validate_settings.
+    from agency.channels.service import add_channel
+    from agency.errors import ValidationFailed
+    from tenants.service import load_access
+
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        with pytest.raises(ValidationFailed) as refused:
+            add_channel(access, target, data)
+        assert refused.value.errors == errors
+        db.session.rollback()
+    assert _channels(agency) == []
+    with tenant_context(agency.id):
+        assert db.session.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+def test_the_service_keeps_values_at_the_limits_and_strips_only_a_url_trailing_slash(
+    app, agency, target
+):
+    # Written for the mutation run: _clean_name 6, validate_settings 21, 42, 50.
+    from agency.channels.service import add_channel
+    from tenants.service import load_access
+
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        add_channel(
+            access,
+            target,
+            {
+                "network": "bluesky",
+                "name": "n" * 200,
+                "settings": {"handle": "h" * 200, "app_password": "pass/word/"},
+            },
+        )
+        add_channel(
+            access,
+            target,
+            {
+                "network": "mastodon",
+                "name": "Toots",
+                "settings": {"instance_url": "https://social.example/X/", "access_token": "tok/"},
+            },
+        )
+    stored = {
+        c.network: (c.name, c.handle, c.settings, crypto.decrypt_json(c.credentials_encrypted))
+        for c in _channels(agency)
+    }
+    assert stored == {
+        "bluesky": (
+            "n" * 200,
+            "h" * 200,
+            {"pds_url": "https://bsky.social", "handle": "h" * 200},
+            {"app_password": "pass/word/"},
+        ),
+        "mastodon": (
+            "Toots",
+            None,
+            {"instance_url": "https://social.example/X"},
+            {"access_token": "tok/"},
+        ),
+    }
+
+
+def test_names_equal_once_casefolded_are_taken_though_the_index_only_lowercases(
+    app, agency, target
+):
+    # "STRASSE" and "Straße" differ for lower() (the index) but not for casefold().
+    # Written for the mutation run: add_channel 17, update_channel 56 (client_id None).
+    from agency.channels.service import add_channel, get_channel, update_channel
+    from agency.errors import ValidationFailed
+    from tenants.service import load_access
+
+    make_channel(agency, target, network="manual", name="Straße", settings={})
+    other = make_channel(agency, target, network="manual", name="Other", settings={})
+    access = load_access(owner_of(agency), agency)
+    taken = {"name": ["This client already has a channel with this name."]}
+    with app.test_request_context(), tenant_context(agency.id):
+        with pytest.raises(ValidationFailed) as added:
+            add_channel(access, target, {"network": "manual", "name": "STRASSE"})
+        db.session.rollback()
+        with pytest.raises(ValidationFailed) as renamed:
+            update_channel(access, get_channel(access, target, other.id), {"name": "strasse"})
+        db.session.rollback()
+    assert (added.value.errors, renamed.value.errors) == (taken, taken)
+    assert sorted(c.name for c in _channels(agency)) == ["Other", "Straße"]
+
+
+def test_the_service_refuses_a_network_change_but_takes_a_blank_network(app, agency, target):
+    # Written for the mutation run: update_channel 10-21 (the network rule), 25-26 (the
+    # handle kept when the change does not name it).
+    from agency.channels.service import add_channel, get_channel, update_channel
+    from agency.errors import ValidationFailed
+    from tenants.service import load_access
+
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        channel = add_channel(access, target, {"network": "manual", "name": "M", "handle": "@m"})
+        with pytest.raises(ValidationFailed) as refused:
+            update_channel(access, channel, {"network": "bluesky", "name": "Sky"})
+        db.session.rollback()
+        assert refused.value.errors == {"network": ["A channel's network cannot be changed."]}
+        update_channel(
+            access, get_channel(access, target, channel.id), {"network": "", "name": "Renamed"}
+        )
+    assert [(c.network, c.name, c.handle) for c in _channels(agency)] == [
+        ("manual", "Renamed", "@m")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("status", "after"),
+    [("disabled", "disabled"), ("needs_reconnect", "connected"), ("connected", "connected")],
+)
+def test_new_credentials_revive_a_channel_that_needs_reconnecting_and_only_that(
+    app, agency, target, status, after
+):
+    # Written for the mutation run: update_channel 69 (a disabled channel re-enabled by a
+    # new token), 70.
+    from agency.channels.service import get_channel, update_channel
+    from tenants.service import load_access
+
+    channel = make_channel(agency, target, status=status)
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        update_channel(
+            access,
+            get_channel(access, target, channel.id),
+            {"settings": {"access_token": "a-new-token"}},
+        )
+    (stored,) = _channels(agency)
+    assert stored.status == after
+    assert crypto.decrypt_json(stored.credentials_encrypted) == {"access_token": "a-new-token"}
+
+
+def test_the_service_wants_the_secrets_again_when_an_endpoint_moves(app, agency, target):
+    # Written for the mutation run: validate_settings 94, 95.
+    from agency.channels.service import get_channel, update_channel
+    from agency.errors import ValidationFailed
+    from tenants.service import load_access
+
+    channel = make_channel(agency, target)  # mastodon.example, access_token "factory-token"
+    access = load_access(owner_of(agency), agency)
+    with app.test_request_context(), tenant_context(agency.id):
+        with pytest.raises(ValidationFailed) as refused:
+            update_channel(
+                access,
+                get_channel(access, target, channel.id),
+                {"settings": {"instance_url": "https://elsewhere.example"}},
+            )
+        db.session.rollback()
+    message = "The endpoint is changing: enter this secret again to confirm it."
+    assert refused.value.errors == {"settings": {"access_token": [message]}}
+    assert [c.settings for c in _channels(agency)] == [{"instance_url": "https://mastodon.example"}]
