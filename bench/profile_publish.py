@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import os
 import pstats
 import sys
-import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -32,30 +30,18 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
 
-    from bench.publish_throughput import Bench, _env
+    from bench.publish_throughput import Bench, scratch_app
 
-    tmp = Path(tempfile.mkdtemp(prefix="regia-profile-"))
-    env = _env(tmp, args.postgresql)
-    for key in [k for k in os.environ if k.startswith(("REGIA_", "DATABASE", "REDIS_URL"))]:
-        del os.environ[key]
-    os.environ.update(env)
+    _tmp, _env, app = scratch_app(args.postgresql, prefix="regia-profile-")
 
     from sqlalchemy import event, select, update
 
-    from agency.app import create_app
-    from agency.config import Settings
     from agency.content.models import Post, PostTarget
     from agency.db import db, utcnow
     from agency.publishing import jobs
     from tenants.context import tenant_context
     from tests.fakes.mastodon import FakeMastodon
 
-    settings = Settings.from_env(env)
-    if not args.postgresql:
-        from agency import migrate
-
-        migrate.upgrade(settings.migration_database_url, app_role=settings.app_database_role)
-    app = create_app(settings)
     fake = FakeMastodon(media_processing_polls=0).start()
     with app.app_context():
         bench = Bench(fake, "profile")

