@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from agency.db import db
 from tenants import service
 from tenants.models import Agency, ApiToken, Membership, Role, User
+from tenants.names import InvalidName
 from tests.factories import PASSWORD, make_agency, make_user, owner_of
 from tests.helpers import bearer
 
@@ -72,6 +73,32 @@ def test_an_agency_slug_is_its_name_in_ascii_lowercase_dashed_and_capped():
     assert service.slugify("!Acme!") == "acme"
     assert service.slugify("日本の代理店") == "agency"
     assert service.slugify("Ab" * 40) == "ab" * 30
+
+
+def test_an_address_is_compared_trimmed_and_lowercased_and_nothing_stays_nothing():
+    assert service.normalize_email("  Giulia@Example.COM ") == "giulia@example.com"
+    assert service.normalize_email(None) == ""
+    assert service.normalize_email("") == ""
+
+
+def test_the_account_services_refuse_a_name_over_200_characters_whoever_calls_them(
+    app, database_url
+):
+    """The 200-character bound is the services' own, not only their callers' (the demo and
+    the CLI call them without validating first)."""
+    with pytest.raises(InvalidName):
+        service.create_user("n" * 201, "long@example.com", PASSWORD)
+    with pytest.raises(InvalidName):
+        service.create_agency_with_owner("a" * 201, "Owner", "owner@example.com", PASSWORD)
+    db.session.rollback()
+    user = service.create_user("n" * 200, "long@example.com", PASSWORD, locale="it")
+    agency, owner = service.create_agency_with_owner("a" * 200, "Owner", "o@example.com", PASSWORD)
+    db.session.commit()
+    assert (len(user.name), user.locale, len(agency.name)) == (200, "it", 200)
+    # Unless told otherwise (sign-up sends a verification mail), an account the services make
+    # is verified: the demo's owner signs in at once.
+    assert owner.email_verified_at is not None
+    assert user.email_verified_at is not None
 
 
 def test_agencies_of_one_name_get_the_next_free_number(app, database_url):

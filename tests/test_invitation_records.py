@@ -9,6 +9,7 @@ import secrets
 import uuid
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select
 
 from agency.audit import AuditEvent
@@ -298,3 +299,148 @@ def test_a_client_invitation_mail_names_that_client_and_knows_the_existing_accou
     assert "Other shop" not in text
     inviter = owner_of(agency).name
     assert f"{inviter} of Studio invites you as Client viewer for Shop." in text.splitlines()
+
+
+def _invite(agency, user=None, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    """``create_invitation`` as ``user`` (default: the owner), straight through the service."""
+    from agency.team import invitations
+    from tenants.service import load_access
+
+    with tenant_context(agency.id):
+        access = load_access(user or owner_of(agency), agency)
+        kwargs.setdefault("role", "staff")
+        email = kwargs.pop("email", "new@example.com")
+        return invitations.create_invitation(access, email, **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("fields", "errors"),
+    [
+        ({"email": "   "}, {"email": ["Enter an e-mail address."]}),
+        ({"role": "emperor"}, {"role": ["Choose one of the roles."]}),
+        (
+            {"role": "client_viewer", "client_id": "MINE", "assigned_client_ids": ["MINE"]},
+            {"assigned_client_ids": ["Only staff members are assigned to clients."]},
+        ),
+        ({"role": "client_viewer"}, {"client_id": ["Choose the client company."]}),
+        (
+            {"role": "client_manager", "client_id": "THEIRS"},
+            {"client_id": ["Choose one of this agency's client companies."]},
+        ),
+        (
+            {"role": "staff", "client_id": "MINE"},
+            {"client_id": ["Only client roles belong to a client company."]},
+        ),
+        (
+            {"role": "manager", "assigned_client_ids": ["MINE"]},
+            {"assigned_client_ids": ["Only staff members are assigned to clients."]},
+        ),
+        (
+            {"role": "staff", "assigned_client_ids": ["THEIRS"]},
+            {"assigned_client_ids": ["Choose among this agency's client companies."]},
+        ),
+        ({"email": "OWNER"}, {"email": ["This person is already a member."]}),
+        # A field already refused: the duplicate check is not run, so the owner's address is
+        # not also reported as a member.
+        (
+            {"email": "OWNER", "client_id": "MINE"},
+            {"client_id": ["Only client roles belong to a client company."]},
+        ),
+    ],
+)
+def test_each_invitation_refusal_names_its_field_and_exact_message_and_writes_nothing(
+    app, database_url, fields, errors
+):
+    # Written for the mutation run (bench/mutation/mutH.md): every message and field key of
+    # create_invitation, _client_fields and _refuse_duplicates.
+    from agency.errors import ValidationFailed
+
+    agency, elsewhere = make_agency(), make_agency()
+    ids = {"MINE": make_client(agency).id, "THEIRS": make_client(elsewhere).id}
+    swap = {"OWNER": owner_of(agency).email, **ids}
+    fields = {
+        k: [swap[i] for i in v] if isinstance(v, list) else swap.get(v, v)
+        for k, v in fields.items()
+    }
+
+    with pytest.raises(ValidationFailed) as refused:
+        _invite(agency, **fields)
+
+    assert refused.value.errors == errors
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_a_refused_inviter_is_told_exactly_why(app, database_url):
+    from agency.errors import PermissionDenied
+    from tenants.models import Role
+    from tests.factories import make_member
+
+    agency = make_agency()
+    manager = make_member(agency, Role.MANAGER)
+    with pytest.raises(PermissionDenied) as refused:
+        _invite(agency, manager, role="owner")
+    assert refused.value.message == "Your role cannot invite someone as owner."
+
+    owner = owner_of(agency)
+    owner.email_verified_at = None
+    db.session.commit()
+    with pytest.raises(PermissionDenied) as unverified:
+        _invite(agency)
+    assert unverified.value.message == (
+        "Verify your e-mail address before sending invitations: see your account page."
+    )
+    db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_a_new_invitation_records_its_inviter_its_sending_and_the_web_channel(app, database_url):
+    agency = make_agency()
+    before = utcnow()
+    invitation, token = _invite(agency, email="fresh@example.com")
+
+    with tenant_context(agency.id):
+        stored = db.session.get(Invitation, invitation.id)
+        via = db.session.scalar(
+            select(AuditEvent.via).where(AuditEvent.action == "invitation.created")
+        )
+    assert stored.invited_by_id == owner_of(agency).id
+    assert stored.last_sent_at is not None and stored.last_sent_at >= before
+    assert (stored.send_count, via) == (1, "web")  # the web form relies on the default
+    assert len(token) >= 43  # 32 random bytes, URL-safe
+
+
+@pytest.mark.parametrize(
+    "earlier",
+    [
+        "another agency's",
+        "another address's",
+        "accepted",
+        "revoked",
+        "expired",
+        "for a client",
+    ],
+)
+def test_only_a_live_pending_invitation_for_the_same_address_and_place_blocks_a_new_one(
+    app, database_url, earlier
+):
+    # Written for the mutation run: each condition of _refuse_duplicates' pending query and
+    # its client comparison. Each earlier invitation below is not a live duplicate.
+    agency = make_agency()
+    email = "again@example.com"
+    if earlier == "another agency's":
+        _stored_invitation(make_agency(), email)
+    elif earlier == "another address's":
+        _stored_invitation(agency, "someone.else@example.com")
+    elif earlier == "accepted":
+        _stored_invitation(agency, email, accepted_at=utcnow())
+    elif earlier == "revoked":
+        _stored_invitation(agency, email, revoked_at=utcnow())
+    elif earlier == "expired":
+        _stored_invitation(agency, email, expires_in=-DAY)
+    else:
+        _stored_invitation(agency, email, client=make_client(agency))
+
+    invitation, _token = _invite(agency, email=email)
+
+    assert invitation.id is not None and invitation.role == "staff"

@@ -300,6 +300,31 @@ def test_web_page_costs_one_identity_statement(app, setup, role):
     assert "Mine" in response.get_data(as_text=True)
 
 
+def test_an_agency_page_resolves_the_member_when_the_user_was_loaded_earlier(make_app, setup):
+    """The identity statement carries the membership only when the user loader runs inside
+    the tenant resolution. If anything loads the user earlier in the request (a hook
+    registered ahead of it), the page must still resolve this member's own access, or
+    answer 404 for an agency they are not in: never a 500 and never a wider access."""
+    from flask_login import current_user
+
+    agency, owner, _token = setup
+    other = make_agency("Elsewhere")
+    mine, _theirs = make_client(agency, "Mine"), make_client(agency, "Not mine")
+    staff = make_member(agency, Role.STAFF, assigned=[mine])
+    early = make_app()
+    early.before_request_funcs.setdefault(None, []).insert(
+        0, lambda: None if current_user.is_authenticated else None
+    )
+    for user, names in ((owner, {"Mine", "Not mine"}), (staff, {"Mine"})):
+        web = _web_client(early, user)
+        page = web.get(f"/a/{agency.slug}/clients/")
+        assert page.status_code == 200, page.get_data(as_text=True)[:300]
+        html = page.get_data(as_text=True)
+        assert {n for n in ("Mine", "Not mine") if f">{n}<" in html} == names
+        assert web.get(f"/a/{other.slug}/clients/").status_code == 404
+        assert web.get("/a/no-such-agency/clients/").status_code == 404
+
+
 def test_clients_page_costs_exactly_three_statements(app, setup):
     """Identity (with the agency switcher's list), the clients, and the navbar's unread
     notification count (a separate statement: it must run after the RLS setting is made):

@@ -397,3 +397,39 @@ def test_a_request_resets_the_current_agency_it_set_when_it_ends(app, database_u
     assert current_agency_id() is None
     assert web.get("/account").status_code == 200  # no agency: nothing to reset
     assert current_agency_id() is None
+
+
+def test_a_teardown_run_in_another_context_leaves_the_agency_alone_without_raising(app):
+    """A response finished in another execution context (a streamed body, an async server)
+    cannot reset the agency its request set there: the teardown must let that be, not fail."""
+    import contextvars
+    import uuid
+
+    from flask import g
+
+    from tenants import web
+    from tenants.context import reset_current_agency, set_current_agency
+
+    agency_id = uuid.uuid4()
+    with app.test_request_context("/"):
+        token = g.tenant_token = set_current_agency(agency_id)
+        contextvars.copy_context().run(web._reset_tenant, None)
+        assert current_agency_id() == agency_id  # this context's value, untouched
+        assert "tenant_token" not in g
+        reset_current_agency(token)  # (put the test's context back)
+    assert current_agency_id() is None
+
+
+def test_links_on_an_agency_page_carry_its_slug_only_where_a_route_takes_one(app, database_url):
+    """On an agency's pages ``url_for`` fills in the agency's slug for its routes; links to
+    routes outside the agency (account, sign-out, static files) must not grow a
+    ``?agency_slug=`` query that leaks the agency into every other URL."""
+    agency = make_agency("Agency A")
+    web = app.test_client()
+    with web.session_transaction() as session:
+        session["_user_id"] = session_id_for(owner_of(agency))
+        session["_fresh"] = True
+    html = web.get(f"/a/{agency.slug}/clients/").get_data(as_text=True)
+    assert 'href="/account"' in html or "href='/account'" in html, "the account link is shown"
+    assert "agency_slug=" not in html
+    assert f'href="/a/{agency.slug}/' in html

@@ -74,7 +74,7 @@ def create_invitation(
         errors["email"] = [problem]
     client_uuid, assigned = _client_fields(access, wanted, client_id, assigned_client_ids, errors)
     if not errors and wanted is not None:
-        _refuse_duplicates(access.agency, email, wanted, client_uuid, errors)
+        _refuse_duplicates(access.agency, email, client_uuid, errors)
     if errors or wanted is None:
         raise ValidationFailed(errors)
     _throttle_sending(access, email)
@@ -146,8 +146,10 @@ def _client_fields(
 
 
 def _refuse_duplicates(
-    agency: Agency, email: str, role: Role, client_id: uuid.UUID | None, errors: dict
+    agency: Agency, email: str, client_id: uuid.UUID | None, errors: dict
 ) -> None:
+    """A live member or a live pending invitation for this address, in the same place (the
+    agency, or this client), refuses the new invitation."""
     member = db.session.scalar(
         select(Membership)
         .join(User, User.id == Membership.user_id)

@@ -4,7 +4,8 @@ this script (bench/mutation/mut[A-F].md): the score table of bench/MUTATION.md.
 
 Run from the repository root, after ``KEEP_MUTANTS=1 bench/mutation.sh``:
     .venv/bin/python bench/mutation/reconcile.py [--debug] [--notes=mutA.md,...]
-(``REGIA_MUTANTS_DIR`` names another mutmut working copy.) A one-off review tool written
+(``REGIA_MUTANTS_DIR`` names another mutmut working copy, or several separated by ``:``, for a run
+split between copies of the checkout: a mutant's result is taken from the copy that ran it.) A one-off review tool written
 for the notes of 2026-11-27, kept to reproduce the figures: not held to the lint rules.
 
 Parsing rules (see the report for the why):
@@ -29,7 +30,7 @@ Parsing rules (see the report for the why):
   killed / equivalent / unreachable in the verdict text; "not reviewed" or a placeholder
   (e.g. PLANT_E4) -> no verdict.
 - A few explicit overrides (OVERRIDES below) are listed in the output.
-- Several notes on one mutant: the latest file (E > D > C > B > A) wins; conflicts are listed.
+- Several notes on one mutant: the latest file (H > G > ... > B > A) wins; conflicts are listed.
 """
 
 import glob
@@ -43,7 +44,7 @@ from mutmut.stats import status_by_exit_code
 
 MUTANTS = os.environ.get("REGIA_MUTANTS_DIR", "mutants")
 NOTES_DIR = os.path.dirname(os.path.abspath(__file__))
-NOTE_FILES = ["mutA.md", "mutB.md", "mutC.md", "mutD.md", "mutE.md", "mutF.md"]
+NOTE_FILES = [f"mut{letter}.md" for letter in "ABCDEFGH"]
 for _arg in sys.argv[1:]:  # e.g. --notes=mutA.md,mutB.md,mutC.md,mutD.md,mutE.md,mutF.md
     if _arg.startswith("--notes="):
         NOTE_FILES = _arg.split("=", 1)[1].split(",")
@@ -76,7 +77,12 @@ OVERRIDES = [
 # ---------------------------------------------------------------- mutmut's results
 def load_statuses():
     statuses = {}  # (module, func, num) -> status
-    for path in glob.glob(os.path.join(MUTANTS, "**", "*.meta"), recursive=True):
+    paths = [
+        path
+        for directory in MUTANTS.split(":")
+        for path in glob.glob(os.path.join(directory, "**", "*.meta"), recursive=True)
+    ]
+    for path in paths:
         for attempt in range(3):  # the files are rewritten while mutmut runs
             try:
                 with open(path) as fh:
@@ -95,7 +101,9 @@ def load_statuses():
                 func = ".".join(p for p in mangled[2:].split("ǁ") if p)
             else:
                 func = mangled[2:]
-            statuses[(module, func, num)] = status_by_exit_code[code]
+            status = status_by_exit_code[code]
+            if status != "not checked" or (module, func, num) not in statuses:
+                statuses[(module, func, num)] = status
     return statuses
 
 
