@@ -412,6 +412,9 @@ def test_the_agencies_page_lists_the_users_live_agencies_once_each_by_name(clien
     home goes straight to its dashboard."""
     zeta = make_agency("Zeta Social", owner=owner)
     alpha = make_agency("Alpha Social", owner=owner)
+    # More agencies than order could match by chance (unsorted, six come back in name order
+    # once in 720; with three, once in six: mutmut saw `order_by(None)` survive that way).
+    others = [make_agency(f"{name} Social", owner=owner) for name in ("Delta", "Beta", "Gamma")]
     left = make_agency("Left Social", owner=owner)
     make_agency("Not Mine Social")
     with tenant_context(alpha.id):
@@ -426,9 +429,13 @@ def test_the_agencies_page_lists_the_users_live_agencies_once_each_by_name(clien
 
     html = client.get("/agencies").get_data(as_text=True)
     listed = re.findall(r'href="/a/([^/"]+)/">([^<]+)</a>', html.split('id="agency-list"')[1])
+    beta, delta, gamma = sorted(others, key=lambda agency: agency.name)
     assert listed == [
         ("accounts-agency", "Accounts Agency"),
         (alpha.slug, "Alpha Social"),
+        (beta.slug, "Beta Social"),
+        (delta.slug, "Delta Social"),
+        (gamma.slug, "Gamma Social"),
         (zeta.slug, "Zeta Social"),
     ]
     for membership in db.session.scalars(select(Membership).where(Membership.user_id == owner.id)):

@@ -205,6 +205,27 @@ def test_a_scheduled_job_the_scheduler_missed_is_enqueued_by_the_sweep_and_publi
     assert _usage_count(shop) == 1
 
 
+def test_a_scheduled_job_is_missed_only_past_the_grace(app, mastodon, redis_url):
+    """The boundary: a job at most ``SCHEDULER_GRACE_SECONDS`` past its time is still the
+    scheduler's to move (sweeping it would race the scheduler); a moment later it is not."""
+    from rq.job import Job
+
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots], "On the boundary")
+    target_id = shop.targets(post_id)[toots].id
+    at = (utcnow() + timedelta(minutes=5)).replace(microsecond=0)  # the registry keeps seconds
+    service.enqueue_publish(shop.agency_id, target_id, 1, at, scheduled=True)
+    job = Job.fetch(service.publish_job_id(target_id, 1), connection=Redis.from_url(redis_url))
+    grace = timedelta(seconds=service.SCHEDULER_GRACE_SECONDS)
+
+    assert not service.missed_by_scheduler(job, at - timedelta(minutes=1))
+    assert not service.missed_by_scheduler(job, at + grace)
+    assert service.missed_by_scheduler(job, at + grace + timedelta(milliseconds=1))
+    assert service.job_is_live(job.id, None, at + grace)
+    assert not service.job_is_live(job.id, None, at + grace + timedelta(seconds=1))
+
+
 def test_a_job_marked_scheduled_that_no_registry_holds_is_not_live(app, mastodon, redis_url):
     from rq.registry import ScheduledJobRegistry
 
