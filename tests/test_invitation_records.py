@@ -410,6 +410,70 @@ def test_a_new_invitation_records_its_inviter_its_sending_and_the_web_channel(ap
     assert len(token) >= 43  # 32 random bytes, URL-safe
 
 
+def test_the_invitation_audit_record_names_the_invitation_its_client_address_and_role(
+    app, database_url
+):
+    agency = make_agency()
+    client = make_client(agency)
+    invitation, _token = _invite(
+        agency, email="Viewer@Example.com", role="client_viewer", client_id=client.id, via="api"
+    )
+
+    with tenant_context(agency.id):
+        event = db.session.scalar(
+            select(AuditEvent).where(AuditEvent.action == "invitation.created")
+        )
+    assert (event.subject_type, event.subject_id, event.client_id, event.via) == (
+        "invitation",
+        invitation.id,
+        client.id,
+        "api",
+    )
+    assert event.actor_id == owner_of(agency).id
+    assert event.data == {"email": "viewer@example.com", "role": "client_viewer"}
+
+
+def test_a_duplicate_is_refused_as_such_before_it_counts_against_the_send_limit(
+    make_app, database_url
+):
+    """The duplicate check runs before the rate limit: inviting an address twice says
+    "resend it instead", it does not use up the recipient's sends and answer 429."""
+    from agency.errors import ValidationFailed
+
+    with make_app(invitation_recipient_rate_limit="1 per hour").app_context():
+        agency = make_agency()
+        _invite(agency, email="once@example.com")
+        for _ in range(2):
+            with pytest.raises(ValidationFailed) as refused:
+                _invite(agency, email="once@example.com")
+            assert refused.value.errors == {
+                "email": ["This person already has a pending invitation; resend it instead."]
+            }
+            db.session.rollback()
+        assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
+def test_an_invitation_that_loses_a_race_to_the_same_address_gets_the_duplicate_message(
+    app, database_url, monkeypatch
+):
+    """Two requests inviting one address at once both pass the duplicate check; the
+    database's one-pending-invitation index refuses the second, with the same field error."""
+    from agency.errors import ValidationFailed
+    from agency.team import invitations
+
+    agency = make_agency()
+    _invite(agency, email="race@example.com")
+    monkeypatch.setattr(invitations, "_refuse_duplicates", lambda *args: None)
+
+    with pytest.raises(ValidationFailed) as refused:
+        _invite(agency, email="race@example.com")
+
+    assert refused.value.errors == {
+        "email": ["This person already has a pending invitation; resend it instead."]
+    }
+    assert db.session.scalar(select(func.count()).select_from(Invitation)) == 1
+
+
 @pytest.mark.parametrize(
     "earlier",
     [
