@@ -130,12 +130,17 @@ def resolve_api_identity(
         return None
     token, user, agency = rows[0].ApiToken, rows[0].User, rows[0].Agency
     rls_set_by_statement(db.session(), agency.id if db.is_postgresql else None)
-    # The WHERE clause decided; these repeat it in Python so a wrong query cannot widen it.
-    expired = token.expires_at is not None and token.expires_at <= now
-    if token.revoked_at is not None or expired or not user.active:
+    if token_refused(token, user, now):
         refuse_identity()
         return None
     return token, _access(user, agency, rows)
+
+
+def token_refused(token: ApiToken, user: User, now: datetime) -> bool:
+    """The WHERE clause's checks, repeated in Python so a wrong query cannot widen it:
+    revoked, expired (at its expiry instant too), or its user inactive."""
+    expired = token.expires_at is not None and token.expires_at <= now
+    return token.revoked_at is not None or expired or not user.active
 
 
 def _api_statement() -> Select:

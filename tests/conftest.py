@@ -52,6 +52,18 @@ def _worker_index() -> int:
     return SLOT + (int(match.group(1)) if match else 0)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_identity_statements() -> None:
+    """Each test builds the identity statements afresh. ``tenants.identity`` builds them once
+    per process; mutmut records which tests call each function in one process, and then runs
+    each mutant in a fork of it: with the statements cached, a builder would be tied to the
+    first test that happened to build it, and a statement cached before the fork would hide
+    its mutants (bench/MUTATION.md, "mutmut's blind spots")."""
+    from tenants import identity
+
+    identity._STATEMENTS.clear()
+
+
 def pytest_report_header() -> str:
     return f"regia backend: {BACKEND}"
 

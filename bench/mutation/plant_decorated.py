@@ -1,7 +1,9 @@
 # ruff: noqa
 """Hand-planted mutants of decorated functions (mutmut 3 never mutates them): the scoping
-listeners of tenants/scoping.py, the Access properties, SettingSpec.secret. Each is written
-into a scratch copy of the tree and its tests run in a fresh pytest process.
+listeners of tenants/scoping.py, the Access properties, SettingSpec.secret; and of
+tenants/rls.py, which runs only in migrations (mutmut's runs migrate their test database
+once, before any mutant is active). Each is written into a scratch copy of the tree and its
+tests run in a fresh pytest process (which migrates its own database).
 
     .venv/bin/python bench/mutation/plant_decorated.py [LABEL ...]
 
@@ -37,6 +39,13 @@ CHAN = ["tests/test_channels.py", "tests/test_channel_endpoints.py", "tests/test
 S = "tenants/scoping.py"
 P = "tenants/permissions.py"
 C = "agency/channels/service.py"
+R = "tenants/rls.py"
+RLS = [
+    "tests/test_migrations.py",
+    "tests/test_tenancy.py",
+    "tests/test_db_roles.py",
+    "tests/test_route_isolation.py",
+]
 M = [
     (
         "S1 scope: SETS_RLS check inverted",
@@ -227,6 +236,56 @@ M = [
         'return self.kind == "secret" or self.sensitive',
         'return self.kind == "secret"',
         CHAN,
+    ),
+    # tenants/rls.py: the row-level security every tenant table gets in its migration.
+    (
+        "R1 enable_rls: skipped on PostgreSQL too",
+        R,
+        '    if op.get_bind().dialect.name != "postgresql":\n        return\n    op.execute(f"ALTER TABLE {table} ENABLE',
+        '    if True:\n        return\n    op.execute(f"ALTER TABLE {table} ENABLE',
+        RLS,
+    ),
+    (
+        "R2 enable_rls: FORCE dropped (the tables' owner is not bound)",
+        R,
+        '    op.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")\n',
+        "",
+        RLS,
+    ),
+    (
+        "R3 enable_rls: USING matches every row",
+        R,
+        'f"USING (agency_id = {CURRENT_AGENCY}) WITH CHECK',
+        'f"USING (true) WITH CHECK',
+        RLS,
+    ),
+    (
+        "R4 enable_rls: WITH CHECK accepts every row",
+        R,
+        "WITH CHECK (agency_id = {CURRENT_AGENCY})",
+        "WITH CHECK (true)",
+        RLS,
+    ),
+    (
+        "R5 CURRENT_AGENCY without NULLIF (an empty setting fails the cast)",
+        R,
+        "NULLIF(current_setting('app.agency_id', true), '')::uuid",
+        "current_setting('app.agency_id', true)::uuid",
+        RLS,
+    ),
+    (
+        "R6 disable_rls: the policy is kept",
+        R,
+        '    op.execute(f"DROP POLICY IF EXISTS {POLICY} ON {table}")\n',
+        "",
+        RLS,
+    ),
+    (
+        "R7 disable_rls: FORCE kept",
+        R,
+        '    op.execute(f"ALTER TABLE {table} NO FORCE ROW LEVEL SECURITY")\n',
+        "",
+        RLS,
     ),
 ]
 only = sys.argv[1:]
