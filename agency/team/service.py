@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from agency import audit
@@ -224,10 +224,10 @@ def update_member(
     """
     membership = get_membership(access, membership_id)
     _ensure_may_manage(access, membership)
+    role = str(changes.get("role", membership.role))
     if "assigned_client_ids" in changes:
-        role = changes.get("role", membership.role)
         wanted = changes["assigned_client_ids"] or []
-        if wanted and str(role) != Role.STAFF.value:
+        if wanted and role != Role.STAFF.value:
             raise ValidationFailed(
                 {"assigned_client_ids": [_("Only staff members are assigned to clients.")]}
             )
@@ -237,7 +237,9 @@ def update_member(
             )
     if "role" in changes:
         change_role(access, membership_id, changes["role"], via=via)
-    if "assigned_client_ids" in changes:
+    # An empty list for a role that takes no assignments (what GET /members shows a manager)
+    # is nothing to do; a role change away from staff has already cleared them.
+    if "assigned_client_ids" in changes and role == Role.STAFF.value:
         set_assignments(access, membership_id, changes["assigned_client_ids"], via=via)
     if "active" in changes:
         set_active(access, membership_id, changes["active"], via=via)
@@ -320,18 +322,3 @@ def transfer_ownership(
     set_staff_assignments(target, [])
     db.session.commit()
     return target
-
-
-def count_active_owners(agency_id: uuid.UUID) -> int:
-    return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Membership)
-            .where(
-                Membership.agency_id == agency_id,
-                Membership.role == Role.OWNER.value,
-                Membership.active.is_(True),
-            )
-        )
-        or 0
-    )

@@ -44,7 +44,7 @@ from mutmut.stats import status_by_exit_code
 
 MUTANTS = os.environ.get("REGIA_MUTANTS_DIR", "mutants")
 NOTES_DIR = os.path.dirname(os.path.abspath(__file__))
-NOTE_FILES = [f"mut{letter}.md" for letter in "ABCDEFGH"]
+NOTE_FILES = [f"mut{letter}.md" for letter in "ABCDEFGHIJ"]
 for _arg in sys.argv[1:]:  # e.g. --notes=mutA.md,mutB.md,mutC.md,mutD.md,mutE.md,mutF.md
     if _arg.startswith("--notes="):
         NOTE_FILES = _arg.split("=", 1)[1].split(",")
