@@ -17,6 +17,9 @@ export REGIA_TEST_SLOT=${REGIA_TEST_SLOT:-15}
 # fork opens its own connections (agency.db and tests/pg.py dispose inherited pools after
 # fork): sharing the parent's sockets made tests fail on unmutated code (bench/MUTATION.md).
 export REGIA_TEST_REUSE_DB=1
+# The sweeps' world is built by the code under test: every test builds it afresh, rather than
+# restoring a copy the parent process took before the mutant was applied (tests/world.py).
+export REGIA_TEST_FRESH_WORLDS=1
 if [ ! -x .venv/bin/mutmut ]; then .venv/bin/pip install -q 'mutmut>=3.2'; fi
 nice -n 10 .venv/bin/mutmut run --max-children "${MUTMUT_CHILDREN:-1}" "$@" || true
 survivors=$(.venv/bin/mutmut results 2>/dev/null | awk -F: '/: (survived|no tests|suspicious)$/ {print $1}' | tr -d ' ')
