@@ -11,9 +11,10 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import psycopg
@@ -109,7 +110,7 @@ def build_world(name: str = "Rich Agency") -> World:
         return _build_world(name)
     key = (db.engine.url.render_as_string(hide_password=False), _state_digest(), name)
     template = _TEMPLATES.get(key)
-    if template is not None:
+    if template is not None and time.monotonic() - template.taken_at < TEMPLATE_MAX_AGE:
         return template.restore()
     world = _build_world(name)
     _TEMPLATES[key] = _WorldTemplate.take(world)
@@ -270,6 +271,10 @@ def _recovery_links(agency, bystander: User) -> tuple[str, str]:  # noqa: ANN001
     return reset_token, _serializer().dumps({"u": str(fresh.id), "e": fresh.email})
 
 
+#: A world's times are those of its first build (its password-reset link lasts an hour, its
+#: posts are due days ahead): a copy older than this is built afresh, however slow the run.
+TEMPLATE_MAX_AGE = 600.0
+
 #: Worlds already built in this process: (database, digest of the state it was built on,
 #: name) -> the whole database and Redis just after.
 _TEMPLATES: dict[tuple[str, str, str], _WorldTemplate] = {}
@@ -299,6 +304,7 @@ class _WorldTemplate:
     world: World  # its ORM objects stand for their ids only
     agency_id: uuid.UUID
     user_ids: dict[str, uuid.UUID]
+    taken_at: float = field(default_factory=time.monotonic)
 
     @classmethod
     def take(cls, world: World) -> _WorldTemplate:
