@@ -14,7 +14,7 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import psycopg
@@ -301,9 +301,7 @@ class _WorldTemplate:
 
     tables: dict[str, object]
     redis: list[tuple[bytes, int, bytes]]
-    world: World  # its ORM objects stand for their ids only
-    agency_id: uuid.UUID
-    user_ids: dict[str, uuid.UUID]
+    world: World  # with ids in place of the agency and user objects
     taken_at: float = field(default_factory=time.monotonic)
 
     @classmethod
@@ -322,8 +320,12 @@ class _WorldTemplate:
                     tables[table.name] = [tuple(row) for row in rows]
         redis = redis_client()
         keys = [(key, redis.pttl(key), redis.dump(key)) for key in sorted(redis.keys("*"))]
-        user_ids = {role: user.id for role, user in world.users.items()}
-        return cls(tables, keys, world, world.agency.id, user_ids)
+        ids = replace(
+            world,
+            agency=world.agency.id,
+            users={role: user.id for role, user in world.users.items()},
+        )
+        return cls(tables, keys, ids)
 
     def restore(self) -> World:
         from tenants.models import Agency
@@ -349,19 +351,15 @@ class _WorldTemplate:
         redis.flushdb()
         for key, ttl, dumped in self.redis:
             redis.restore(key, max(ttl, 0), dumped)
-        users = db.session.scalars(select(User).where(User.id.in_(self.user_ids.values())))
+        ids = self.world
+        users = db.session.scalars(select(User).where(User.id.in_(ids.users.values())))
         by_id = {user.id: user for user in users}
-        world = self.world
-        return World(
-            db.session.get(Agency, self.agency_id),
-            world.slug,
-            {role: by_id[user_id] for role, user_id in self.user_ids.items()},
-            dict(world.tokens),
-            dict(world.objects),
-            world.invite_token,
-            reset_email=world.reset_email,
-            reset_token=world.reset_token,
-            verify_token=world.verify_token,
+        return replace(
+            ids,
+            agency=db.session.get(Agency, ids.agency),
+            users={role: by_id[user_id] for role, user_id in ids.users.items()},
+            tokens=dict(ids.tokens),
+            objects=dict(ids.objects),
         )
 
 
