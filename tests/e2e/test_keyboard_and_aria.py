@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from playwright.sync_api import Page, expect
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
 from tests.factories import PASSWORD, make_agency, owner_of
 
@@ -56,6 +57,13 @@ def test_screen_reader_hears_the_error_of_a_failed_client_form(page: Page):
     assert focused == "alert"
 
 
+OUTLINE = """() => { const s = getComputedStyle(document.activeElement);
+                     return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"""
+VISIBLE_FOCUS = (
+    f"() => {{ const [style, width] = ({OUTLINE})(); return style !== 'none' && width >= 2; }}"
+)
+
+
 def _focused(page: Page, selector: str) -> bool:
     return page.evaluate("s => document.activeElement.matches(s)", selector)
 
@@ -66,11 +74,13 @@ def tab_to(page: Page, selector: str, *, backwards: bool = False) -> None:
     for _ in range(MAX_TABS):
         page.keyboard.press(key)
         if _focused(page, selector):
-            outline = page.evaluate(
-                """() => { const s = getComputedStyle(document.activeElement);
-                           return [s.outlineStyle, parseFloat(s.outlineWidth)]; }"""
-            )
-            assert outline[0] != "none" and outline[1] >= 2, f"{selector}: focus not visible"
+            # The focus ring must show; give the browser up to a second to draw it (in one CI
+            # run in ~10, right after a page load, the first read still saw no outline).
+            try:
+                page.wait_for_function(VISIBLE_FOCUS, timeout=1_000)
+            except PlaywrightTimeoutError:
+                outline = page.evaluate(OUTLINE)
+                raise AssertionError(f"{selector}: focus not visible ({outline})") from None
             return
     raise AssertionError(f"{selector} is not reachable with {key}")
 
