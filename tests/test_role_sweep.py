@@ -403,7 +403,7 @@ def _request(web, world: World, rule, method: str, role: str):  # noqa: ANN001, 
         return send(web, method, url, headers=headers, **kwargs), web
     if method == "GET":
         return send(web, method, url), web
-    csrf = csrf_token(web, "/account" if role != ANONYMOUS else "/login")
+    csrf = csrf_token(web)
     data = MultiDict([("csrf_token", csrf), *(body or [])])
     return send(web, method, url, data=data, content_type="multipart/form-data"), web
 

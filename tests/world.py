@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import psycopg
+from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
@@ -382,7 +383,11 @@ def truncate_all() -> None:
 
 
 def reset_world(name: str = "Rich Agency") -> World:
+    """A fresh world, as at the start of a test: no rows and no Redis keys (rate-limit
+    counters and jobs left by the requests so far would make a new state, and so a new
+    build instead of the copy)."""
     truncate_all()
+    redis_client().flushdb()
     return build_world(name)
 
 
@@ -399,11 +404,21 @@ def sign_in(client, user: User) -> None:  # noqa: ANN001
 CSRF_RE = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
 
 
-def csrf_token(client, page: str = "/account") -> str:  # noqa: ANN001
-    html = client.get(page).get_data(as_text=True)
-    match = CSRF_RE.search(html)
-    assert match, f"no CSRF token on {page}"
-    return match.group(1)
+def csrf_token(client, page: str | None = None) -> str:  # noqa: ANN001
+    """A CSRF token valid for ``client``'s session: read from ``page``'s form, or minted as
+    Flask-WTF's ``generate_csrf`` mints it (a random secret kept in the session, signed with
+    the app's key), which costs no page render. The sweeps send thousands of forms; the CSRF
+    sweep and the browser tests read real pages' tokens."""
+    if page is not None:
+        html = client.get(page).get_data(as_text=True)
+        match = CSRF_RE.search(html)
+        assert match, f"no CSRF token on {page}"
+        return match.group(1)
+    app = client.application
+    with client.session_transaction() as session:
+        raw = session.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())  # noqa: S324
+    key = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
+    return URLSafeTimedSerializer(key, salt="wtf-csrf-token").dumps(raw)
 
 
 # -- database digests ----------------------------------------------------------------------
