@@ -12,18 +12,20 @@ import io
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import date
+from typing import TYPE_CHECKING
 
 from babel import Locale
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal
 from flask_babel import force_locale
 from flask_babel import gettext as _
-from fpdf import FPDF
-from fpdf.enums import XPos, YPos
 
 from agency import pdf as agency_pdf
 from billing.documents import InvoiceDocument, Party
 from billing.exports import to_decimal
+
+if TYPE_CHECKING:  # fpdf2 is imported when a document is made (agency.pdf), not at start-up
+    from fpdf import FPDF
 
 FONT = agency_pdf.FAMILY
 _LINE = 5.0  # mm, body text line height
@@ -54,7 +56,7 @@ class _Writer:
 
     def text(self, value: str, *, size: float = 9.5, bold: bool = False, height: float = _LINE):
         self.pdf.set_font(FONT, "B" if bold else "", size)
-        self.pdf.multi_cell(0, height, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+        self.pdf.multi_cell(0, height, value, new_x="LMARGIN", new_y="NEXT")
 
     def title(self) -> str:
         doc = self.doc
@@ -107,7 +109,7 @@ class _Writer:
             pdf.set_font(FONT, "B", 9.5)
             pdf.cell(38, _LINE, label)
             pdf.set_font(FONT, "", 9.5)
-            pdf.cell(0, _LINE, value, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
+            pdf.cell(0, _LINE, value, new_x="LMARGIN", new_y="NEXT")
         pdf.ln(4)
         self.text(_("Bill to"), bold=True)
         self.text("\n".join(self.party_lines(doc.buyer)), height=4.6)
