@@ -49,6 +49,11 @@ def test_demo_refuses_a_busy_port_before_doing_anything(runner):
     assert "already in use" in result.output
 
 
+# The embedded Redis server is the same whatever backend the suite runs on: these run once,
+# in the embedded pass (.ci/test).
+EMBEDDED_ONLY = pytest.mark.backend_independent
+
+
 @pytest.fixture
 def embedded(tmp_path):
     client, url = jobs._embedded_redis(tmp_path)
@@ -57,6 +62,7 @@ def embedded(tmp_path):
     jobs._embedded_servers.clear()
 
 
+@EMBEDDED_ONLY
 def test_embedded_redis_client_is_plain_so_rq_clones_reach_the_same_server(embedded):
     instance, client, url = embedded
     client.set("probe", "web")
@@ -70,6 +76,7 @@ def test_embedded_redis_client_is_plain_so_rq_clones_reach_the_same_server(embed
     assert url == f"unix://{kwargs['path']}"
 
 
+@EMBEDDED_ONLY
 def test_another_process_naming_the_same_instance_shares_the_server(embedded):
     instance, client, _url = embedded
     client.set("probe", "from-parent")
@@ -84,6 +91,7 @@ def test_another_process_naming_the_same_instance_shares_the_server(embedded):
     assert client.ping()  # the other process leaving did not stop the server
 
 
+@EMBEDDED_ONLY
 def test_shutdown_embedded_redis_stops_the_server_it_started(tmp_path):
     client, _url = jobs._embedded_redis(tmp_path)
     client.set("probe", "saved")
@@ -97,6 +105,7 @@ def test_shutdown_embedded_redis_stops_the_server_it_started(tmp_path):
         jobs._embedded_servers.clear()
 
 
+@EMBEDDED_ONLY
 def test_a_process_alone_on_the_embedded_server_stops_it_on_exit(tmp_path):
     # A CLI command or worker that started the server, used it through RQ-style clones
     # of its client, and exits must not leave an orphan redis-server behind.
