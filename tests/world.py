@@ -407,8 +407,8 @@ CSRF_RE = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
 def csrf_token(client, page: str | None = None) -> str:  # noqa: ANN001
     """A CSRF token valid for ``client``'s session: read from ``page``'s form, or minted as
     Flask-WTF's ``generate_csrf`` mints it (a random secret kept in the session, signed with
-    the app's key), which costs no page render. The sweeps send thousands of forms; the CSRF
-    sweep and the browser tests read real pages' tokens."""
+    the app's key), which costs no page render. The sweeps send thousands of forms; other
+    tests (``tests.helpers.csrf_from``) and the browser tests read real pages' tokens."""
     if page is not None:
         html = client.get(page).get_data(as_text=True)
         match = CSRF_RE.search(html)

@@ -16,6 +16,7 @@ from agency.channels.models import Channel
 from agency.config import OAuthApp
 from agency.db import db
 from tenants.context import tenant_context
+from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, make_agency, make_client, owner_of
 from tests.fakes.facebook import FakeGraph
 
@@ -49,10 +50,7 @@ def test_manager_connects_a_facebook_page_in_the_browser(page: Page, graph):
         graph.add_page("Northwind Camps", "page-token-camps-8Lm"),
     ]
     graph.add_person("Robin Admin", manages=tuple(pages))
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(owner_of(agency).email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, owner_of(agency).email, PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text("Aurora Social")
 
     page.goto(f"/a/{agency.slug}/clients/{client.id}/channels/new?network=facebook_page")

@@ -14,6 +14,7 @@ from agency.channels.models import Channel
 from agency.db import db
 from tenants.context import tenant_context
 from tests import test_channel_connect as connect_tests
+from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, make_agency, make_client, owner_of
 
 # The loopback Mastodon and REGIA_ALLOW_PRIVATE_HOSTS fixtures, shared with that module.
@@ -25,10 +26,7 @@ def test_manager_connects_mastodon_with_oauth_in_the_browser(page: Page, live_se
     agency = make_agency("Aurora Social")
     client = make_client(agency, "Northwind Outdoor")
     owner = owner_of(agency)
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(owner.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, owner.email, PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_have_text("Aurora Social")
 
     page.goto(f"/a/{agency.slug}/clients/{client.id}/channels/new?network=mastodon")

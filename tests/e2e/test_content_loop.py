@@ -12,7 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.content_helpers import make_desk
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, sign_in
 from tests.factories import PASSWORD
 
 REVIEW_RE = re.compile(r"https?://[^/\s]+(/review/[A-Za-z0-9_.\-]+)")
@@ -29,10 +29,7 @@ def _as(browser, live_server, email: str) -> Page:  # noqa: ANN001
     context = browser.new_context(base_url=live_server.url, locale="en-GB")
     context.set_default_timeout(15_000)
     page = context.new_page()
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, email, PASSWORD)
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     return page
 

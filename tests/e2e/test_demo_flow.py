@@ -27,7 +27,7 @@ from playwright.sync_api import Page, expect
 
 from agency.config import PROJECT_ROOT
 from agency.demo import DEMO_PASSWORD, DEMO_SLUG
-from tests.e2e.conftest import _screenshot
+from tests.e2e.conftest import _screenshot, sign_in
 
 # Settings a newcomer's shell does not have: the demo must pick its embedded defaults.
 SERVER_SETTINGS = ("DATABASE_URL", "REDIS_URL", "SECRET_KEY", "ENCRYPTION_KEYS", "MEDIA_ROOT")
@@ -131,10 +131,7 @@ def demo(tmp_path_factory) -> Iterator[SimpleNamespace]:
 
 
 def _sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, email, password)
 
 
 def _invitation_link_from_outbox(page: Page, to: str) -> str:

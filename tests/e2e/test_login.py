@@ -6,14 +6,8 @@ import re
 
 from playwright.sync_api import Page, expect
 
+from tests.e2e.conftest import sign_in
 from tests.factories import PASSWORD, make_agency, owner_of
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def test_owner_signs_in_and_lands_on_the_agency_dashboard(page: Page):

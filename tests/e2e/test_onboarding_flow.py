@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer
+from tests.e2e.conftest import LiveServer, sign_in
 from tests.factories import PASSWORD, make_agency, make_client, owner_of
 
 LINK_RE = re.compile(r"https?://[^/\s]+(/invitations/[A-Za-z0-9_\-]+)")
@@ -22,13 +22,6 @@ def live_server(_smtp_app):
     server = LiveServer(_smtp_app).start()
     yield server
     server.stop()
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/login")
-    page.get_by_label("E-mail").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
 
 
 def _wait_for_mail(sink, to: str, timeout: float = 10.0):  # noqa: ANN001, ANN202
