@@ -8,6 +8,7 @@ reports an exception as a 5xx instead of stopping the sweep.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -404,16 +405,11 @@ def sign_in(client, user: User) -> None:  # noqa: ANN001
 CSRF_RE = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
 
 
-def csrf_token(client, page: str | None = None) -> str:  # noqa: ANN001
-    """A CSRF token valid for ``client``'s session: read from ``page``'s form, or minted as
-    Flask-WTF's ``generate_csrf`` mints it (a random secret kept in the session, signed with
-    the app's key), which costs no page render. The sweeps send thousands of forms; other
-    tests (``tests.helpers.csrf_from``) and the browser tests read real pages' tokens."""
-    if page is not None:
-        html = client.get(page).get_data(as_text=True)
-        match = CSRF_RE.search(html)
-        assert match, f"no CSRF token on {page}"
-        return match.group(1)
+def csrf_token(client) -> str:  # noqa: ANN001
+    """A CSRF token valid for ``client``'s session, minted as Flask-WTF's ``generate_csrf``
+    mints it (a random secret kept in the session, signed with the app's key): no page is
+    rendered for it. The sweeps send thousands of forms; other tests
+    (``tests.helpers.csrf_from``) and the browser tests read real pages' tokens."""
     app = client.application
     with client.session_transaction() as session:
         raw = session.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())  # noqa: S324
@@ -475,22 +471,16 @@ def _plain_snapshot() -> dict[str, str]:
     }
 
 
-_SQLITE_SNAPSHOT: list[str] = []
-
-
+@functools.cache
 def _plain_snapshot_sql() -> str:
-    if not _SQLITE_SNAPSHOT:
-        parts = []
-        for table in Base.metadata.sorted_tables:
-            row = " || ',' || ".join(
-                f'quote("{c.name}")' for c in table.c if c.name != "last_used_at"
-            )
-            parts.append(
-                f"SELECT '{table.name}', count(*), group_concat(r, '|')"
-                f' FROM (SELECT {row} AS r FROM "{table.name}" ORDER BY r)'
-            )
-        _SQLITE_SNAPSHOT.append(" UNION ALL ".join(parts))
-    return _SQLITE_SNAPSHOT[0]
+    parts = []
+    for table in Base.metadata.sorted_tables:
+        row = " || ',' || ".join(f'quote("{c.name}")' for c in table.c if c.name != "last_used_at")
+        parts.append(
+            f"SELECT '{table.name}', count(*), group_concat(r, '|')"
+            f' FROM (SELECT {row} AS r FROM "{table.name}" ORDER BY r)'
+        )
+    return " UNION ALL ".join(parts)
 
 
 def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:

@@ -130,10 +130,6 @@ def demo(tmp_path_factory) -> Iterator[SimpleNamespace]:
                 os.kill(pid, signal.SIGKILL)
 
 
-def _sign_in(page: Page, email: str, password: str) -> None:
-    sign_in(page, email, password)
-
-
 def _invitation_link_from_outbox(page: Page, to: str) -> str:
     """The accept link of the mail to ``to``, read through the outbox page as a member."""
     deadline = time.monotonic() + 60  # the demo's RQ worker delivers it
@@ -163,7 +159,7 @@ def test_demo_owner_invites_a_client_manager_who_accepts_and_sees_the_portal(
     cm = invitee.new_page()
     try:
         # The owner invites a client manager for the demo's Italian client.
-        _sign_in(page, "owner@aurora.example", DEMO_PASSWORD)
+        sign_in(page, "owner@aurora.example", DEMO_PASSWORD)
         expect(page.get_by_role("heading", level=1)).to_have_text("Aurora Social")
         page.get_by_role("link", name="Members").click()
         page.get_by_label("E-mail").fill(INVITEE)
@@ -192,7 +188,7 @@ def test_demo_owner_invites_a_client_manager_who_accepts_and_sees_the_portal(
 
         # A fresh sign-in with the new password lands on the client's portal.
         invitee.clear_cookies()
-        _sign_in(cm, INVITEE, "una password lunga 2026")
+        sign_in(cm, INVITEE, "una password lunga 2026")
         expect(cm).to_have_url(re.compile(rf"/a/{DEMO_SLUG}/?$"))
         expect(cm.get_by_role("heading", level=1)).to_have_text("Trattoria Bella Vista")
         expect(cm.get_by_role("heading", name="Waiting for your approval")).to_be_visible()
