@@ -103,7 +103,10 @@ def test_owner_onboards_a_client_and_its_manager_sees_only_their_company(
         expect(cm.get_by_text("Trattoria Bella Vista")).to_be_visible()
         cm.get_by_label("Your name").fill("Chiara Cliente")
         cm.get_by_label("Choose a password").fill("una password lunga 2026")
-        cm.get_by_role("button", name="Create my account and join").click()
+        # Wait for the portal to load (its scripts too), not just its heading: the user menu
+        # below opens only once Bootstrap's script has run.
+        with cm.expect_navigation(wait_until="load"):
+            cm.get_by_role("button", name="Create my account and join").click()
         # Client users land on their own portal, headed by their company's name.
         expect(cm.get_by_role("heading", level=1)).to_have_text("Trattoria Bella Vista")
 
