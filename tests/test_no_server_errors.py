@@ -61,12 +61,14 @@ def world(app, database_url) -> World:
 # -- every GET as every role ----------------------------------------------------------------
 
 
+# NUL under one name only: the input guard refuses it in any query parameter before the view
+# runs, the same way whatever the name (tests/test_bad_input.py), so one per route suffices.
 GARBAGE_QUERY = {
     "limit": ["-1", "0", "99999999999999999999", "nope", NUL],
-    "cursor": ["nope", "!!!", LONG, NUL, "WyJhIiwgIm5vcGUiXQ"],
-    "status": ["nope", NUL, LONG],
-    "next": ["//evil.example", NUL, LONG],
-    "network": ["nope", NUL, LONG],
+    "cursor": ["nope", "!!!", LONG, "WyJhIiwgIm5vcGUiXQ"],
+    "status": ["nope", LONG],
+    "next": ["//evil.example", LONG],
+    "network": ["nope", LONG],
 }
 
 
