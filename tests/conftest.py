@@ -69,7 +69,7 @@ def pytest_report_header() -> str:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # The minutes-long tests first, so that pytest-xdist's other worker runs the rest beside
+    # The minutes-long tests first, so that the other pytest-xdist workers run the rest beside
     # them instead of one worker finishing the pass alone (a stable sort: order kept otherwise).
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     if not EMBEDDED:

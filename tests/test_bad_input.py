@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import re
 
+import pytest
 from sqlalchemy import func, select
 
 from agency.audit import AuditEvent
@@ -150,14 +151,28 @@ def test_nul_in_the_agency_slug_of_a_url_is_a_400(client, database_url):
     assert client.get(f"/a/{agency.slug}/clients/").status_code == 200
 
 
-def test_nul_in_a_query_string_is_a_400_on_the_api(client, database_url):
+@pytest.mark.parametrize("name", ["status", "limit", "cursor", "unknown"])
+def test_nul_in_a_query_string_is_a_400_on_the_api(client, database_url, name):
+    """Under any parameter name, read by the route or not (the garbage-query sweep of
+    tests/test_no_server_errors.py relies on it and sends NUL under one name only)."""
     agency = make_agency()
     token = token_for(owner_of(agency), agency)
 
-    response = client.get("/api/v1/clients?status=active%00", headers=bearer(token))
+    response = client.get(f"/api/v1/clients?{name}=active%00", headers=bearer(token))
 
     assert response.status_code == 400
-    assert response.get_json()["errors"] == {"query": {"status": [response.get_json()["message"]]}}
+    assert response.get_json()["errors"] == {"query": {name: [response.get_json()["message"]]}}
+
+
+@pytest.mark.parametrize("name", ["status", "cursor", "unknown"])
+def test_nul_in_a_query_string_is_a_400_page(client, database_url, name):
+    agency = make_agency()
+    _sign_in(client, owner_of(agency))
+
+    response = client.get(f"/a/{agency.slug}/clients/?{name}=active%00")
+
+    assert response.status_code == 400
+    assert "not allowed (NUL)" in response.get_data(as_text=True)
 
 
 # -- length limits: a value longer than its column -------------------------------------------

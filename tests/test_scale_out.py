@@ -68,7 +68,8 @@ from tests.processes import Workers
 POSTS_PER_AGENCY = 500
 DUE_FROM, DUE_TO = 10.0, 35.0  # seconds after the approvals begin (all due within a minute)
 API_CLIENTS = 3
-BULK_BATCH = 50  # the queue page shows 100; a person ticks a screenful at a time
+QUEUE_PAGE = 100  # the approval queue shows at most this many posts at a time
+BULK_BATCH = 50  # a person ticks a screenful at a time
 HOLD_SECONDS = 4.0  # the held createRecord answers this long after it arrived
 # Jobs take 0.5-1.3 s each on today's loaded 2-core machine: 1,000 over 2-3 workers fit in
 # about 10 minutes at worst, plus a lease after the kill.
@@ -351,7 +352,10 @@ def _approve_in_browser(desk: Desk, webs: list[str]) -> list:
         status, html = _open(opener, f"{page}/a/{desk.slug}/posts/queue")
         if status != 200:
             return [*problems, (desk.name, "queue page", status, html[:300])]
-        ticked = re.findall(r'name="post" value="([0-9a-f-]+:\d+)"', html)[:BULK_BATCH]
+        shown = re.findall(r'name="post" value="([0-9a-f-]+:\d+)"', html)
+        if batch == 0 and len(shown) != QUEUE_PAGE:  # 500 wait: the page shows its cap
+            problems.append((desk.name, "queue page shows", len(shown), f"not {QUEUE_PAGE}"))
+        ticked = shown[:BULK_BATCH]
         if not ticked:
             return problems
         form = {"csrf_token": csrf_from(html), "post": ticked}
