@@ -36,6 +36,57 @@ class Desk:
 
 
 def make_desk(*, client_approval: str = "any", internal_review: bool = True, **policy) -> Desk:
+    """Bellavista (the client, with a Mastodon and an X channel), Other Co, a user per role
+    and an approval policy; seeded once per process and put back from a copy afterwards
+    (``tests.world.seeded``: same rows, ids and tokens)."""
+    from tests.world import seeded
+
+    options = {"client_approval": client_approval, "internal_review": internal_review, **policy}
+    return seeded(
+        f"desk {sorted(options.items())!r}",
+        lambda: desk_ids(_build_desk(**options)),
+        thaw=desk_objects,
+    )
+
+
+_DESK_OBJECTS = ("agency", "client", "other_client", "mastodon", "x", "other_channel")
+
+
+def desk_ids(desk: Desk) -> Desk:
+    """The desk with ids in place of its objects (what a copy keeps)."""
+    return Desk(
+        *(getattr(desk, name).id for name in _DESK_OBJECTS),
+        users={name: user.id for name, user in desk.users.items()},
+        headers=desk.headers,
+        ids=desk.ids,
+    )
+
+
+def desk_objects(ids: Desk) -> Desk:
+    from agency.channels.models import Channel
+    from agency.db import db
+    from tenants.context import tenant_context
+    from tenants.models import Agency, ClientCompany, User
+
+    with tenant_context(ids.agency):
+        agency = db.session.get(Agency, ids.agency)
+        clients = {c.id: c for c in db.session.query(ClientCompany)}
+        channels = {c.id: c for c in db.session.query(Channel)}
+        users = {u.id: u for u in db.session.query(User).filter(User.id.in_(ids.users.values()))}
+    return Desk(
+        agency,
+        clients[ids.client],
+        clients[ids.other_client],
+        channels[ids.mastodon],
+        channels[ids.x],
+        channels[ids.other_channel],
+        users={name: users[user_id] for name, user_id in ids.users.items()},
+        headers=dict(ids.headers),
+        ids=dict(ids.ids),
+    )
+
+
+def _build_desk(*, client_approval: str, internal_review: bool, **policy) -> Desk:
     agency = make_agency()
     client = make_client(agency, "Bellavista")
     other = make_client(agency, "Other Co")

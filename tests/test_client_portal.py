@@ -11,9 +11,10 @@ from sqlalchemy import select
 from agency.db import db, utcnow
 from tenants.context import tenant_context
 from tenants.models import Role
-from tests.content_helpers import act, draft, make_desk
+from tests.content_helpers import Desk, act, desk_ids, desk_objects, draft, make_desk
 from tests.factories import make_agency, make_client, make_member, token_for
 from tests.helpers import bearer, form_post
+from tests.world import seeded
 
 CLIENT_ROLES = [Role.CLIENT_MANAGER, Role.CLIENT_VIEWER]
 
@@ -110,7 +111,22 @@ def _published(desk, post_id: str, url: str) -> None:  # noqa: ANN001
 
 @pytest.fixture
 def portal_desk(client, database_url):
-    """Bellavista's posts in every situation the portal must show or hide."""
+    """Bellavista's posts in every situation the portal must show or hide; seeded once per
+    process and put back from a copy afterwards (``tests.world.seeded``)."""
+
+    def build() -> dict:
+        desk = _portal_desk(client)
+        return {"desk": desk_ids(desk), "posts": desk.posts, "soon": desk.soon}
+
+    def thaw(seed: dict) -> Desk:
+        desk = desk_objects(seed["desk"])
+        desk.posts, desk.soon = seed["posts"], seed["soon"]
+        return desk
+
+    return seeded("client portal desk", build, thaw=thaw)
+
+
+def _portal_desk(client) -> Desk:  # noqa: ANN001
     desk = make_desk()
     soon = utcnow() + timedelta(hours=1)
     posts = {

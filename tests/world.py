@@ -8,15 +8,17 @@ reports an exception as a 5xx instead of stopping the sweep.
 
 from __future__ import annotations
 
+import copy
 import functools
 import hashlib
 import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from typing import TypeVar
 
 import psycopg
 from itsdangerous import URLSafeTimedSerializer
@@ -59,6 +61,8 @@ ROLES = (
 ANONYMOUS = "anonymous"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 PARAM_RE = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -106,17 +110,48 @@ def _publishing_rows(agency, client, post_id, channel_id) -> None:  # noqa: ANN0
 def build_world(name: str = "Rich Agency") -> World:
     """The sweeps' world (``_build_world``), built once per process for each state of the
     database and Redis it starts from (almost always: empty), then put back from the copy
-    taken the first time (``_WorldTemplate``): the sweeps build some 500 worlds a pass, at
-    about 0.3 s each. ``REGIA_TEST_FRESH_WORLDS=1`` builds every one afresh."""
+    taken the first time (``seeded``): the sweeps build some 500 worlds a pass, at about 0.3 s
+    each. ``REGIA_TEST_FRESH_WORLDS=1`` builds every one afresh."""
+    return seeded(name, lambda: _world_ids(_build_world(name)), thaw=_world_objects)
+
+
+def seeded(name: str, build: Callable[[], T], *, thaw: Callable[[T], R] = copy.deepcopy) -> R:
+    """What ``build()`` seeds, built once per process for each state of the database and Redis
+    it starts from, then put back from a copy (``_Template``) with the same rows, ids and
+    times. ``build`` returns plain values (ids, tokens, no ORM objects); each caller gets
+    ``thaw`` of them (default: a deep copy). ``REGIA_TEST_FRESH_WORLDS=1`` builds afresh."""
     if os.environ.get("REGIA_TEST_FRESH_WORLDS"):
-        return _build_world(name)
+        return thaw(build())
     key = (db.engine.url.render_as_string(hide_password=False), _state_digest(), name)
     template = _TEMPLATES.get(key)
     if template is not None and time.monotonic() - template.taken_at < TEMPLATE_MAX_AGE:
-        return template.restore()
-    world = _build_world(name)
-    _TEMPLATES[key] = _WorldTemplate.take(world)
-    return world
+        return thaw(template.restore())
+    value = build()
+    _TEMPLATES[key] = _Template.take(value)
+    return thaw(copy.deepcopy(value))
+
+
+def _world_ids(world: World) -> World:
+    """The world with ids in place of the agency and user objects (what a template keeps)."""
+    return replace(
+        world,
+        agency=world.agency.id,
+        users={role: user.id for role, user in world.users.items()},
+    )
+
+
+def _world_objects(ids: World) -> World:
+    from tenants.models import Agency
+
+    users = db.session.scalars(select(User).where(User.id.in_(ids.users.values())))
+    by_id = {user.id: user for user in users}
+    return replace(
+        ids,
+        agency=db.session.get(Agency, ids.agency),
+        users={role: by_id[user_id] for role, user_id in ids.users.items()},
+        tokens=dict(ids.tokens),
+        objects=dict(ids.objects),
+    )
 
 
 def _build_world(name: str) -> World:
@@ -279,7 +314,7 @@ TEMPLATE_MAX_AGE = 600.0
 
 #: Worlds already built in this process: (database, digest of the state it was built on,
 #: name) -> the whole database and Redis just after.
-_TEMPLATES: dict[tuple[str, str, str], _WorldTemplate] = {}
+_TEMPLATES: dict[tuple[str, str, str], _Template] = {}
 
 
 def _state_digest() -> str:
@@ -291,30 +326,30 @@ def _state_digest() -> str:
 
 
 @dataclass
-class _WorldTemplate:
-    """A copy of every row and Redis key just after a world was built, and the world's ids.
+class _Template:
+    """A copy of every row and Redis key just after something was seeded, and its value.
 
     On PostgreSQL the rows are ``COPY ... (FORMAT binary)`` of each table, read and written
     back by the superuser with triggers off (as ``pg.delete_rows`` deletes them); on SQLite,
     each table's raw rows, inserted parents first. Redis keys are DUMPed and RESTOREd with
-    their TTLs. Putting a world back gives the same rows, ids, hashes and timestamps as the
-    first build, so the world's tokens and links still open them.
+    their TTLs. Putting a copy back gives the same rows, ids, hashes and timestamps as the
+    first build, so the seeded tokens and links still open them.
     """
 
     tables: dict[str, object]
     redis: list[tuple[bytes, int, bytes]]
-    world: World  # with ids in place of the agency and user objects
+    value: object  # plain values only: ids, tokens (no ORM objects)
     taken_at: float = field(default_factory=time.monotonic)
 
     @classmethod
-    def take(cls, world: World) -> _WorldTemplate:
+    def take(cls, value: object) -> _Template:
         db.session.commit()
         tables: dict[str, object] = {}
         if db.engine.dialect.name == "postgresql":
             cursor = admin_connection().cursor()
             for table in Base.metadata.sorted_tables:
-                with cursor.copy(f'COPY "{table.name}" TO STDOUT (FORMAT binary)') as copy:
-                    tables[table.name] = b"".join(bytes(block) for block in copy)
+                with cursor.copy(f'COPY "{table.name}" TO STDOUT (FORMAT binary)') as copy_:
+                    tables[table.name] = b"".join(bytes(block) for block in copy_)
         else:
             with db.engine.connect() as conn:
                 for table in Base.metadata.sorted_tables:
@@ -322,16 +357,10 @@ class _WorldTemplate:
                     tables[table.name] = [tuple(row) for row in rows]
         redis = redis_client()
         keys = [(key, redis.pttl(key), redis.dump(key)) for key in sorted(redis.keys("*"))]
-        ids = replace(
-            world,
-            agency=world.agency.id,
-            users={role: user.id for role, user in world.users.items()},
-        )
-        return cls(tables, keys, ids)
+        return cls(tables, keys, copy.deepcopy(value))
 
-    def restore(self) -> World:
-        from tenants.models import Agency
-
+    def restore(self) -> object:
+        """Put the rows and keys back; returns a copy of the value."""
         db.session.commit()  # the session's objects (an earlier world's) reload afterwards
         pg.empty_database(db.engine.url.render_as_string(hide_password=False), Base.metadata)
         if db.engine.dialect.name == "postgresql":
@@ -341,8 +370,8 @@ class _WorldTemplate:
                 cursor = conn.cursor()
                 for name, data in self.tables.items():
                     if len(data) > _EMPTY_BINARY_COPY:
-                        with cursor.copy(f'COPY "{name}" FROM STDIN (FORMAT binary)') as copy:
-                            copy.write(data)
+                        with cursor.copy(f'COPY "{name}" FROM STDIN (FORMAT binary)') as copy_:
+                            copy_.write(data)
         else:
             with db.engine.begin() as conn:
                 for name, rows in self.tables.items():
@@ -353,16 +382,7 @@ class _WorldTemplate:
         redis.flushdb()
         for key, ttl, dumped in self.redis:
             redis.restore(key, max(ttl, 0), dumped)
-        ids = self.world
-        users = db.session.scalars(select(User).where(User.id.in_(ids.users.values())))
-        by_id = {user.id: user for user in users}
-        return replace(
-            ids,
-            agency=db.session.get(Agency, ids.agency),
-            users={role: by_id[user_id] for role, user_id in ids.users.items()},
-            tokens=dict(ids.tokens),
-            objects=dict(ids.objects),
-        )
+        return copy.deepcopy(self.value)
 
 
 #: The length of a binary COPY of an empty table: the header and the end marker.
