@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
-from werkzeug.datastructures import MultiDict
+from flask import request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from tests import secret_guard
 from tests.bodies import API, WEB
@@ -70,6 +72,8 @@ GARBAGE_QUERY = {
     "next": ["//evil.example", LONG],
     "network": ["nope", LONG],
 }
+#: For the other names a route reads (dates, periods, ids, views, flags).
+GENERIC_GARBAGE = ["nope", "-1", "99999999999999999999", "2026-13-45", "!!!", LONG]
 
 
 def test_every_get_route_answers_below_500_for_every_role(app, world):
@@ -107,22 +111,41 @@ def test_every_get_route_answers_below_500_for_every_role(app, world):
 
 
 def test_every_get_route_survives_garbage_query_strings_and_slugs(app, world):
+    """Garbage under every query parameter name a route reads (``GARBAGE_QUERY``'s values
+    for its names, ``GENERIC_GARBAGE`` for the others: dates, periods, ids, flags), found by
+    sending the route once without a query and watching what the view reads. Every route
+    also gets all of ``GARBAGE_QUERY`` at once, twice (for code that reads the raw query,
+    such as a ``next`` link built from the request's URL), and NUL."""
     web = app.test_client()
     sign_in(web, world.users["owner"])
     headers = bearer(world.tokens["owner"])
     problems: list[str] = []
     checked = 0
-    for rule, method in rules(app, {"GET"}):
-        url = world_url(rule, world)
-        is_api = rule.rule.startswith("/api/")
-        checked += 1
-        for name, values in GARBAGE_QUERY.items():
-            for value in values:
-                response = send(
-                    web, method, url, query_string={name: value}, headers=headers if is_api else {}
-                )
+    read_by: dict[str, set[str]] = {}
+    with _args_read_by_views(app) as probe:
+        for rule, method in rules(app, {"GET"}):
+            url = world_url(rule, world)
+            kwargs = {"headers": headers if rule.rule.startswith("/api/") else {}}
+            checked += 1
+            read = read_by[rule.endpoint] = probe(web, method, url, **kwargs)
+            names = read - {_EVERY_NAME}
+            if _EVERY_NAME in read:
+                names |= set(GARBAGE_QUERY)
+            queries = [{"limit": NUL}] + [
+                {name: values[i % len(values)] for name, values in GARBAGE_QUERY.items()}
+                for i in (1, 2)
+            ]
+            queries += [
+                {name: value}
+                for name in sorted(names)
+                for value in GARBAGE_QUERY.get(name, GENERIC_GARBAGE)
+            ]
+            for query in queries:
+                response = send(web, method, url, query_string=query, **kwargs)
                 if response.status_code >= 500:
-                    problems.append(f"GET {url}?{name}={value[:20]!r} -> {describe(response)}")
+                    shown = {name: value[:20] for name, value in query.items()}
+                    problems.append(f"GET {url}?{shown!r} -> {describe(response)}")
+    for rule, method in rules(app, {"GET"}):
         if "<agency_slug>" in rule.rule:
             for slug in (NUL, LONG, UNICODE, "%", "a/../b"):
                 bad, _ = fill(rule, slug, world.objects)
@@ -131,6 +154,66 @@ def test_every_get_route_survives_garbage_query_strings_and_slugs(app, world):
                     problems.append(f"GET {rule.rule} slug={slug[:20]!r} -> {describe(response)}")
     assert checked == len(list(rules(app, {"GET"})))
     assert not problems, "\n".join(problems)
+    # The probe sees what views read: lists their filters and paging, a detail page nothing.
+    assert {"limit", "cursor", "status"} <= read_by["api-content.Posts"]
+    assert {"date", "view", "channel_id"} <= read_by["content.calendar"]
+    assert not read_by["clients.detail"], read_by["clients.detail"]
+
+
+_EVERY_NAME = "*"  # the view iterated over the parameters: it may read any name
+
+
+@contextmanager
+def _args_read_by_views(app):  # noqa: ANN001, ANN202
+    """``probe(web, method, url, **kwargs)`` sends the request without a query and returns
+    the names of the query parameters read while it ran, from the last of the app's own
+    ``before_request`` hooks on (the input guard's reads are not counted)."""
+    read: set[str] = set()
+
+    class ReadArgs(ImmutableMultiDict):
+        def __getitem__(self, key):  # noqa: ANN001, ANN204
+            read.add(key)
+            return super().__getitem__(key)
+
+        def get(self, key, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+            read.add(key)
+            return super().get(key, *args, **kwargs)
+
+        def getlist(self, key, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+            read.add(key)
+            return super().getlist(key, *args, **kwargs)
+
+        def __contains__(self, key) -> bool:  # noqa: ANN001
+            read.add(key)
+            return super().__contains__(key)
+
+    def every(name: str):  # noqa: ANN202
+        def method(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+            read.add(_EVERY_NAME)
+            return getattr(ImmutableMultiDict, name)(self, *args, **kwargs)
+
+        return method
+
+    for name in ("__iter__", "keys", "items", "values", "lists", "listvalues", "to_dict",
+                 "__len__", "__bool__", "copy", "__repr__"):  # fmt: skip
+        if hasattr(ImmutableMultiDict, name):
+            setattr(ReadArgs, name, every(name))
+
+    def track() -> None:
+        request.__dict__["args"] = ReadArgs(request.args)
+        read.clear()  # what the guard and the hooks before this one read does not count
+
+    def probe(web, method: str, url: str, **kwargs) -> set[str]:  # noqa: ANN001, ANN003
+        read.clear()
+        send(web, method, url, **kwargs)
+        return set(read)
+
+    hooks = app.before_request_funcs.setdefault(None, [])
+    hooks.append(track)
+    try:
+        yield probe
+    finally:
+        hooks.remove(track)
 
 
 # -- every write with empty and hostile bodies -----------------------------------------------
