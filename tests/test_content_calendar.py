@@ -8,7 +8,7 @@ import pytest
 
 from agency.db import db, utcnow
 from tenants.context import tenant_context
-from tests.content_helpers import act, draft, make_desk
+from tests.content_helpers import Desktop, act, draft, make_desk
 from tests.test_query_counts import count_statements
 
 
@@ -44,11 +44,13 @@ def test_calendar_costs_the_same_for_5_or_100_posts(app, auth, client, desk):
     web = _login(app, auth, desk, "owner")
     start = (utcnow() + timedelta(days=1)).replace(hour=10, minute=0, second=0, microsecond=0)
 
+    desktop = Desktop(desk)
+
     def grow(n: int) -> None:
         for i in range(n):
             when = start + timedelta(minutes=i)
-            post = draft(client, desk, body=f"P{i}", scheduled_at=when.isoformat())
-            act(client, desk, post["id"], "submit", "staff")
+            post = desktop.draft(body=f"P{i}", scheduled_at=when.isoformat())
+            desktop.act(post["id"], "submit", "staff")
 
     url = f"/a/{desk.agency.slug}/posts/calendar?view=month&date={start.date()}"
     grow(5)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import DBAPIError
 
 from agency.db import db, utcnow
 from tenants.context import tenant_context
-from tests.content_helpers import act, draft, make_desk
+from tests.content_helpers import Desktop, draft, make_desk
 from tests.helpers import AuthActions
 from tests.test_query_counts import count_statements
 
@@ -22,13 +22,12 @@ def desk(app, database_url):
 
 
 def _grow(client, desk, n: int) -> None:
+    desktop = Desktop(desk)
     for i in range(n):
-        post = draft(
-            client, desk, body=f"Post {i}", channel_ids=[desk.ids["mastodon"], desk.ids["x"]]
-        )
+        post = desktop.draft(body=f"Post {i}", channel_ids=[desk.ids["mastodon"], desk.ids["x"]])
         if i % 2 == 0:
-            act(client, desk, post["id"], "submit", "staff")
-            act(client, desk, post["id"], "approve", "manager")  # sent to the client
+            desktop.act(post["id"], "submit", "staff")
+            desktop.act(post["id"], "approve", "manager")  # sent to the client
 
 
 def test_posts_api_costs_the_same_for_5_or_100_posts_for_each_role(client, desk):
@@ -81,13 +80,14 @@ def test_inbox_api_costs_the_same_for_5_or_100_items(client, desk):
 def _scheduled_mix(client, desk, start, first: int, n: int) -> None:
     """``n`` posts scheduled from ``start`` on: a third drafts, a third in internal review,
     a third awaiting the client (so every role's queue and calendar grow)."""
+    desktop = Desktop(desk)
     for i in range(first, first + n):
         when = (start + timedelta(minutes=i)).isoformat()
-        post = draft(client, desk, body=f"qc-{i:03d} hello", scheduled_at=when)
+        post = desktop.draft(body=f"qc-{i:03d} hello", scheduled_at=when)
         if i % 3:
-            act(client, desk, post["id"], "submit", "staff")
+            desktop.act(post["id"], "submit", "staff")
         if i % 3 == 2:
-            act(client, desk, post["id"], "approve", "manager")
+            desktop.act(post["id"], "approve", "manager")
 
 
 # (who, url) pairs; {slug} and {day} are filled in. Tokens for the API, a session otherwise.

@@ -6,24 +6,21 @@ from __future__ import annotations
 from datetime import timedelta
 
 from agency.db import utcnow
-from tests.content_helpers import act, draft, make_desk
+from tests.content_helpers import Desktop, make_desk
 from tests.helpers import session_id_for
 from tests.test_query_counts import _constant
 
 
 def _grower(client, desk):  # noqa: ANN001, ANN202
+    desktop = Desktop(desk)
+
     def grow(n: int) -> None:
         for i in range(n):
             when = (utcnow() + timedelta(hours=1, minutes=i)).isoformat()
-            post = draft(client, desk, body=f"Post {i}", scheduled_at=when)
-            act(client, desk, post["id"], "submit", "staff")
-            act(client, desk, post["id"], "approve", "manager")
-            r = client.post(
-                f"/api/v1/posts/{post['id']}/comments",
-                json={"body": f"Shared {i}", "visibility": "shared"},
-                headers=desk.h("staff"),
-            )
-            assert r.status_code == 201
+            post = desktop.draft(body=f"Post {i}", scheduled_at=when)
+            desktop.act(post["id"], "submit", "staff")
+            desktop.act(post["id"], "approve", "manager")
+            desktop.comment(post["id"], "staff", f"Shared {i}", "shared")
 
     return grow
 
