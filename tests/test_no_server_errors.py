@@ -25,6 +25,7 @@ from tests.world import (
     PARAM_RE,
     ROLES,
     World,
+    WriteWatch,
     build_world,
     changed_tables,
     close_admin_connections,
@@ -493,35 +494,38 @@ def test_write_route_refuses_empty_and_hostile_bodies_without_writing(app, world
     count = len(_bodies(rule, method, world, app))
     if no_input:
         count = min(count, 3)  # an action that takes no input: a few hostile bodies suffice
-    state = snapshot()
-    for index in range(count):
-        label, body = _bodies(rule, method, world, app)[index]  # fresh ids and files each time
-        url = world_url(rule, world)
-        with secret_guard.not_learning():
-            if is_api:
-                headers = bearer(world.tokens["owner"])
-                response = send(web, method, url, json=body, headers=headers)
-            else:
-                data = MultiDict([("csrf_token", csrf), *body])
-                response = send(web, method, url, data=data, content_type="multipart/form-data")
-        after = snapshot()
-        changed = changed_tables(state, after)
-        what = f"{method} {rule.rule} {label}"
-        if response.status_code >= 500:
-            problems.append(f"{what} -> {describe(response)}")
-        elif response.status_code < 400 and changed:
-            field = label.split("=", 1)[0].split(" ")[-1].split(".")[0]
-            if not (no_input or field in accepts):
-                problems.append(f"{what} -> {response.status_code}: hostile input stored")
-            successes.append(what)
-            if changed:
-                # Start again from a fresh agency so later requests meet the same state.
-                world = reset_world()
-            web, csrf = session()
-            after = snapshot()  # signing in again writes a session row: not the request's doing
-        elif response.status_code >= 400 and changed:
-            problems.append(f"{what} -> {response.status_code} but wrote {changed}")
-        state = after
+    with WriteWatch() as watch:
+        state = snapshot()
+        for index in range(count):
+            label, body = _bodies(rule, method, world, app)[index]  # fresh ids and files each
+            url = world_url(rule, world)
+            mark = watch.writes
+            with secret_guard.not_learning():
+                if is_api:
+                    headers = bearer(world.tokens["owner"])
+                    response = send(web, method, url, json=body, headers=headers)
+                else:
+                    data = MultiDict([("csrf_token", csrf), *body])
+                    response = send(web, method, url, data=data, content_type="multipart/form-data")
+            after = watch.state_after(state, mark)
+            changed = changed_tables(state, after)
+            what = f"{method} {rule.rule} {label}"
+            if response.status_code >= 500:
+                problems.append(f"{what} -> {describe(response)}")
+            elif response.status_code < 400 and changed:
+                field = label.split("=", 1)[0].split(" ")[-1].split(".")[0]
+                if not (no_input or field in accepts):
+                    problems.append(f"{what} -> {response.status_code}: hostile input stored")
+                successes.append(what)
+                if changed:
+                    # Start again from a fresh agency so later requests meet the same state.
+                    world = reset_world()
+                web, csrf = session()
+                after = snapshot()  # signing in again writes a session row: not the request's
+            elif response.status_code >= 400 and changed:
+                problems.append(f"{what} -> {response.status_code} but wrote {changed}")
+            state = after
+        watch.settled(state)
     assert count >= 3, f"{what}: only {count} bodies"
     assert not problems, "\n".join(problems)
 

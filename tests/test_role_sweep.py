@@ -24,6 +24,7 @@ from tests.world import (
     ANONYMOUS,
     ROLES,
     World,
+    WriteWatch,
     build_world,
     changed_tables,
     close_admin_connections,
@@ -471,24 +472,35 @@ def test_role_may_or_may_not(app, database_url, endpoint: str, method: str):
     rules = [r for r, m in route_methods(app) if r.endpoint == endpoint and m == method]
     assert rules, f"{endpoint} {method} is not a route (stale TABLE line)"
     rule, allow = rules[0], TABLE[(endpoint, method)]
-    world = build_world()
-    if allow.prepare:
-        allow.prepare(world)
+    writes = method != "GET"
     problems: list[str] = []
     seen: dict[str, str] = {}
-    for role in _order(allow):
-        web = _client_as(app, world, role)
-        before = snapshot() if method != "GET" else None
-        response, web = _request(web, world, rule, method, role)
-        after = snapshot() if method != "GET" else None
-        changed = changed_tables(before, after) if before is not None else []
-        problem = _check(allow, rule, method, role, response, web, changed)
-        seen[role] = "allowed" if role in allow.roles else "refused"
-        if problem:
-            problems.append(f"{method} {rule.rule} as {role}: {problem}")
-        if changed:
-            world = reset_world()
-            if allow.prepare:
-                allow.prepare(world)
+    with WriteWatch() as watch:
+        world, clients, state = _ready(app, build_world(), allow, writes)
+        for role in _order(allow):
+            mark = watch.writes
+            response, web = _request(clients[role], world, rule, method, role)
+            after = watch.state_after(state, mark) if writes else None
+            changed = changed_tables(state, after) if writes else []
+            mark = watch.writes
+            problem = _check(allow, rule, method, role, response, web, changed)
+            seen[role] = "allowed" if role in allow.roles else "refused"
+            if problem:
+                problems.append(f"{method} {rule.rule} as {role}: {problem}")
+            if changed:
+                world, clients, state = _ready(app, reset_world(), allow, writes)
+            elif writes:
+                state = watch.state_after(after, mark)  # the check's own requests may write
+        if writes:
+            watch.settled(state)
     assert set(seen) == EVERYONE, "every role was exercised"
     assert not problems, "\n".join(problems)
+
+
+def _ready(app, world: World, allow, writes: bool):  # noqa: ANN001, ANN202
+    """The world prepared for the line, a client signed in as each role (sign-in writes a
+    session row: before the digest), and the digest the requests are compared with."""
+    if allow.prepare:
+        allow.prepare(world)
+    clients = {role: _client_as(app, world, role) for role in EVERYONE}
+    return world, clients, (snapshot() if writes else None)

@@ -3,11 +3,12 @@ make: a sweep that finds "nothing written" is only as good as this digest."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import text
 
 from agency.db import db
 from tests.pg import ground_truth
-from tests.world import build_world, changed_tables, snapshot
+from tests.world import WriteWatch, build_world, changed_tables, snapshot
 
 
 def _run(sql: str, **params: object) -> None:
@@ -39,3 +40,35 @@ def test_a_snapshot_ignores_only_an_api_tokens_last_use(app, database_url):
     assert snapshot() == start  # moves on reads, at most once a minute, by design
     _run("UPDATE api_tokens SET name = name || '!'")
     assert changed_tables(start, snapshot()) == ["api_tokens"]
+
+
+def test_a_write_watch_digests_only_after_a_statement_that_may_write(app, database_url):
+    """The sweeps take a digest only after a request that sent a statement that may write
+    (``WriteWatch``); ``settled`` catches a write that no SQLAlchemy engine sent."""
+    build_world("Watched Agency")
+    with WriteWatch() as watch:
+        state = snapshot()
+        mark = watch.writes
+        db.session.execute(text("SELECT 'delete me' AS note FROM users")).all()
+        db.session.rollback()
+        assert watch.writes == mark + 1  # a word that may write costs a digest, never a miss
+        mark = watch.writes
+        db.session.execute(text("SELECT count(*) FROM users")).all()
+        db.session.rollback()
+        assert watch.state_after(state, mark) is state  # a read: no digest taken
+
+        _run("UPDATE client_companies SET name = name || '.' WHERE name LIKE '%Globex'")
+        state = watch.state_after(state, mark)
+        assert changed_tables(snapshot(), state) == []  # the digest was taken afresh
+        watch.settled(state)
+
+        raw = db.engine.raw_connection()  # a DB-API cursor: no SQLAlchemy event sees it
+        try:
+            raw.cursor().execute("UPDATE users SET name = name || '!'")
+            raw.commit()
+        finally:
+            raw.close()
+        mark = watch.writes
+        assert watch.state_after(state, mark) is state
+        with pytest.raises(AssertionError, match="users"):
+            watch.settled(state)

@@ -22,8 +22,8 @@ from typing import TypeVar
 
 import psycopg
 from itsdangerous import URLSafeTimedSerializer
-from sqlalchemy import select
-from sqlalchemy.engine import make_url
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine, make_url
 
 from agency import audit
 from agency.db import Base, db, utcnow
@@ -505,6 +505,43 @@ def _plain_snapshot_sql() -> str:
 
 def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(t for t in before if before[t] != after.get(t))
+
+
+#: A statement that may write: searched anywhere (a CTE may write; ``FOR UPDATE`` and the
+#: like only cost a needless digest).
+_MAY_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY)\b", re.IGNORECASE)
+
+
+class WriteWatch:
+    """Counts the statements that may write, sent by any SQLAlchemy engine of this process
+    (the app's, the services' and the jobs' run inline), so that a sweep takes a database
+    digest (``snapshot``) only after a request that sent one: a request that sent none wrote
+    nothing. Use ``settled(state)`` at the end: one digest proves that nothing was written
+    around the watch since the last digest (a write that bypassed SQLAlchemy would show)."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def _seen(self, conn, cursor, statement: str, *args) -> None:  # noqa: ANN001, ANN002
+        if _MAY_WRITE.search(statement):
+            self.writes += 1
+
+    def __enter__(self) -> WriteWatch:
+        event.listen(Engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        event.remove(Engine, "before_cursor_execute", self._seen)
+
+    def state_after(self, state: dict[str, str], since: int) -> dict[str, str]:
+        """The database's digest now: ``state`` when no statement since ``since`` (a value
+        of ``writes``) may have written, else a fresh ``snapshot``."""
+        return state if self.writes == since else snapshot()
+
+    @staticmethod
+    def settled(state: dict[str, str]) -> None:
+        now = snapshot()
+        assert now == state, f"written without a statement seen: {changed_tables(state, now)}"
 
 
 # -- requests ------------------------------------------------------------------------------
