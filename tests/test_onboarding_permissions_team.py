@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from agency.db import db
-from tenants.models import Agency, Invitation, Membership, Role
+from tenants.models import Agency, Invitation, Membership, Role, User
 from tests.factories import make_agency, make_client, make_member, owner_of, token_for
 from tests.helpers import AuthActions, bearer, form_post
-from tests.world import changed_tables, close_admin_connections, snapshot
+from tests.world import changed_tables, close_admin_connections, seeded, snapshot
 
 ROLES = ["owner", "manager", "staff", "finance", "client_manager", "client_viewer"]
 MANAGERS = {"owner", "manager"}
@@ -28,6 +28,25 @@ class World:
 
 
 def _world_for(role: str):  # noqa: ANN202
+    """The agency, its target member, a pending invitation and the acting ``role``'s user;
+    seeded once per process and role, then put back from a copy (``tests.world.seeded``)."""
+
+    def build() -> tuple:
+        w, actor = _build_world_for(role)
+        return w.agency.id, w.target.id, w.invitation.id, w.client_id, actor.id
+
+    def thaw(ids: tuple):  # noqa: ANN202
+        agency_id, target_id, invitation_id, client_id, actor_id = ids
+        agency = db.session.scalar(select(Agency).where(Agency.id == agency_id))
+        target = db.session.scalar(select(Membership).where(Membership.id == target_id))
+        invitation = db.session.scalar(select(Invitation).where(Invitation.id == invitation_id))
+        actor = db.session.scalar(select(User).where(User.id == actor_id))
+        return World(agency, target, invitation, client_id), actor
+
+    return seeded(f"team permissions as {role}", build, thaw=thaw)
+
+
+def _build_world_for(role: str):  # noqa: ANN202
     agency = make_agency()
     company = make_client(agency, "Bella Vista")
     staff = make_member(agency, Role.STAFF, email="target@example.com")
