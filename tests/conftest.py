@@ -103,10 +103,11 @@ def database_url(tmp_path_factory) -> str:
         # that process migrated is reused, emptied first (a killed run may have left rows).
         pg.empty_database(_MIGRATED[name], Base.metadata)
         return _MIGRATED[name]
-    # as the owner; commits not flushed to disk (a test database needs no durability)
-    migrate.upgrade(pg.recreate_database(name, durable=False), app_role=pg.APP_ROLE)
-    _MIGRATED[name] = pg.app_url(name)
-    return pg.app_url(name)  # the app runs as the role that owns nothing
+    # A copy of a database the owner migrated (once per state of the migrations); commits
+    # not flushed to disk (a test database needs no durability)
+    url = pg.migrated_database(name, lambda owner: migrate.upgrade(owner, app_role=pg.APP_ROLE))
+    _MIGRATED[name] = url
+    return url  # the app runs as the role that owns nothing
 
 
 @pytest.fixture(scope="session")

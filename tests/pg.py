@@ -13,9 +13,11 @@ concurrent ``CREATE/ALTER ROLE`` fails with "tuple concurrently updated".
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import psycopg
 from psycopg import sql
@@ -30,6 +32,7 @@ PORT = os.environ.get("REGIA_TEST_PG_PORT", "5432")
 #: A role that bypasses RLS, to prove the ORM scoping alone (tests/test_route_isolation.py).
 BYPASS_ROLE = os.environ.get("REGIA_TEST_BYPASS_ROLE", "regia_bypassrls")
 _ROLE_LOCK = 74_201_115  # pg_advisory_lock key for role DDL
+_TEMPLATE_LOCK = 74_201_116  # and for building and copying the migrated template
 
 
 def app_url(database: str) -> str:
@@ -59,7 +62,72 @@ def _ensure_role(conn: psycopg.Connection, role: str) -> None:
     )
 
 
-def recreate_database(database: str, *, durable: bool = True) -> str:
+#: What a migrated database is made of: a template is rebuilt when any of these changes.
+_MIGRATION_INPUTS = ("migrations", "agency/migrate.py", "tenants/rls.py", "agency/db.py")
+_ROOT = Path(__file__).resolve().parents[1]
+_TEMPLATE_PREFIX = "regia_template_"
+
+
+def _migrations_digest() -> str:
+    digest = hashlib.sha256(f"{APP_ROLE} {OWNER_ROLE}".encode())
+    for name in _MIGRATION_INPUTS:
+        path = _ROOT / name
+        files = sorted(path.rglob("*")) if path.is_dir() else [path]
+        for file in files:
+            if file.is_file() and file.suffix in (".py", ".mako"):
+                digest.update(str(file.relative_to(_ROOT)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def migrated_database(database: str, upgrade: Callable[[str], None]) -> str:
+    """``database`` recreated (as ``recreate_database(durable=False)``) as a copy of a
+    template database that ``upgrade(owner_url)`` migrated once, for this state of the
+    migrations (``_migrations_digest``); returns the runtime role's URL.
+
+    The xdist workers each need a migrated database at the same moment; migrating costs
+    seconds of CPU a database, copying a template a fraction of one. The first worker
+    builds the template under an advisory lock while the others wait; templates of other
+    states of the migrations are dropped then. ``tests/test_migrations.py`` still migrates
+    fresh databases, up and down, step by step.
+    """
+    template = _TEMPLATE_PREFIX + _migrations_digest()
+    with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (_TEMPLATE_LOCK,))
+        try:
+            names = [row[0] for row in conn.execute(
+                "SELECT datname FROM pg_database WHERE datname LIKE %s", (_TEMPLATE_PREFIX + "%",)
+            )]  # fmt: skip
+            if template not in names:
+                for stale in names:
+                    conn.execute(
+                        sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                            sql.Identifier(stale)
+                        )
+                    )
+                building = template + "_new"
+                upgrade(recreate_database(building, durable=False))
+                _disconnect(conn, building)
+                conn.execute(
+                    sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                        sql.Identifier(building), sql.Identifier(template)
+                    )
+                )
+            recreate_database(database, durable=False, template=template)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_TEMPLATE_LOCK,))
+    return app_url(database)
+
+
+def _disconnect(conn: psycopg.Connection, database: str) -> None:
+    """End every session on ``database`` (a pooled connection of the migration's engine)."""
+    conn.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        (database,),
+    )
+
+
+def recreate_database(database: str, *, durable: bool = True, template: str | None = None) -> str:
     """Drop and create ``database`` owned by the owner role; returns the owner's URL.
 
     Migrate with ``migrate.upgrade(url, app_role=APP_ROLE)``, then connect with ``app_url``.
@@ -78,11 +146,12 @@ def recreate_database(database: str, *, durable: bool = True) -> str:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
         )
-        conn.execute(
-            sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(database), sql.Identifier(OWNER_ROLE)
-            )
+        create = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            sql.Identifier(database), sql.Identifier(OWNER_ROLE)
         )
+        if template:
+            create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
+        conn.execute(create)
         if not durable:
             conn.execute(
                 sql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(

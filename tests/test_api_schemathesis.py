@@ -23,6 +23,7 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase
 from hypothesis import settings as hypothesis_settings
+from schemathesis.core import NOT_SET
 from sqlalchemy import select
 
 from agency.db import db
@@ -271,7 +272,10 @@ def _copy_case(case):  # noqa: ANN001, ANN202
     """A case with its own containers and metadata (which track what was changed since
     generation), sharing only the operation: fitting agency A's rules leaves it untouched."""
     clone = object.__new__(type(case))
-    memo = {id(case.operation): case.operation}
+    memo = {
+        id(case.operation): case.operation,
+        id(NOT_SET): NOT_SET,
+    }  # NOT_SET is compared by ``is``
     for name in type(case).__slots__:
         value = getattr(case, name)
         object.__setattr__(

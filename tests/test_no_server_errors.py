@@ -16,6 +16,7 @@ import pytest
 from flask import request
 from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
+from agency.web.input_guard import reject_unstorable_input
 from tests import secret_guard
 from tests.bodies import API, WEB
 from tests.helpers import bearer
@@ -167,8 +168,8 @@ _EVERY_NAME = "*"  # the view iterated over the parameters: it may read any name
 @contextmanager
 def _args_read_by_views(app):  # noqa: ANN001, ANN202
     """``probe(web, method, url, **kwargs)`` sends the request without a query and returns
-    the names of the query parameters read while it ran, from the last of the app's own
-    ``before_request`` hooks on (the input guard's reads are not counted)."""
+    the names of the query parameters read while it ran, from the hook after the input
+    guard on (the guard reads every parameter of every request: its reads do not count)."""
     read: set[str] = set()
 
     class ReadArgs(ImmutableMultiDict):
@@ -202,15 +203,16 @@ def _args_read_by_views(app):  # noqa: ANN001, ANN202
 
     def track() -> None:
         request.__dict__["args"] = ReadArgs(request.args)
-        read.clear()  # what the guard and the hooks before this one read does not count
+        read.clear()  # what the input guard read does not count
 
     def probe(web, method: str, url: str, **kwargs) -> set[str]:  # noqa: ANN001, ANN003
         read.clear()
         send(web, method, url, **kwargs)
         return set(read)
 
+    # Right after the input guard: what the app's later hooks read counts too.
     hooks = app.before_request_funcs.setdefault(None, [])
-    hooks.append(track)
+    hooks.insert(hooks.index(reject_unstorable_input) + 1, track)
     try:
         yield probe
     finally:

@@ -507,35 +507,53 @@ def changed_tables(before: dict[str, str], after: dict[str, str]) -> list[str]:
     return sorted(t for t in before if before[t] != after.get(t))
 
 
-#: A statement that may write: searched anywhere (a CTE may write; ``FOR UPDATE`` and the
-#: like only cost a needless digest).
-_MAY_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY)\b", re.IGNORECASE)
+#: Statements that only read, when nothing else in them may write: anything else counts as a
+#: possible write (DDL, ``CALL``, ``DO``, a CTE), and so does a read naming a writing verb
+#: (``FOR UPDATE`` and the like only cost a needless digest).
+_READS = ("SELECT", "SHOW", "SAVEPOINT", "RELEASE", "ROLLBACK", "PRAGMA")
+_MAY_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|MERGE|TRUNCATE|COPY|CALL)\b", re.IGNORECASE)
+_PENDING = "tests.world.may_write"  # in Connection.info: a possible write not yet committed
 
 
 class WriteWatch:
-    """Counts the statements that may write, sent by any SQLAlchemy engine of this process
-    (the app's, the services' and the jobs' run inline), so that a sweep takes a database
-    digest (``snapshot``) only after a request that sent one: a request that sent none wrote
-    nothing. Use ``settled(state)`` at the end: one digest proves that nothing was written
-    around the watch since the last digest (a write that bypassed SQLAlchemy would show)."""
+    """Counts what may have changed the database, as seen by every SQLAlchemy engine of this
+    process (the app's, the services', the jobs' run inline): each statement that may write,
+    and each commit of a transaction that sent one (a request may flush and leave the commit
+    to a later one). A sweep takes a database digest (``snapshot``) only when the count
+    moved during a request: one that sent nothing that may write, and committed no earlier
+    write, wrote nothing. ``settled(state)`` takes a digest to prove that nothing was written
+    unseen since ``state`` (a write that bypassed SQLAlchemy would show there)."""
 
     def __init__(self) -> None:
         self.writes = 0
 
     def _seen(self, conn, cursor, statement: str, *args) -> None:  # noqa: ANN001, ANN002
-        if _MAY_WRITE.search(statement):
+        if not statement.lstrip().upper().startswith(_READS) or _MAY_WRITE.search(statement):
             self.writes += 1
+            conn.info[_PENDING] = True
+
+    def _committed(self, conn) -> None:  # noqa: ANN001
+        if conn.info.pop(_PENDING, False):
+            self.writes += 1
+
+    @staticmethod
+    def _rolled_back(conn) -> None:  # noqa: ANN001
+        conn.info.pop(_PENDING, None)
 
     def __enter__(self) -> WriteWatch:
         event.listen(Engine, "before_cursor_execute", self._seen)
+        event.listen(Engine, "commit", self._committed)
+        event.listen(Engine, "rollback", self._rolled_back)
         return self
 
     def __exit__(self, *exc: object) -> None:
         event.remove(Engine, "before_cursor_execute", self._seen)
+        event.remove(Engine, "commit", self._committed)
+        event.remove(Engine, "rollback", self._rolled_back)
 
     def state_after(self, state: dict[str, str], since: int) -> dict[str, str]:
-        """The database's digest now: ``state`` when no statement since ``since`` (a value
-        of ``writes``) may have written, else a fresh ``snapshot``."""
+        """The database's digest now: ``state`` when nothing since ``since`` (a value of
+        ``writes``) may have written, else a fresh ``snapshot``."""
         return state if self.writes == since else snapshot()
 
     @staticmethod
