@@ -152,8 +152,6 @@ class Desktop:
     it (same rules, audit, notifications, mail), without the HTTP round: for tests that
     only need many posts to exist (the 5-vs-100 statement counts), not to test the API."""
 
-    ACTIONS = {"approve": "APPROVE", "request-changes": "REQUEST_CHANGES", "reject": "REJECT"}
-
     def __init__(self, desk: Desk) -> None:
         self.desk = desk
 
@@ -189,7 +187,7 @@ class Desktop:
             if action == "submit":
                 service.submit(access, post)
             else:
-                service.decide(access, post, Decision[self.ACTIONS[action]], **body)
+                service.decide(access, post, Decision(action.replace("-", "_")), **body)
 
     def comment(self, post_id: str, who: str, body: str, visibility: str) -> None:
         from agency.content import discussion

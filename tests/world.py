@@ -149,8 +149,6 @@ def _world_objects(ids: World) -> World:
         ids,
         agency=db.session.get(Agency, ids.agency),
         users={role: by_id[user_id] for role, user_id in ids.users.items()},
-        tokens=dict(ids.tokens),
-        objects=dict(ids.objects),
     )
 
 
