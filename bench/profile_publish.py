@@ -6,7 +6,8 @@ Seeds approved posts for one Mastodon channel on the loopback fake (as
 ``bench/publish_throughput.py`` does, on its scratch database), makes them due, then calls
 ``publish_target`` for each target in a loop in this process, as a worker's job would, and
 prints the wall time per job, the SQL statements and commits per job and the time spent
-waiting on the database and on the network. ``--profile`` adds a cProfile of the loop.
+waiting on the database and on the network. ``--profile`` adds a cProfile of the loop
+(``--sort tottime`` orders it so), ``--per-statement`` each distinct statement's median time.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def main() -> None:
     parser.add_argument("--posts", type=int, default=200)
     parser.add_argument("--postgresql", action="store_true")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (tottime…)")
+    parser.add_argument(
+        "--per-statement", action="store_true", help="time each distinct SQL statement"
+    )
     args = parser.parse_args()
 
     from bench.publish_throughput import Bench, scratch_app
@@ -58,6 +63,7 @@ def main() -> None:
         engine = db.engine
 
     counts = {"statements": 0, "commits": 0, "db_seconds": 0.0}
+    per: dict[str, list[float]] = {}
 
     @event.listens_for(engine, "before_cursor_execute")
     def _before(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
@@ -66,7 +72,11 @@ def main() -> None:
     @event.listens_for(engine, "after_cursor_execute")
     def _after(conn, cursor, statement, parameters, context, executemany):  # noqa: ANN001, ANN202
         counts["statements"] += 1
-        counts["db_seconds"] += time.perf_counter() - conn.info.pop("t0", time.perf_counter())
+        spent = time.perf_counter() - conn.info.pop("t0", time.perf_counter())
+        counts["db_seconds"] += spent
+        if args.per_statement:
+            key = " ".join(statement.split())[:90]
+            per.setdefault(key, []).append(spent)
 
     @event.listens_for(engine, "commit")
     def _commit(conn):  # noqa: ANN001, ANN202
@@ -108,8 +118,11 @@ def main() -> None:
         f"{counts['db_seconds'] / n * 1000:.2f} ms in the database driver, "
         f"{http_seconds[0] / n * 1000:.2f} ms in HTTP calls"
     )
+    for key, spent in sorted(per.items(), key=lambda kv: -sum(kv[1])):
+        median = sorted(spent)[len(spent) // 2]
+        print(f"{len(spent):5d} x median {median * 1e6:5.0f} us, first {spent[0] * 1e6:5.0f} {key}")
     if profiler:
-        pstats.Stats(profiler).sort_stats("cumulative").print_stats(40)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(40)
 
 
 if __name__ == "__main__":

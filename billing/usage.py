@@ -65,18 +65,23 @@ def record(
     kind: UsageKind | str,
     occurred_at: datetime,
     post_id: uuid.UUID | None = None,
+    client_timezone: str | None = None,
 ) -> bool:
     """Record one billable publication in the current agency; ``False`` if already recorded.
 
     Safe to call twice for the same target, concurrently too: the insert does nothing on the
     unique ``(agency_id, target_id)`` conflict instead of failing the caller's transaction.
+    A caller that has just read the client's time zone passes it (``client_timezone``) and
+    saves reading the client again; the row's foreign key still requires the client.
     """
     kind = UsageKind(kind)
     if occurred_at.tzinfo is None:
         raise ValueError("occurred_at must be timezone-aware")
-    client = session.get(ClientCompany, client_id)
-    if client is None:
-        raise LookupError(f"no client {client_id} in this agency")
+    if client_timezone is None:
+        client = session.get(ClientCompany, client_id)
+        if client is None:
+            raise LookupError(f"no client {client_id} in this agency")
+        client_timezone = client.timezone
     values = {
         "id": uuid.uuid4(),
         "agency_id": current_agency_id(),
@@ -85,7 +90,7 @@ def record(
         "post_id": post_id,
         "kind": kind.value,
         "occurred_at": occurred_at,
-        "period": period_of(occurred_at, client.timezone),
+        "period": period_of(occurred_at, client_timezone),
     }
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     statement = (

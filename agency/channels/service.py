@@ -253,7 +253,12 @@ def masked_secrets(channel: Channel) -> dict[str, str]:
 
 def connection_settings(channel: Channel) -> dict[str, str]:
     """Settings and decrypted secrets together, for the connector that publishes; never render."""
-    return {**(channel.settings or {}), **crypto.decrypt_json(channel.credentials_encrypted)}
+    return decrypted_settings(channel.settings, channel.credentials_encrypted)
+
+
+def decrypted_settings(settings: dict | None, credentials_encrypted: str | None) -> dict[str, str]:
+    """``connection_settings`` from a channel's two columns (the publish job reads rows)."""
+    return {**(settings or {}), **crypto.decrypt_json(credentials_encrypted)}
 
 
 def _record(access: Access, action: str, channel: Channel, via: str, **data: object) -> None:

@@ -5,26 +5,35 @@ UPDATE`` on PostgreSQL; on SQLite a write as the transaction's first statement t
 database's write lock), so two workers on one target serialise. The claim is a conditional
 ``UPDATE`` of the target's lease that only one of them can win; the idempotency key is
 committed before any network call and kept across retries of the same revision.
+
+These run once per publication, so they use prebuilt statements (``_queries``) on plain rows,
+not ORM objects: a claim is one locking read and four writes, an outcome one locking read and
+at most five writes. The ORM's tenant scoping still applies to every one of them (they are
+ORM-enabled statements), and RLS below it.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import or_, select, update
+from sqlalchemy import JSON, Row, Text, bindparam, cast, func, literal, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm.attributes import set_committed_value
 
 from agency import audit
-from agency.content.models import Post, PostStatus, PostTarget, TargetStatus, aware
+from agency.channels.models import Channel
+from agency.content.models import Post, PostStatus, PostTarget, Revision, TargetStatus, aware
 from agency.db import db, utcnow
 from agency.publishing.models import PublishState
 from billing import usage
 from tenants.context import current_agency_id
+from tenants.models import ClientCompany
 
 S = PostStatus
 T = TargetStatus
@@ -32,6 +41,24 @@ OPEN_TARGET = (T.SCHEDULED.value, T.PUBLISHING.value)
 LIVE_POST = (S.SCHEDULED.value, S.PUBLISHING.value)
 # A job that starts a little before its time (clock skew between machines) still runs.
 EARLY_TOLERANCE = timedelta(seconds=0.5)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What an attempt sends, read by the claim under its locks: the channel (network,
+    settings and encrypted secrets) and the approved revision's text and media."""
+
+    agency_id: uuid.UUID
+    client_id: uuid.UUID
+    kind: str
+    network: str
+    channel_name: str
+    channel_status: str
+    settings: dict
+    credentials_encrypted: str | None
+    body: str
+    variants: dict
+    media: list
 
 
 @dataclass
@@ -46,6 +73,7 @@ class Claim:
     idempotency_key: str
     checkpoints: dict[str, str] = field(default_factory=dict)
     reconcile_first: bool = False  # the last attempt died mid-call: look it up before sending
+    work: Work | None = None
 
 
 def _settings():  # noqa: ANN202
@@ -112,24 +140,6 @@ def ensure_state(target: PostTarget, revision: int) -> PublishState:
     return state
 
 
-def _win_lease(state: PublishState, now: datetime) -> bool:
-    """The conditional UPDATE claim: only one attempt at a time holds a live lease."""
-    until = now + timedelta(seconds=_settings().publish_lease_seconds)
-    won = db.session.execute(
-        update(PublishState)
-        .where(
-            PublishState.id == state.id,
-            or_(PublishState.claimed_until.is_(None), PublishState.claimed_until <= now),
-        )
-        .values(claimed_until=until)
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    if won != 1:
-        return False
-    set_committed_value(state, "claimed_until", until)  # what the UPDATE wrote: no re-read
-    return True
-
-
 @dataclass
 class NotDue:
     """What a claim too early hands back: when the target is due (the post's time, or the
@@ -144,47 +154,77 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
 
     Nothing to do: the target is gone, published or failed; the post was edited (another
     revision), is no longer scheduled; another attempt holds it.
+
+    One read locks the target and its post and brings everything the attempt needs (state,
+    channel, the approved revision's text); the lease, the target and the post are then
+    written with prebuilt statements and no ORM objects: the hot path of every publication.
     """
     now = utcnow()
-    target = lock_target(target_id)
-    if target is None or target.status not in OPEN_TARGET:
-        db.session.rollback()
-        return None
-    post = _post(target.post_id, lock=True)
+    q = _queries()
+    if not db.is_postgresql:
+        # A write first: SQLite takes its write lock now, not on a later upgrade that can fail.
+        db.session.execute(q.sqlite_lock, {"target_id": target_id})
+    row = db.session.execute(q.claim_read, {"target_id": target_id, "revision": revision}).first()
     if (
-        post is None
-        or post.status not in LIVE_POST
-        or post.approved_revision != revision
-        or post.revision != revision
-        or post.scheduled_at is None
+        row is None
+        or row.status not in OPEN_TARGET
+        or row.post_status not in LIVE_POST
+        or row.approved_revision != revision
+        or row.post_revision != revision
+        or row.scheduled_at is None
+        or row.body is None  # the approved revision is gone (never, short of a manual edit)
     ):
         db.session.rollback()
         return None
-    if aware(post.scheduled_at) > now + EARLY_TOLERANCE:
-        due = aware(post.scheduled_at)
+    if aware(row.scheduled_at) > now + EARLY_TOLERANCE:
         db.session.rollback()
-        return NotDue(due)
-    state = ensure_state(target, revision)
-    if state.next_attempt_at is not None and aware(state.next_attempt_at) > now + EARLY_TOLERANCE:
-        due = aware(state.next_attempt_at)
+        return NotDue(aware(row.scheduled_at))
+    # A newly approved text is a new publication: new key, nothing carried over.
+    fresh = row.state_id is None or row.state_revision != revision
+    backoff = None if fresh or row.next_attempt_at is None else aware(row.next_attempt_at)
+    if backoff is not None and backoff > now + EARLY_TOLERANCE:
         db.session.rollback()
-        return NotDue(due)
-    db.session.flush()
-    if not _win_lease(state, now):
+        return NotDue(backoff)
+    until = now + timedelta(seconds=_settings().publish_lease_seconds)
+    key = uuid.uuid4().hex if fresh else row.idempotency_key
+    checkpoints = {} if fresh else dict(row.checkpoints or {})
+    reconcile = False if fresh else bool(row.in_flight)
+    if row.state_id is None:
+        state = {
+            "id": uuid.uuid4(), "agency_id": current_agency_id(), "created_at": now,
+            "target_id": target_id, "post_id": row.post_id, "revision": revision,
+            "idempotency_key": key, "checkpoints": {}, "in_flight": True,
+            "claimed_until": until, "next_attempt_at": None, "updated_at": now, "job_id": job_id,
+        }  # fmt: skip
+        won = db.session.execute(q.insert_state, state).first() is not None
+    else:
+        # The conditional UPDATE claim: only one attempt at a time holds a live lease (a
+        # new revision's first attempt takes it whatever an old revision's attempt holds).
+        params = {
+            "state_id": row.state_id, "now": now, "v_claimed_until": until, "v_in_flight": True,
+            "v_next_attempt_at": None, "v_updated_at": now, "v_job_id": job_id,
+        }  # fmt: skip
+        if fresh:
+            params |= {"v_revision": revision, "v_idempotency_key": key, "v_checkpoints": {}}
+        won = db.session.execute(q.reset_state if fresh else q.take_lease, params).rowcount == 1
+    if not won:
         db.session.rollback()
         return None
-    reconcile = state.in_flight
-    state.in_flight = True
-    state.next_attempt_at = None
-    state.job_id = job_id or state.job_id
-    state.updated_at = now
-    target.status = T.PUBLISHING.value
-    target.attempts += 1
-    move_post(post, S.PUBLISHING)
+    db.session.execute(q.target_publishing, {"target_id": target_id})
+    events: list[dict] = []
+    _move_row(row, row.post_status, S.PUBLISHING, now, events)
+    audit.insert_rows(events)
     result = Claim(
-        target_id=target.id, post_id=post.id, channel_id=target.channel_id, revision=revision,
-        attempt=target.attempts, idempotency_key=state.idempotency_key,
-        checkpoints=dict(state.checkpoints or {}), reconcile_first=reconcile,
+        target_id=target_id, post_id=row.post_id, channel_id=row.channel_id, revision=revision,
+        attempt=row.attempts + 1, idempotency_key=key, checkpoints=checkpoints,
+        reconcile_first=reconcile,
+        work=Work(
+            agency_id=row.agency_id, client_id=row.client_id, kind=row.kind,
+            network=row.network, channel_name=row.channel_name,
+            channel_status=row.channel_status, settings=dict(row.settings or {}),
+            credentials_encrypted=row.credentials_encrypted, body=row.body,
+            variants=dict(row.variants or {}), media=list(row.media or []),
+        ),
     )  # fmt: skip
     db.session.commit()
     return result
@@ -193,95 +233,135 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
 def checkpoint(claim_: Claim, key: str, value: str) -> None:
     """Persist what must survive a crash before the network call that depends on it.
 
-    Locks only the state row (it never waits for a target or post lock while holding it, so
-    it cannot deadlock with claim or _finish); on SQLite a write first takes the lock."""
-    if not db.is_postgresql:
-        db.session.execute(
-            update(PublishState)
-            .where(PublishState.target_id == claim_.target_id)
-            .values(updated_at=PublishState.updated_at)
-            .execution_options(synchronize_session=False)
-        )
-    stmt = select(PublishState).where(PublishState.target_id == claim_.target_id)
-    if db.is_postgresql:
-        stmt = stmt.with_for_update()
-    state = db.session.scalar(stmt.execution_options(populate_existing=True))
-    if state is None or state.revision != claim_.revision:
+    One conditional UPDATE of the state row (of this revision) merging ``key`` into its
+    checkpoints: it locks only that row (it never waits for a target or post lock while
+    holding it, so it cannot deadlock with claim or _finish), and commits."""
+    q = _queries()
+    done = db.session.execute(
+        q.checkpoint,
+        {
+            "w_target_id": claim_.target_id,
+            "w_revision": claim_.revision,
+            "v_patch": json.dumps({key: value}),
+            "v_now": utcnow(),
+        },  # fmt: skip
+    ).rowcount
+    if done != 1:
         db.session.rollback()
         return
-    state.checkpoints = {**(state.checkpoints or {}), key: value}
-    state.updated_at = utcnow()
     claim_.checkpoints[key] = value
     db.session.commit()
 
 
-def _finish(claim_: Claim) -> tuple[PostTarget, Post, PublishState] | None:
-    target = lock_target(claim_.target_id)
-    state = _state(claim_.target_id)
-    if target is None or state is None or state.revision != claim_.revision:
+def _finish(claim_: Claim) -> Row | None:
+    """Lock the target and its post, read them with the state and the client's time zone,
+    and release the lease; None (rolled back) if the state is of another revision."""
+    q = _queries()
+    if not db.is_postgresql:
+        db.session.execute(q.sqlite_lock, {"target_id": claim_.target_id})
+    row = db.session.execute(q.finish_read, {"target_id": claim_.target_id}).first()
+    if row is None or row.state_id is None or row.state_revision != claim_.revision:
         db.session.rollback()
         return None
-    post = _post(target.post_id, lock=True)
-    assert post is not None
-    state.in_flight = False
-    state.claimed_until = None
-    state.updated_at = utcnow()
-    return target, post, state
+    db.session.execute(q.release_lease, {"state_id": row.state_id, "v_now": utcnow()})
+    return row
 
 
 def record_success(claim_: Claim, external_id: str, url: str | None) -> str | None:
     """Target published (once: a second success for it changes nothing); the post's status."""
-    found = _finish(claim_)
-    if found is None:
+    row = _finish(claim_)
+    if row is None:
         return None
-    target, post, _state_ = found
-    if target.status != T.PUBLISHED.value:
+    events: list[dict] = []
+    if row.status != T.PUBLISHED.value:
         now = utcnow()
-        target.status = T.PUBLISHED.value
-        target.external_id, target.external_url = external_id, url
-        target.published_at, target.last_error = now, None
+        db.session.execute(
+            _queries().target_published,
+            {
+                "target_id": claim_.target_id,
+                "v_external_id": external_id,
+                "v_url": url,
+                "v_now": now,
+            },  # fmt: skip
+        )
         usage.record(
-            db.session, client_id=post.client_id, target_id=target.id, kind=post.kind,
-            occurred_at=now, post_id=post.id,
+            db.session, client_id=row.client_id, target_id=claim_.target_id, kind=row.kind,
+            occurred_at=now, post_id=row.post_id, client_timezone=row.timezone,
         )  # fmt: skip
-        _audit(post, "post.target_published", target=target.id, external_id=external_id)
-    status = settle_post(post)
+        events.append(
+            _event(row, "post.target_published", target=claim_.target_id, external_id=external_id)
+        )
+    status = _settle_row(row, events)
+    audit.insert_rows(events)
     db.session.commit()
     return status
 
 
 def record_retry(claim_: Claim, message: str, at: datetime, job_id: str) -> bool:
     """Back to scheduled with the error kept, not before ``at``; False if superseded."""
-    found = _finish(claim_)
-    if found is None:
+    row = _finish(claim_)
+    if row is None:
         return False
-    target, _post_, state = found
-    if target.status != T.PUBLISHING.value:
+    if row.status != T.PUBLISHING.value:
         db.session.rollback()
         return False
-    target.status = T.SCHEDULED.value
-    target.last_error = message
-    state.next_attempt_at = at
-    state.job_id = job_id
+    q = _queries()
+    db.session.execute(q.target_retry, {"target_id": claim_.target_id, "v_message": message})
+    db.session.execute(q.state_backoff, {"state_id": row.state_id, "v_at": at, "v_job_id": job_id})
     db.session.commit()
     return True
 
 
 def record_failure(claim_: Claim, message: str) -> str | None:
     """Target failed with the network's message; the post's status (None if superseded)."""
-    found = _finish(claim_)
-    if found is None:
+    row = _finish(claim_)
+    if row is None:
         return None
-    target, post, _state_ = found
-    if target.status == T.PUBLISHED.value:
+    if row.status == T.PUBLISHED.value:
         db.session.commit()
-        return post.status
-    target.status = T.FAILED.value
-    target.last_error = message
-    _audit(post, "post.target_failed", target=target.id, error=message)
-    status = settle_post(post)
+        return row.post_status
+    db.session.execute(
+        _queries().target_failed, {"target_id": claim_.target_id, "v_message": message}
+    )
+    events = [_event(row, "post.target_failed", target=claim_.target_id, error=message)]
+    status = _settle_row(row, events)
+    audit.insert_rows(events)
     db.session.commit()
     return status
+
+
+def _settle_row(row: Row, events: list[dict]) -> str:
+    """``settle_post`` for the hot path: the targets' statuses read after this transaction's
+    own update and after the post's lock (so a sibling's outcome committed meanwhile counts),
+    the post row written only if its status changes."""
+    statuses = set(db.session.scalars(_queries().target_statuses, {"post_id": row.post_id}))
+    return _move_row(row, row.post_status, _aggregate(statuses), utcnow(), events)
+
+
+def _move_row(row: Row, old: str, new: PostStatus, now: datetime, events: list[dict]) -> str:
+    """``move_post`` on a read row: its events into ``events``, one UPDATE of the post."""
+    steps = _steps(PostStatus(old), new, row.post_id)
+    for before, after in steps:
+        events.append(_status_event(row, before, after))
+    if steps:
+        db.session.execute(
+            _queries().post_status, {"post_id": row.post_id, "v_status": new.value, "v_now": now}
+        )
+    return new.value
+
+
+def _event(row: Row, action: str, **data: object) -> dict:
+    return audit.values(
+        action, actor_id=None, subject_type="post", subject_id=row.post_id,
+        client_id=row.client_id, via="job", revision=row.post_revision, **data,
+    )  # fmt: skip
+
+
+def _status_event(row: Row, old: PostStatus, new: PostStatus) -> dict:
+    from agency.content.service import CLIENT_FACING
+
+    shared = new in CLIENT_FACING and row.client_revision is not None
+    return _event(row, "post.status_changed", shared=shared, old=old.value, new=new.value)
 
 
 def settle_post(post: Post) -> str:
@@ -289,35 +369,45 @@ def settle_post(post: Post) -> str:
     statuses = set(
         db.session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id))
     )
-    if statuses & {T.PENDING.value, T.SCHEDULED.value, T.PUBLISHING.value} or not statuses:
-        move_post(post, S.PUBLISHING)
-    elif statuses == {T.PUBLISHED.value}:
-        move_post(post, S.PUBLISHED)
-    elif statuses == {T.FAILED.value}:
-        move_post(post, S.FAILED)
-    else:
-        move_post(post, S.PARTIALLY_PUBLISHED)
+    move_post(post, _aggregate(statuses))
     return post.status
+
+
+def _aggregate(statuses: set[str]) -> PostStatus:
+    if statuses & {T.PENDING.value, T.SCHEDULED.value, T.PUBLISHING.value} or not statuses:
+        return S.PUBLISHING
+    if statuses == {T.PUBLISHED.value}:
+        return S.PUBLISHED
+    if statuses == {T.FAILED.value}:
+        return S.FAILED
+    return S.PARTIALLY_PUBLISHED
+
+
+def _steps(
+    old: PostStatus, new: PostStatus, post_id: uuid.UUID
+) -> list[tuple[PostStatus, PostStatus]]:
+    """The moves from ``old`` to ``new`` on the workflow's graph (none if equal)."""
+    from agency.content.service import EDGES
+
+    if new == old:
+        return []
+    if new in EDGES[old]:
+        return [(old, new)]
+    # scheduled → published goes through publishing, as the graph says.
+    if old == S.SCHEDULED and new in EDGES[S.PUBLISHING]:
+        return [(old, S.PUBLISHING), (S.PUBLISHING, new)]
+    raise ValueError(f"post {post_id}: {old.value} cannot become {new.value}")
 
 
 def move_post(post: Post, new: PostStatus) -> None:
     """A status change the engine makes (no user: audited as the job), on the workflow's graph."""
-    from agency.content.service import CLIENT_FACING, EDGES
+    from agency.content.service import CLIENT_FACING
 
-    old = PostStatus(post.status)
-    if new == old:
-        return
-    if new not in EDGES[old]:
-        # scheduled → published goes through publishing, as the graph says.
-        if old == S.SCHEDULED and new in EDGES[S.PUBLISHING]:
-            move_post(post, S.PUBLISHING)
-            old = S.PUBLISHING
-        else:
-            raise ValueError(f"post {post.id}: {old.value} cannot become {new.value}")
-    post.status = new.value
-    post.updated_at = utcnow()
-    shared = new in CLIENT_FACING and post.client_revision is not None
-    _audit(post, "post.status_changed", shared=shared, old=old.value, new=new.value)
+    for old, step in _steps(PostStatus(post.status), new, post.id):
+        post.status = step.value
+        post.updated_at = utcnow()
+        shared = step in CLIENT_FACING and post.client_revision is not None
+        _audit(post, "post.status_changed", shared=shared, old=old.value, new=step.value)
 
 
 def _audit(post: Post, action: str, **data: object) -> None:
@@ -325,3 +415,165 @@ def _audit(post: Post, action: str, **data: object) -> None:
         action, actor_id=None, subject_type="post", subject_id=post.id,
         client_id=post.client_id, via="job", revision=post.revision, **data,
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Queries:
+    sqlite_lock: object
+    claim_read: object
+    insert_state: object
+    reset_state: object
+    take_lease: object
+    target_publishing: object
+    post_status: object
+    checkpoint: object
+    finish_read: object
+    release_lease: object
+    target_published: object
+    target_retry: object
+    target_failed: object
+    state_backoff: object
+    target_statuses: object
+
+
+@functools.cache
+def _queries_for(postgresql: bool) -> _Queries:
+    """The engine's statements, built once per dialect (building one costs more Python than
+    running it). Bound parameters of SET values are named ``v_…``: SQLAlchemy reserves the
+    columns' own names for its automatic ones."""
+    P = bindparam  # noqa: N806
+    no_sync = {"synchronize_session": False}
+
+    def locked(statement):  # noqa: ANN001, ANN202
+        return statement.with_for_update(of=[PostTarget, Post]) if postgresql else statement
+
+    def write(entity, *where):  # noqa: ANN001, ANN002, ANN202
+        return update(entity).where(*where).execution_options(**no_sync)
+
+    target = PostTarget.id == P("target_id")
+    state = PublishState.id == P("state_id")
+    # Redundant with the join, but it pins the post by its primary key whatever the planner
+    # believes about the tables (fresh ones have no statistics: it then nested-looped over
+    # every post of the agency).
+    its_post = Post.id == select(PostTarget.post_id).where(target).scalar_subquery()
+    claim_read = locked(
+        select(
+            PostTarget.status,
+            PostTarget.attempts,
+            PostTarget.channel_id,
+            PostTarget.post_id,
+            Post.agency_id,
+            Post.client_id,
+            Post.kind,
+            Post.status.label("post_status"),
+            Post.approved_revision,
+            Post.revision.label("post_revision"),
+            Post.scheduled_at,
+            Post.client_revision,
+            PublishState.id.label("state_id"),
+            PublishState.revision.label("state_revision"),
+            PublishState.idempotency_key,
+            PublishState.checkpoints,
+            PublishState.in_flight,
+            PublishState.next_attempt_at,
+            Channel.network,
+            Channel.name.label("channel_name"),
+            Channel.status.label("channel_status"),
+            Channel.settings,
+            Channel.credentials_encrypted,
+            Revision.body,
+            Revision.variants,
+            Revision.media,
+        )  # fmt: skip
+        .select_from(PostTarget)
+        .join(Post, Post.id == PostTarget.post_id)
+        .join(Channel, Channel.id == PostTarget.channel_id)
+        .outerjoin(PublishState, PublishState.target_id == PostTarget.id)
+        .outerjoin(Revision, (Revision.post_id == Post.id) & (Revision.number == P("revision")))
+        .where(target, its_post)
+    )
+    insert = pg_insert if postgresql else sqlite_insert
+    lease = {
+        "claimed_until": P("v_claimed_until"), "in_flight": P("v_in_flight"),
+        "next_attempt_at": P("v_next_attempt_at"), "updated_at": P("v_updated_at"),
+        "job_id": func.coalesce(P("v_job_id", type_=PublishState.job_id.type), PublishState.job_id),
+    }  # fmt: skip
+    fresh = {
+        "revision": P("v_revision"), "idempotency_key": P("v_idempotency_key"),
+        "checkpoints": P("v_checkpoints"),
+    }  # fmt: skip
+    # The checkpoints merged with {key: value} in the UPDATE itself (no read first).
+    patch, empty = P("v_patch", type_=Text), literal("{}", Text)
+    if postgresql:
+        merged = func.coalesce(cast(PublishState.checkpoints, JSONB), cast(empty, JSONB))
+        patched = cast(merged.op("||")(cast(patch, JSONB)), JSON)
+    else:
+        patched = func.json_patch(func.coalesce(PublishState.checkpoints, empty), patch, type_=JSON)
+    finish_read = locked(
+        select(
+            PostTarget.status,
+            PostTarget.post_id,
+            Post.client_id,
+            Post.kind,
+            Post.status.label("post_status"),
+            Post.revision.label("post_revision"),
+            Post.client_revision,
+            ClientCompany.timezone,
+            PublishState.id.label("state_id"),
+            PublishState.revision.label("state_revision"),
+        )  # fmt: skip
+        .select_from(PostTarget)
+        .join(Post, Post.id == PostTarget.post_id)
+        .join(ClientCompany, ClientCompany.id == Post.client_id)
+        .outerjoin(PublishState, PublishState.target_id == PostTarget.id)
+        .where(target, its_post)
+    )
+    return _Queries(
+        sqlite_lock=write(PostTarget, target).values(attempts=PostTarget.attempts),
+        claim_read=claim_read,
+        insert_state=insert(PublishState)
+        .on_conflict_do_nothing(index_elements=["agency_id", "target_id"])
+        .returning(PublishState.id),
+        reset_state=write(PublishState, state).values(**lease, **fresh),
+        take_lease=write(
+            PublishState,
+            state,
+            or_(PublishState.claimed_until.is_(None), PublishState.claimed_until <= P("now")),
+        ).values(**lease),
+        target_publishing=write(PostTarget, target).values(
+            status=T.PUBLISHING.value, attempts=PostTarget.attempts + 1
+        ),
+        post_status=write(Post, Post.id == P("post_id")).values(
+            status=P("v_status"), updated_at=P("v_now")
+        ),
+        checkpoint=write(
+            PublishState,
+            PublishState.target_id == P("w_target_id"),
+            PublishState.revision == P("w_revision"),
+        ).values(checkpoints=patched, updated_at=P("v_now")),
+        finish_read=finish_read,
+        release_lease=write(PublishState, state).values(
+            in_flight=False, claimed_until=None, updated_at=P("v_now")
+        ),
+        target_published=write(PostTarget, target).values(
+            status=T.PUBLISHED.value,
+            external_id=P("v_external_id"),
+            external_url=P("v_url"),
+            published_at=P("v_now"),
+            last_error=None,
+        ),  # fmt: skip
+        target_retry=write(PostTarget, target).values(
+            status=T.SCHEDULED.value, last_error=P("v_message")
+        ),
+        target_failed=write(PostTarget, target).values(
+            status=T.FAILED.value, last_error=P("v_message")
+        ),
+        state_backoff=write(PublishState, state).values(
+            next_attempt_at=P("v_at"), job_id=P("v_job_id")
+        ),
+        target_statuses=select(PostTarget.status).where(PostTarget.post_id == P("post_id")),
+    )
+
+
+def _queries() -> _Queries:
+    return _queries_for(db.is_postgresql)

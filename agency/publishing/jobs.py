@@ -19,8 +19,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from agency import crypto, outbound
 from agency.channels.models import Channel, ChannelStatus
-from agency.channels.service import connection_settings
-from agency.content.models import InboxItem, Post, PostKind, PostStatus, Revision, aware
+from agency.channels.service import connection_settings, decrypted_settings
+from agency.content.models import InboxItem, PostKind, PostStatus, aware
 from agency.db import db, utcnow
 from agency.jobs import job
 from agency.publishing import engine, notices, service
@@ -84,34 +84,41 @@ def warm() -> None:
 
 
 def _connector(channel: Channel, claim: engine.Claim | None = None) -> Connector | None:
-    cls = load().get(channel.network)
+    return _connector_for(channel.network, channel.id, connection_settings(channel), claim)
+
+
+def _connector_for(
+    network: str, channel_id: uuid.UUID, settings: dict, claim: engine.Claim | None
+) -> Connector | None:
+    cls = load().get(network)
     if cls is None:
         return None
     checkpoint = (lambda k, v: engine.checkpoint(claim, k, v)) if claim else (lambda k, v: None)
     # A worker reuses connections to a network from job to job; elsewhere (the test suite's
     # in-process jobs, whose fakes come and go) each job gets its own client.
     http = outbound.shared_client() if _in_worker else outbound.client()
-    connector = cls(connection_settings(channel), http, checkpoint)
+    connector = cls(settings, http, checkpoint)
     if hasattr(connector, "sessions"):
-        connector.sessions = RedisSessionStore(channel.id)
+        connector.sessions = RedisSessionStore(channel_id)
     return connector
 
 
-def build_outgoing(post: Post, rev: Revision, channel: Channel, claim: engine.Claim) -> Outgoing:
+def build_outgoing(work: engine.Work, claim: engine.Claim) -> Outgoing:
     """The APPROVED revision's text for this channel (its variant, else the base text)."""
-    text = (rev.variants or {}).get(str(channel.id)) or rev.body
+    text = (work.variants or {}).get(str(claim.channel_id)) or work.body
     folder = (
-        current_app.config["REGIA"].media_root / "posts" / post.agency_id.hex / post.client_id.hex
+        current_app.config["REGIA"].media_root / "posts" / work.agency_id.hex / work.client_id.hex
     )
     media = tuple(
         MediaFile(folder / ref, MIMETYPES.get(ref.rsplit(".", 1)[-1], "application/octet-stream"))
-        for ref in (rev.media or [])
+        for ref in (work.media or [])
     )
     reply_to = None
-    if post.kind == PostKind.REPLY.value:
+    if work.kind == PostKind.REPLY.value:
         reply_to = db.session.scalar(
-            select(InboxItem.external_id).where(InboxItem.reply_post_id == post.id)
+            select(InboxItem.external_id).where(InboxItem.reply_post_id == claim.post_id)
         )
+        db.session.rollback()
     return Outgoing(
         target_id=str(claim.target_id), idempotency_key=claim.idempotency_key, text=text,
         media=media, reply_to=reply_to, state=claim.checkpoints,
@@ -119,32 +126,34 @@ def build_outgoing(post: Post, rev: Revision, channel: Channel, claim: engine.Cl
 
 
 def _attempt(claim: engine.Claim) -> str:
-    channel, post, rev = db.session.execute(  # one round trip, not three
-        select(Channel, Post, Revision)
-        .select_from(Post)
-        .join(Revision, (Revision.post_id == Post.id) & (Revision.number == claim.revision))
-        .join(Channel, Channel.id == claim.channel_id)
-        .where(Post.id == claim.post_id)
-    ).one()
-    ids = (post.id, post.agency_id)
-    connector = _connector(channel, claim)
-    if connector is None:
+    work = claim.work
+    assert work is not None  # the claim read it under its locks
+    ids = (claim.post_id, work.agency_id)
+    if work.network not in load():
         return _fail(
-            claim, ids, _("Publishing to %(network)s is not available.", network=channel.network)
+            claim, ids, _("Publishing to %(network)s is not available.", network=work.network)
         )
-    if channel.status != ChannelStatus.CONNECTED.value:
-        return _fail(claim, ids, _("The channel %(name)s is not connected.", name=channel.name))
-    outgoing = build_outgoing(post, rev, channel, claim)
+    if work.channel_status != ChannelStatus.CONNECTED.value:
+        return _fail(
+            claim, ids, _("The channel %(name)s is not connected.", name=work.channel_name)
+        )
+    connector = _connector_for(
+        work.network,
+        claim.channel_id,
+        decrypted_settings(work.settings, work.credentials_encrypted),
+        claim,
+    )
+    assert connector is not None
+    outgoing = build_outgoing(work, claim)
     missing = [m.path.name for m in outgoing.media if not m.path.is_file()]
     if missing:
         return _fail(
             claim, ids, _("An image of this post is missing: %(files)s", files=", ".join(missing))
         )
-    is_reply = post.kind == PostKind.REPLY.value
+    is_reply = work.kind == PostKind.REPLY.value
     if is_reply and not outgoing.reply_to:
         return _fail(claim, ids, _("This reply has no inbox item to answer."))
-    channel_id, channel_name = channel.id, channel.name
-    db.session.rollback()  # no transaction (and no lock) across the network call
+    channel_id, channel_name = claim.channel_id, work.channel_name
     error = None
     refreshed = False
     while True:
