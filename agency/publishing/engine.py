@@ -155,9 +155,11 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
     Nothing to do: the target is gone, published or failed; the post was edited (another
     revision), is no longer scheduled; another attempt holds it.
 
-    One read locks the target and its post and brings everything the attempt needs (state,
-    channel, the approved revision's text); the lease, the target and the post are then
-    written with prebuilt statements and no ORM objects: the hot path of every publication.
+    One read locks the target and its post and brings what the attempt needs (the channel,
+    the approved revision's text), a second locks and reads the state; the lease, the target
+    and the post are then written with prebuilt statements and no ORM objects: the hot path
+    of every publication. Decisions rest only on rows the transaction has locked (see
+    ``state_read``).
     """
     now = utcnow()
     q = _queries()
@@ -172,36 +174,40 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
         or row.approved_revision != revision
         or row.post_revision != revision
         or row.scheduled_at is None
-        or row.body is None  # the approved revision is gone (never, short of a manual edit)
     ):
+        db.session.rollback()
+        return None
+    if row.body is None:  # the approved revision's row is gone (never, short of a manual edit)
+        current_app.logger.warning("target %s: post has no revision %s", target_id, revision)
         db.session.rollback()
         return None
     if aware(row.scheduled_at) > now + EARLY_TOLERANCE:
         db.session.rollback()
         return NotDue(aware(row.scheduled_at))
+    state = db.session.execute(q.state_read, {"target_id": target_id}).first()
     # A newly approved text is a new publication: new key, nothing carried over.
-    fresh = row.state_id is None or row.state_revision != revision
-    backoff = None if fresh or row.next_attempt_at is None else aware(row.next_attempt_at)
+    fresh = state is None or state.revision != revision
+    backoff = None if fresh or state.next_attempt_at is None else aware(state.next_attempt_at)
     if backoff is not None and backoff > now + EARLY_TOLERANCE:
         db.session.rollback()
         return NotDue(backoff)
     until = now + timedelta(seconds=_settings().publish_lease_seconds)
-    key = uuid.uuid4().hex if fresh else row.idempotency_key
-    checkpoints = {} if fresh else dict(row.checkpoints or {})
-    reconcile = False if fresh else bool(row.in_flight)
-    if row.state_id is None:
-        state = {
+    key = uuid.uuid4().hex if fresh else state.idempotency_key
+    checkpoints = {} if fresh else dict(state.checkpoints or {})
+    reconcile = False if fresh else bool(state.in_flight)
+    if state is None:
+        values = {
             "id": uuid.uuid4(), "agency_id": current_agency_id(), "created_at": now,
             "target_id": target_id, "post_id": row.post_id, "revision": revision,
             "idempotency_key": key, "checkpoints": {}, "in_flight": True,
             "claimed_until": until, "next_attempt_at": None, "updated_at": now, "job_id": job_id,
         }  # fmt: skip
-        won = db.session.execute(q.insert_state, state).first() is not None
+        won = db.session.execute(q.insert_state, values).first() is not None
     else:
         # The conditional UPDATE claim: only one attempt at a time holds a live lease (a
         # new revision's first attempt takes it whatever an old revision's attempt holds).
         params = {
-            "state_id": row.state_id, "now": now, "v_claimed_until": until, "v_in_flight": True,
+            "state_id": state.id, "now": now, "v_claimed_until": until, "v_in_flight": True,
             "v_next_attempt_at": None, "v_updated_at": now, "v_job_id": job_id,
         }  # fmt: skip
         if fresh:
@@ -253,25 +259,30 @@ def checkpoint(claim_: Claim, key: str, value: str) -> None:
     db.session.commit()
 
 
-def _finish(claim_: Claim) -> Row | None:
-    """Lock the target and its post, read them with the state and the client's time zone,
-    and release the lease; None (rolled back) if the state is of another revision."""
+def _finish(claim_: Claim) -> tuple[Row, uuid.UUID] | None:
+    """Lock the target, its post and its state; release the lease. The target and post row
+    (with the client's time zone) and the state's id; None (rolled back) if the state is
+    of another revision (a newer text's attempt owns it)."""
     q = _queries()
     if not db.is_postgresql:
         db.session.execute(q.sqlite_lock, {"target_id": claim_.target_id})
     row = db.session.execute(q.finish_read, {"target_id": claim_.target_id}).first()
-    if row is None or row.state_id is None or row.state_revision != claim_.revision:
+    state = row and db.session.execute(q.state_read, {"target_id": claim_.target_id}).first()
+    if row is None or state is None or state.revision != claim_.revision:
         db.session.rollback()
         return None
-    db.session.execute(q.release_lease, {"state_id": row.state_id, "v_now": utcnow()})
-    return row
+    db.session.execute(
+        q.release_lease, {"state_id": state.id, "w_revision": claim_.revision, "v_now": utcnow()}
+    )
+    return row, state.id
 
 
 def record_success(claim_: Claim, external_id: str, url: str | None) -> str | None:
     """Target published (once: a second success for it changes nothing); the post's status."""
-    row = _finish(claim_)
-    if row is None:
+    found = _finish(claim_)
+    if found is None:
         return None
+    row, _state_id = found
     events: list[dict] = []
     if row.status != T.PUBLISHED.value:
         now = utcnow()
@@ -299,24 +310,29 @@ def record_success(claim_: Claim, external_id: str, url: str | None) -> str | No
 
 def record_retry(claim_: Claim, message: str, at: datetime, job_id: str) -> bool:
     """Back to scheduled with the error kept, not before ``at``; False if superseded."""
-    row = _finish(claim_)
-    if row is None:
+    found = _finish(claim_)
+    if found is None:
         return False
+    row, state_id = found
     if row.status != T.PUBLISHING.value:
         db.session.rollback()
         return False
     q = _queries()
     db.session.execute(q.target_retry, {"target_id": claim_.target_id, "v_message": message})
-    db.session.execute(q.state_backoff, {"state_id": row.state_id, "v_at": at, "v_job_id": job_id})
+    db.session.execute(
+        q.state_backoff,
+        {"state_id": state_id, "w_revision": claim_.revision, "v_at": at, "v_job_id": job_id},
+    )
     db.session.commit()
     return True
 
 
 def record_failure(claim_: Claim, message: str) -> str | None:
     """Target failed with the network's message; the post's status (None if superseded)."""
-    row = _finish(claim_)
-    if row is None:
+    found = _finish(claim_)
+    if found is None:
         return None
+    row, _state_id = found
     if row.status == T.PUBLISHED.value:
         db.session.commit()
         return row.post_status
@@ -421,6 +437,7 @@ def _audit(post: Post, action: str, **data: object) -> None:
 class _Queries:
     sqlite_lock: object
     claim_read: object
+    state_read: object
     insert_state: object
     reset_state: object
     take_lease: object
@@ -470,12 +487,6 @@ def _queries_for(postgresql: bool) -> _Queries:
             Post.revision.label("post_revision"),
             Post.scheduled_at,
             Post.client_revision,
-            PublishState.id.label("state_id"),
-            PublishState.revision.label("state_revision"),
-            PublishState.idempotency_key,
-            PublishState.checkpoints,
-            PublishState.in_flight,
-            PublishState.next_attempt_at,
             Channel.network,
             Channel.name.label("channel_name"),
             Channel.status.label("channel_status"),
@@ -488,7 +499,6 @@ def _queries_for(postgresql: bool) -> _Queries:
         .select_from(PostTarget)
         .join(Post, Post.id == PostTarget.post_id)
         .join(Channel, Channel.id == PostTarget.channel_id)
-        .outerjoin(PublishState, PublishState.target_id == PostTarget.id)
         .outerjoin(Revision, (Revision.post_id == Post.id) & (Revision.number == P("revision")))
         .where(target, its_post)
     )
@@ -519,18 +529,25 @@ def _queries_for(postgresql: bool) -> _Queries:
             Post.revision.label("post_revision"),
             Post.client_revision,
             ClientCompany.timezone,
-            PublishState.id.label("state_id"),
-            PublishState.revision.label("state_revision"),
         )  # fmt: skip
         .select_from(PostTarget)
         .join(Post, Post.id == PostTarget.post_id)
         .join(ClientCompany, ClientCompany.id == Post.client_id)
-        .outerjoin(PublishState, PublishState.target_id == PostTarget.id)
         .where(target, its_post)
     )
+    # Its own statement, after the locks: a locking read that waited returns the newest
+    # version of the rows it locks, but the other tables' rows as of its start (READ
+    # COMMITTED). The state row must be the newest: locked too, target → post → state.
+    state_read = select(
+        PublishState.id, PublishState.revision, PublishState.idempotency_key,
+        PublishState.checkpoints, PublishState.in_flight, PublishState.next_attempt_at,
+    ).where(PublishState.target_id == P("target_id"))  # fmt: skip
+    if postgresql:
+        state_read = state_read.with_for_update()
     return _Queries(
         sqlite_lock=write(PostTarget, target).values(attempts=PostTarget.attempts),
         claim_read=claim_read,
+        state_read=state_read,
         insert_state=insert(PublishState)
         .on_conflict_do_nothing(index_elements=["agency_id", "target_id"])
         .returning(PublishState.id),
@@ -552,7 +569,7 @@ def _queries_for(postgresql: bool) -> _Queries:
             PublishState.revision == P("w_revision"),
         ).values(checkpoints=patched, updated_at=P("v_now")),
         finish_read=finish_read,
-        release_lease=write(PublishState, state).values(
+        release_lease=write(PublishState, state, PublishState.revision == P("w_revision")).values(
             in_flight=False, claimed_until=None, updated_at=P("v_now")
         ),
         target_published=write(PostTarget, target).values(
@@ -568,7 +585,7 @@ def _queries_for(postgresql: bool) -> _Queries:
         target_failed=write(PostTarget, target).values(
             status=T.FAILED.value, last_error=P("v_message")
         ),
-        state_backoff=write(PublishState, state).values(
+        state_backoff=write(PublishState, state, PublishState.revision == P("w_revision")).values(
             next_attempt_at=P("v_at"), job_id=P("v_job_id")
         ),
         target_statuses=select(PostTarget.status).where(PostTarget.post_id == P("post_id")),

@@ -118,7 +118,6 @@ def build_outgoing(work: engine.Work, claim: engine.Claim) -> Outgoing:
         reply_to = db.session.scalar(
             select(InboxItem.external_id).where(InboxItem.reply_post_id == claim.post_id)
         )
-        db.session.rollback()
     return Outgoing(
         target_id=str(claim.target_id), idempotency_key=claim.idempotency_key, text=text,
         media=media, reply_to=reply_to, state=claim.checkpoints,
@@ -154,6 +153,7 @@ def _attempt(claim: engine.Claim) -> str:
     if is_reply and not outgoing.reply_to:
         return _fail(claim, ids, _("This reply has no inbox item to answer."))
     channel_id, channel_name = claim.channel_id, work.channel_name
+    db.session.rollback()  # no transaction (and no lock) across the network call
     error = None
     refreshed = False
     while True:
