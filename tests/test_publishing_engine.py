@@ -327,3 +327,38 @@ def test_a_job_started_within_a_second_of_its_time_waits_and_publishes_instead_o
     assert run_publish(shop, later) == ["skipped"]  # far too early: no waiting in a worker
     assert time.monotonic() - started < 1.0
     assert len(mastodon.statuses) == 1
+
+
+def test_the_claim_commits_what_each_connector_needs_before_its_first_call(
+    app, mastodon, bluesky, monkeypatch
+):
+    """Mastodon's send time and Bluesky's record key are committed by the claim itself (the
+    commit before any call): the attempt sends with them and opens no checkpoint transaction
+    of its own."""
+    from agency.publishing import engine, jobs
+
+    shop = Shop()
+    toots, sky = shop.mastodon(mastodon), shop.bluesky(bluesky)
+    post_id = shop.approved_post([toots, sky])
+    targets = shop.targets(post_id)
+    with tenant_context(shop.agency_id):
+        claims = {
+            channel: engine.claim(target.id, 1, None, jobs._first_checkpoints)
+            for channel, target in targets.items()
+        }
+    db.session.remove()  # what was committed, read afresh
+    with tenant_context(shop.agency_id):
+        stored = {t.id: dict(engine._state(t.id).checkpoints) for t in targets.values()}
+        db.session.rollback()
+    assert set(stored[targets[toots].id]) == {"sent_at"}
+    assert set(stored[targets[sky].id]) == {"rkey"}
+    assert claims[sky].checkpoints == stored[targets[sky].id]
+
+    checkpoints: list[tuple[str, str]] = []
+    monkeypatch.setattr(engine, "checkpoint", lambda claim, k, v: checkpoints.append((k, v)))
+    with tenant_context(shop.agency_id):
+        assert [jobs._attempt(claims[c]) for c in (toots, sky)] == ["published", "published"]
+    assert checkpoints == []
+    [record] = bluesky.posts()
+    assert record["uri"].endswith("/" + stored[targets[sky].id]["rkey"])
+    assert len(mastodon.statuses) == 1

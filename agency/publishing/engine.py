@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import json
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -148,9 +149,18 @@ class NotDue:
     at: datetime
 
 
-def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Claim | NotDue | None:
+def claim(
+    target_id: uuid.UUID,
+    revision: int,
+    job_id: str | None = None,
+    first_checkpoints: Callable[[str], dict[str, str]] | None = None,
+) -> Claim | NotDue | None:
     """Claim ``target_id`` for one attempt at ``revision``; None when there is nothing to do,
     ``NotDue`` when the post's time or the backoff has not come yet.
+
+    ``first_checkpoints(network)``: what the network's connector would checkpoint before its
+    first call (``Connector.first_checkpoints``), committed with the claim where the state
+    has no such key yet.
 
     Nothing to do: the target is gone, published or failed; the post was edited (another
     revision), is no longer scheduled; another attempt holds it.
@@ -194,12 +204,14 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
     until = now + timedelta(seconds=_settings().publish_lease_seconds)
     key = uuid.uuid4().hex if fresh else state.idempotency_key
     checkpoints = {} if fresh else dict(state.checkpoints or {})
+    # Earlier attempts' values win (a retry keeps its record key and its first start).
+    checkpoints = {**(first_checkpoints(row.network) if first_checkpoints else {}), **checkpoints}
     reconcile = False if fresh else bool(state.in_flight)
     if state is None:
         values = {
             "id": uuid.uuid4(), "agency_id": current_agency_id(), "created_at": now,
             "target_id": target_id, "post_id": row.post_id, "revision": revision,
-            "idempotency_key": key, "checkpoints": {}, "in_flight": True,
+            "idempotency_key": key, "checkpoints": checkpoints, "in_flight": True,
             "claimed_until": until, "next_attempt_at": None, "updated_at": now, "job_id": job_id,
         }  # fmt: skip
         won = db.session.execute(q.insert_state, values).first() is not None
@@ -209,9 +221,10 @@ def claim(target_id: uuid.UUID, revision: int, job_id: str | None = None) -> Cla
         params = {
             "state_id": state.id, "now": now, "v_claimed_until": until, "v_in_flight": True,
             "v_next_attempt_at": None, "v_updated_at": now, "v_job_id": job_id,
+            "v_checkpoints": checkpoints,  # read under the state's lock: nothing lost
         }  # fmt: skip
         if fresh:
-            params |= {"v_revision": revision, "v_idempotency_key": key, "v_checkpoints": {}}
+            params |= {"v_revision": revision, "v_idempotency_key": key}
         won = db.session.execute(q.reset_state if fresh else q.take_lease, params).rowcount == 1
     if not won:
         db.session.rollback()
@@ -507,11 +520,9 @@ def _queries_for(postgresql: bool) -> _Queries:
         "claimed_until": P("v_claimed_until"), "in_flight": P("v_in_flight"),
         "next_attempt_at": P("v_next_attempt_at"), "updated_at": P("v_updated_at"),
         "job_id": func.coalesce(P("v_job_id", type_=PublishState.job_id.type), PublishState.job_id),
-    }  # fmt: skip
-    fresh = {
-        "revision": P("v_revision"), "idempotency_key": P("v_idempotency_key"),
         "checkpoints": P("v_checkpoints"),
     }  # fmt: skip
+    fresh = {"revision": P("v_revision"), "idempotency_key": P("v_idempotency_key")}
     # The checkpoints merged with {key: value} in the UPDATE itself (no read first).
     patch, empty = P("v_patch", type_=Text), literal("{}", Text)
     if postgresql:

@@ -50,16 +50,21 @@ def publish_target(agency_id: uuid.UUID | None, target_id: str, revision: int) -
     """One attempt at one target; what happened ("published", "retry", "failed", "skipped")."""
     current = get_current_job()
     job_id = current.id if current else None
-    claim = engine.claim(uuid.UUID(target_id), revision, job_id)
+    claim = engine.claim(uuid.UUID(target_id), revision, job_id, _first_checkpoints)
     if isinstance(claim, engine.NotDue):
         wait = (claim.at - utcnow()).total_seconds()
         if wait > EARLY_WAIT_SECONDS:
             return "skipped"
         time.sleep(max(0.0, wait))  # no transaction (claim rolled back) and no lock held
-        claim = engine.claim(uuid.UUID(target_id), revision, job_id)
+        claim = engine.claim(uuid.UUID(target_id), revision, job_id, _first_checkpoints)
     if not isinstance(claim, engine.Claim):
         return "skipped"
     return _attempt(claim)
+
+
+def _first_checkpoints(network: str) -> dict[str, str]:
+    connector = load().get(network)
+    return connector.first_checkpoints() if connector else {}
 
 
 @job

@@ -4,7 +4,8 @@ A connector is built per channel from its decrypted settings (``connection_setti
 shared outbound client; it never touches the database. What must survive a crash *before* a
 network call (an idempotency key, a pre-allocated record key, an Instagram container id) is
 handed to ``checkpoint``, which the engine persists and commits at once; a retry receives it
-back in ``Outgoing.state``.
+back in ``Outgoing.state``. What needs no network (``first_checkpoints``) the engine commits
+with the claim instead.
 """
 
 from __future__ import annotations
@@ -106,6 +107,15 @@ class Connector:
         self.settings = settings
         self.http = http
         self.checkpoint = checkpoint
+
+    @classmethod
+    def first_checkpoints(cls) -> dict[str, str]:
+        """What this connector checkpoints before its first call and can know without the
+        network (the attempt's start, a record key it allocates itself). The engine writes
+        it with the claim, in the commit that precedes any call, and hands it back in
+        ``Outgoing.state``, where the connector finds it and checkpoints nothing itself: the
+        attempt saves a transaction. Empty by default."""
+        return {}
 
     def validate(self, outgoing: Outgoing) -> list[str]:
         """Why the network would refuse ``outgoing`` (empty: publishable), checked before any

@@ -70,6 +70,10 @@ class BlueskyConnector(Connector):
     network = "bluesky"
     label = "Bluesky"
 
+    @classmethod
+    def first_checkpoints(cls) -> dict[str, str]:
+        return {"rkey": new_tid()}  # the record's key, committed before the record can exist
+
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.sessions = MemorySessionStore()  # the engine gives a Redis-backed one
