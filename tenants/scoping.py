@@ -12,10 +12,12 @@ ContextVar, so raw SQL on the session is bound by the RLS policies too.
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 from sqlalchemy import ForeignKey, event, false, text
 from sqlalchemy.orm import (
+    LoaderCriteriaOption,
     Mapped,
     ORMExecuteState,
     Session,
@@ -101,17 +103,18 @@ def _scope_to_current_agency(state: ORMExecuteState) -> None:
         return
     if state.is_column_load:
         return
-    agency_id = current_agency_id()
+    state.statement = state.statement.options(_criteria(current_agency_id()))
+
+
+@functools.lru_cache(maxsize=1024)
+def _criteria(agency_id: uuid.UUID | None) -> LoaderCriteriaOption:
+    """The scoping option for one agency (with none: nothing matches), built once per agency:
+    building it cost more than the rest of a statement's trip through the ORM."""
     if agency_id is None:
-        state.statement = state.statement.options(
-            with_loader_criteria(TenantScoped, lambda cls: false(), include_aliases=True)
-        )
-    else:
-        state.statement = state.statement.options(
-            with_loader_criteria(
-                TenantScoped, lambda cls: cls.agency_id == agency_id, include_aliases=True
-            )
-        )
+        return with_loader_criteria(TenantScoped, lambda cls: false(), include_aliases=True)
+    return with_loader_criteria(
+        TenantScoped, lambda cls: cls.agency_id == agency_id, include_aliases=True
+    )
 
 
 @event.listens_for(Session, "before_flush")
