@@ -106,8 +106,16 @@ M = [
     (
         "S9 scope: agency None test inverted",
         S,
-        "    agency_id = current_agency_id()\n    if agency_id is None:\n        state.statement",
-        "    agency_id = current_agency_id()\n    if agency_id is not None:\n        state.statement",
+        "    if agency_id is None:\n        return with_loader_criteria",
+        "    if agency_id is not None:\n        return with_loader_criteria",
+        SCOPING,
+    ),
+    (
+        "S10 scope: the first agency's cached criteria for every agency",
+        S,
+        "    state.statement = state.statement.options(_criteria(current_agency_id()))",
+        "    state.statement = state.statement.options("
+        "_criteria(_criteria.__dict__.setdefault('first', current_agency_id())))",
         SCOPING,
     ),
     ("A1 after_begin: no pop", S, "    session.info.pop(_RLS_KEY, None)\n", "", SCOPING),
