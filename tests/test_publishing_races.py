@@ -69,6 +69,18 @@ def _while_another_worker_holds(
     return outcome["result"]
 
 
+def _claimed(mastodon) -> tuple[Shop, uuid.UUID, uuid.UUID, uuid.UUID, engine.Claim]:  # noqa: ANN001
+    """A Mastodon post due now whose one target this worker has claimed (at revision 1)."""
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots])
+    target = shop.targets(post_id)[toots]
+    with tenant_context(shop.agency_id):
+        claim = engine.claim(target.id, 1)
+    assert isinstance(claim, engine.Claim)
+    return shop, toots, post_id, target.id, claim
+
+
 def _state(shop: Shop, target_id: uuid.UUID) -> dict:
     with ground_truth(db.engine) as conn:
         row = conn.execute(
@@ -113,23 +125,17 @@ def test_an_outcome_that_waited_does_not_land_on_a_newer_revisions_attempt(app, 
     """Our attempt at revision 1 comes back while another worker has just claimed a newer
     revision's publication of the same target: ours is superseded; it must not release the
     other's lease, publish the target with the old text's id or bill it."""
-    shop = Shop()
-    toots = shop.mastodon(mastodon)
-    post_id = shop.approved_post([toots])
-    target = shop.targets(post_id)[toots]
-    with tenant_context(shop.agency_id):
-        ours = engine.claim(target.id, 1)
-    assert isinstance(ours, engine.Claim)
+    shop, toots, post_id, target_id, ours = _claimed(mastodon)
 
     result = _while_another_worker_holds(
-        app, shop, target.id,
+        app, shop, target_id,
         ["UPDATE publish_states SET revision = 2, idempotency_key = 'key-of-the-other',"
          " in_flight = true, claimed_until = now() + interval '1 hour' WHERE target_id = :t"],
         lambda: engine.record_success(ours, "111", "https://toots.example/111"),
     )  # fmt: skip
 
     assert result is None
-    state = _state(shop, target.id)
+    state = _state(shop, target_id)
     assert state["revision"] == 2 and state["in_flight"] and state["claimed_until"] is not None
     after = shop.targets(post_id)[toots]
     assert after.status == "publishing" and after.external_id is None
@@ -142,20 +148,14 @@ def test_a_claim_that_waited_for_a_retry_keeps_its_backoff(app, mastodon):
     """Another worker's attempt ends in a retry (target back to scheduled, lease released,
     not before an hour): our claim, which waited for it, must see the backoff and wait too,
     not send at once (a 429's reset time ignored)."""
-    shop = Shop()
-    toots = shop.mastodon(mastodon)
-    post_id = shop.approved_post([toots])
-    target = shop.targets(post_id)[toots]
-    with tenant_context(shop.agency_id):
-        first = engine.claim(target.id, 1)
-    assert isinstance(first, engine.Claim)
+    shop, toots, post_id, target_id, _first = _claimed(mastodon)
 
     result = _while_another_worker_holds(
-        app, shop, target.id,
+        app, shop, target_id,
         ["UPDATE post_targets SET status = 'scheduled' WHERE id = :t",
          "UPDATE publish_states SET in_flight = false, claimed_until = NULL,"
          " next_attempt_at = now() + interval '1 hour' WHERE target_id = :t"],
-        lambda: engine.claim(target.id, 1),
+        lambda: engine.claim(target_id, 1),
     )  # fmt: skip
 
     assert isinstance(result, engine.NotDue)

@@ -486,35 +486,28 @@ def _queries_for(postgresql: bool) -> _Queries:
     # believes about the tables (fresh ones have no statistics: it then nested-looped over
     # every post of the agency).
     its_post = Post.id == select(PostTarget.post_id).where(target).scalar_subquery()
-    claim_read = locked(
-        select(
-            PostTarget.status,
-            PostTarget.attempts,
-            PostTarget.channel_id,
-            PostTarget.post_id,
-            Post.agency_id,
-            Post.client_id,
-            Post.kind,
-            Post.status.label("post_status"),
-            Post.approved_revision,
-            Post.revision.label("post_revision"),
-            Post.scheduled_at,
-            Post.client_revision,
-            Channel.network,
-            Channel.name.label("channel_name"),
-            Channel.status.label("channel_status"),
-            Channel.settings,
-            Channel.credentials_encrypted,
-            Revision.body,
-            Revision.variants,
-            Revision.media,
-        )  # fmt: skip
-        .select_from(PostTarget)
-        .join(Post, Post.id == PostTarget.post_id)
-        .join(Channel, Channel.id == PostTarget.channel_id)
-        .outerjoin(Revision, (Revision.post_id == Post.id) & (Revision.number == P("revision")))
-        .where(target, its_post)
-    )
+
+    def target_and_post(*columns, joins):  # noqa: ANN001, ANN002, ANN202
+        """The target and its post, locked (target, then post), with ``columns`` of ``joins``."""
+        statement = select(
+            PostTarget.status, PostTarget.post_id, Post.client_id, Post.kind,
+            Post.status.label("post_status"), Post.revision.label("post_revision"),
+            Post.client_revision, *columns,
+        ).select_from(PostTarget).join(Post, Post.id == PostTarget.post_id)  # fmt: skip
+        for entity, on, outer in joins:
+            statement = statement.join(entity, on, isouter=outer)
+        return locked(statement.where(target, its_post))
+
+    claim_read = target_and_post(
+        PostTarget.attempts, PostTarget.channel_id, Post.agency_id, Post.approved_revision,
+        Post.scheduled_at, Channel.network, Channel.name.label("channel_name"),
+        Channel.status.label("channel_status"), Channel.settings, Channel.credentials_encrypted,
+        Revision.body, Revision.variants, Revision.media,
+        joins=[
+            (Channel, Channel.id == PostTarget.channel_id, False),
+            (Revision, (Revision.post_id == Post.id) & (Revision.number == P("revision")), True),
+        ],
+    )  # fmt: skip
     insert = pg_insert if postgresql else sqlite_insert
     lease = {
         "claimed_until": P("v_claimed_until"), "in_flight": P("v_in_flight"),
@@ -530,21 +523,8 @@ def _queries_for(postgresql: bool) -> _Queries:
         patched = cast(merged.op("||")(cast(patch, JSONB)), JSON)
     else:
         patched = func.json_patch(func.coalesce(PublishState.checkpoints, empty), patch, type_=JSON)
-    finish_read = locked(
-        select(
-            PostTarget.status,
-            PostTarget.post_id,
-            Post.client_id,
-            Post.kind,
-            Post.status.label("post_status"),
-            Post.revision.label("post_revision"),
-            Post.client_revision,
-            ClientCompany.timezone,
-        )  # fmt: skip
-        .select_from(PostTarget)
-        .join(Post, Post.id == PostTarget.post_id)
-        .join(ClientCompany, ClientCompany.id == Post.client_id)
-        .where(target, its_post)
+    finish_read = target_and_post(
+        ClientCompany.timezone, joins=[(ClientCompany, ClientCompany.id == Post.client_id, False)]
     )
     # Its own statement, after the locks: a locking read that waited returns the newest
     # version of the rows it locks, but the other tables' rows as of its start (READ
