@@ -332,9 +332,10 @@ def test_a_job_started_within_a_second_of_its_time_waits_and_publishes_instead_o
 def test_the_claim_commits_what_each_connector_needs_before_its_first_call(
     app, mastodon, bluesky, monkeypatch
 ):
-    """Mastodon's send time and Bluesky's record key are committed by the claim itself (the
-    commit before any call): the attempt sends with them and opens no checkpoint transaction
-    of its own."""
+    """Bluesky's record key is committed by the claim itself (the commit before any call):
+    the attempt creates the record under it and opens no checkpoint transaction. Mastodon's
+    send time is not (a claim's time is not the call's): the connector checkpoints it right
+    before the status POST."""
     from agency.publishing import engine, jobs
 
     shop = Shop()
@@ -350,15 +351,18 @@ def test_the_claim_commits_what_each_connector_needs_before_its_first_call(
     with tenant_context(shop.agency_id):
         stored = {t.id: dict(engine._state(t.id).checkpoints) for t in targets.values()}
         db.session.rollback()
-    assert set(stored[targets[toots].id]) == {"sent_at"}
+    assert stored[targets[toots].id] == {}
     assert set(stored[targets[sky].id]) == {"rkey"}
     assert claims[sky].checkpoints == stored[targets[sky].id]
 
-    checkpoints: list[tuple[str, str]] = []
-    monkeypatch.setattr(engine, "checkpoint", lambda claim, k, v: checkpoints.append((k, v)))
+    checkpoints: list[str] = []
+    real = engine.checkpoint
+    monkeypatch.setattr(
+        engine, "checkpoint", lambda claim, k, v: (checkpoints.append(k), real(claim, k, v))
+    )
     with tenant_context(shop.agency_id):
         assert [jobs._attempt(claims[c]) for c in (toots, sky)] == ["published", "published"]
-    assert checkpoints == []
+    assert checkpoints == ["sent_at"]  # Mastodon's, before its POST; none for Bluesky
     [record] = bluesky.posts()
     assert record["uri"].endswith("/" + stored[targets[sky].id]["rkey"])
     assert len(mastodon.statuses) == 1

@@ -2,10 +2,11 @@
 """The engine's steps against another worker's transaction on the same target, on PostgreSQL.
 
 Another worker holds the target's row lock (as its claim or outcome does) and has changed the
-engine's state row; this worker's claim or outcome waits for the lock. When the other commits,
-a ``SELECT … FOR UPDATE`` returns the newest version of the rows it locked, but the rows of
-any other table it joined as they were when it started (READ COMMITTED): the engine must
-decide on a state row it read after the lock, never on that stale one.
+engine's state row; this worker's claim or outcome waits for the lock (the test sees it
+waiting in ``pg_stat_activity``). When the other commits, a ``SELECT … FOR UPDATE`` returns
+the newest version of the rows it locked, but the rows of any other table it joined as they
+were when it started (READ COMMITTED): the engine must decide on a state row it read after
+the lock, never on that stale one.
 """
 
 from __future__ import annotations
@@ -27,19 +28,38 @@ from tests.publishing_support import (  # noqa: F401 - fixtures
     Shop,
     _publishing_app,
     app,
+    bluesky,
     mastodon,
 )
 
 pytestmark = pytest.mark.postgresql
 
-HOLD = 0.5  # how long the other worker keeps its transaction open once ours is waiting
+
+def _waiting_for_a_lock(watcher) -> bool:  # noqa: ANN001
+    """Some backend of this database waits for a row lock (its own connection's view)."""
+    watcher.exec_driver_sql("SELECT pg_stat_clear_snapshot()")
+    return bool(
+        watcher.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+        ).scalar()
+    )
 
 
 def _while_another_worker_holds(
-    app, shop: Shop, target_id: uuid.UUID, changes: list[str], step: Callable[[], object]
+    app,
+    shop: Shop,
+    target_id: uuid.UUID,
+    changes: list[str],
+    step: Callable[[], object],
+    *,
+    lock_target: bool = True,
 ) -> object:
     """Run ``step`` (in its own thread, app context and session) while another transaction
-    holds the target's lock and has run ``changes`` on it; that one commits after ``HOLD`` s."""
+    holds the target's lock (or only the rows ``changes`` write) and has run ``changes``; that
+    one commits once ``step`` is seen waiting for a lock."""
     outcome: dict[str, object] = {}
 
     def run() -> None:
@@ -51,19 +71,21 @@ def _while_another_worker_holds(
             finally:
                 db.session.remove()
 
-    with ground_truth(db.engine) as other:
-        other.execute(
-            text("SELECT id FROM post_targets WHERE id = :t FOR UPDATE"), {"t": target_id}
-        )
+    with ground_truth(db.engine) as other, ground_truth(db.engine) as watcher:
+        if lock_target:
+            other.execute(
+                text("SELECT id FROM post_targets WHERE id = :t FOR UPDATE"), {"t": target_id}
+            )
         for change in changes:
             other.execute(text(change), {"t": target_id})
         ours = threading.Thread(target=run)
         ours.start()
-        time.sleep(HOLD)
-        waited = ours.is_alive()  # blocked on the lock: the race really happened
+        deadline = time.monotonic() + 10
+        while not (waited := _waiting_for_a_lock(watcher)) and time.monotonic() < deadline:
+            time.sleep(0.02)
         other.commit()
     ours.join(30)
-    assert waited, "our step did not wait for the other worker's lock"
+    assert waited, "our step never waited for the other worker's lock: no race happened"
     if "error" in outcome:
         raise outcome["error"]  # type: ignore[misc]
     return outcome["result"]
@@ -160,3 +182,37 @@ def test_a_claim_that_waited_for_a_retry_keeps_its_backoff(app, mastodon):
 
     assert isinstance(result, engine.NotDue)
     assert shop.targets(post_id)[toots].attempts == 1
+
+
+def test_a_claim_keeps_what_an_attempt_checkpointed_while_it_waited(app, bluesky):
+    """A checkpoint of an older attempt (its lease ran out, it is still going) is being
+    committed while a new attempt claims the target: the claim waits for the state row and
+    writes back the checkpoints with it, not the ones it would have read before."""
+    from agency.publishing.jobs import _first_checkpoints
+
+    shop = Shop()
+    sky = shop.bluesky(bluesky)
+    post_id = shop.approved_post([sky])
+    target_id = shop.targets(post_id)[sky].id
+    with tenant_context(shop.agency_id):
+        first = engine.claim(target_id, 1, None, _first_checkpoints)
+    assert isinstance(first, engine.Claim) and set(first.checkpoints) == {"rkey"}
+    with ground_truth(db.engine) as conn:
+        conn.execute(
+            text("UPDATE publish_states SET claimed_until = now() - interval '1 second'"
+                 " WHERE target_id = :t"), {"t": target_id},
+        )  # fmt: skip
+        conn.commit()
+
+    result = _while_another_worker_holds(
+        app, shop, target_id,
+        ["UPDATE publish_states SET checkpoints = CAST(CAST(checkpoints AS jsonb)"
+         " || '{\"blob\": \"the-older-attempts-upload\"}' AS json) WHERE target_id = :t"],
+        lambda: engine.claim(target_id, 1, None, _first_checkpoints),
+        lock_target=False,
+    )  # fmt: skip
+
+    assert isinstance(result, engine.Claim) and result.reconcile_first
+    stored = _state(shop, target_id)["checkpoints"]
+    assert stored == {"rkey": first.checkpoints["rkey"], "blob": "the-older-attempts-upload"}
+    assert result.checkpoints == stored  # the first attempt's record key kept

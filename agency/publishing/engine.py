@@ -280,8 +280,11 @@ def _finish(claim_: Claim) -> tuple[Row, uuid.UUID] | None:
     if not db.is_postgresql:
         db.session.execute(q.sqlite_lock, {"target_id": claim_.target_id})
     row = db.session.execute(q.finish_read, {"target_id": claim_.target_id}).first()
-    state = row and db.session.execute(q.state_read, {"target_id": claim_.target_id}).first()
-    if row is None or state is None or state.revision != claim_.revision:
+    if row is None:
+        db.session.rollback()
+        return None
+    state = db.session.execute(q.state_read, {"target_id": claim_.target_id}).first()
+    if state is None or state.revision != claim_.revision:
         db.session.rollback()
         return None
     db.session.execute(

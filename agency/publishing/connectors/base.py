@@ -110,11 +110,12 @@ class Connector:
 
     @classmethod
     def first_checkpoints(cls) -> dict[str, str]:
-        """What this connector checkpoints before its first call and can know without the
-        network (the attempt's start, a record key it allocates itself). The engine writes
-        it with the claim, in the commit that precedes any call, and hands it back in
+        """What this connector checkpoints before its first call that neither depends on the
+        network nor on when the call is made (a record key it allocates itself). The engine
+        writes it with the claim, in the commit that precedes any call, and hands it back in
         ``Outgoing.state``, where the connector finds it and checkpoints nothing itself: the
-        attempt saves a transaction. Empty by default."""
+        attempt saves a transaction. Not for times (Mastodon's send time, an attempt's start):
+        a claim's time is not the call's. Empty by default."""
         return {}
 
     def validate(self, outgoing: Outgoing) -> list[str]:

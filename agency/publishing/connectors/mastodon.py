@@ -52,10 +52,6 @@ class MastodonConnector(Connector):
     network = "mastodon"
     label = "Mastodon"
 
-    @classmethod
-    def first_checkpoints(cls) -> dict[str, str]:
-        return {"sent_at": datetime.now(UTC).isoformat()}  # the idempotency window's start
-
     @property
     def base(self) -> str:
         return self.settings.get("instance_url", "").rstrip("/")

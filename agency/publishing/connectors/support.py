@@ -124,17 +124,15 @@ def created_id(value: object, network: str) -> str:
 
 class AttemptStart:
     """Mixin for connectors without idempotency keys: when an attempt started is checkpointed
-    before the create call (by the engine, with the claim: ``first_checkpoints``), and
-    ``find_existing`` only looks for posts made since then. With no start recorded nothing was
-    sent, so there is nothing to find (an older post with the same text is not this
-    target's)."""
+    right before the create call, and ``find_existing`` only looks for posts made since then.
+    With no start recorded nothing was sent, so there is nothing to find (an older post with
+    the same text is not this target's). Not a ``first_checkpoints`` value: written with the
+    claim, it would date from attempts that never reached the create call (a failed media
+    upload, a channel to reconnect, a retry days later), and widen the search to posts that
+    are not this target's."""
 
     started_key: ClassVar[str]
     lookback: ClassVar[timedelta] = timedelta(seconds=60)  # clocks differ between hosts
-
-    @classmethod
-    def first_checkpoints(cls) -> dict[str, str]:
-        return {cls.started_key: iso_z(datetime.now(UTC))}
 
     def mark_start(self, outgoing: Outgoing) -> None:
         value = outgoing.state.get(self.started_key) or iso_z(datetime.now(UTC))
