@@ -204,7 +204,7 @@ def claim(
     until = now + timedelta(seconds=_settings().publish_lease_seconds)
     key = uuid.uuid4().hex if fresh else state.idempotency_key
     checkpoints = {} if fresh else dict(state.checkpoints or {})
-    # Earlier attempts' values win (a retry keeps its record key and its first start).
+    # Earlier attempts' values win: a retry keeps its record key.
     checkpoints = {**(first_checkpoints(row.network) if first_checkpoints else {}), **checkpoints}
     reconcile = False if fresh else bool(state.in_flight)
     if state is None:
