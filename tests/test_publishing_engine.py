@@ -366,3 +366,22 @@ def test_the_claim_commits_what_each_connector_needs_before_its_first_call(
     [record] = bluesky.posts()
     assert record["uri"].endswith("/" + stored[targets[sky].id]["rkey"])
     assert len(mastodon.statuses) == 1
+
+
+def test_an_attempt_whose_state_a_newer_text_took_sends_nothing(app, mastodon):
+    """Between this attempt's claim and its checkpoint, a newer revision's attempt took the
+    target's state: the checkpoint finds it and the old text is never sent."""
+    from agency.publishing import engine, jobs
+
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots])
+    target = shop.targets(post_id)[toots]
+    with tenant_context(shop.agency_id):
+        ours = engine.claim(target.id, 1, None, jobs._first_checkpoints)
+        state = engine._state(target.id)
+        state.revision, state.idempotency_key = 2, "key-of-the-newer-text"
+        db.session.commit()
+        assert jobs._attempt(ours) == "skipped"  # Mastodon checkpoints before its POST
+    assert mastodon.statuses == []
+    assert shop.targets(post_id)[toots].status == "publishing"  # the newer attempt's to settle

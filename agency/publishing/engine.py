@@ -141,6 +141,11 @@ def ensure_state(target: PostTarget, revision: int) -> PublishState:
     return state
 
 
+class Superseded(Exception):
+    """A checkpoint found the state of another revision: a newer text's attempt owns the
+    target, so this attempt must not call the network."""
+
+
 @dataclass
 class NotDue:
     """What a claim too early hands back: when the target is due (the post's time, or the
@@ -254,7 +259,8 @@ def checkpoint(claim_: Claim, key: str, value: str) -> None:
 
     One conditional UPDATE of the state row (of this revision) merging ``key`` into its
     checkpoints: it locks only that row (it never waits for a target or post lock while
-    holding it, so it cannot deadlock with claim or _finish), and commits."""
+    holding it, so it cannot deadlock with claim or _finish), and commits. Raises
+    ``Superseded`` when the state is of another revision: nothing may be sent then."""
     q = _queries()
     done = db.session.execute(
         q.checkpoint,
@@ -267,7 +273,7 @@ def checkpoint(claim_: Claim, key: str, value: str) -> None:
     ).rowcount
     if done != 1:
         db.session.rollback()
-        return
+        raise Superseded(f"target {claim_.target_id}: revision {claim_.revision} superseded")
     claim_.checkpoints[key] = value
     db.session.commit()
 

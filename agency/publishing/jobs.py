@@ -169,6 +169,8 @@ def _attempt(claim: engine.Claim) -> str:
             return "published"
         except PublishError as exc:
             error = exc
+        except engine.Superseded:
+            return "skipped"  # a newer text's attempt owns the target: nothing was sent
         except Exception as exc:  # a transport error the connector did not classify itself
             error = connector.classify(exc)
         if error.error_class == ErrorClass.AUTH_EXPIRED and not refreshed:
