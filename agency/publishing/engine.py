@@ -96,13 +96,6 @@ def lock_target(target_id: uuid.UUID) -> PostTarget | None:
     return db.session.scalar(stmt.execution_options(populate_existing=True))
 
 
-def _post(post_id: uuid.UUID, *, lock: bool) -> Post | None:
-    stmt = select(Post).where(Post.id == post_id).execution_options(populate_existing=True)
-    if lock and db.is_postgresql:
-        stmt = stmt.with_for_update()
-    return db.session.scalar(stmt)
-
-
 def _state(target_id: uuid.UUID) -> PublishState | None:
     return db.session.scalar(
         select(PublishState)
@@ -369,9 +362,9 @@ def record_failure(claim_: Claim, message: str) -> str | None:
 
 
 def _settle_row(row: Row, events: list[dict]) -> str:
-    """``settle_post`` for the hot path: the targets' statuses read after this transaction's
-    own update and after the post's lock (so a sibling's outcome committed meanwhile counts),
-    the post row written only if its status changes."""
+    """The post's status from its targets (publishing until each is published or failed):
+    their statuses read after this transaction's own update and after the post's lock (so a
+    sibling's outcome committed meanwhile counts), the post row written only if it changes."""
     statuses = set(db.session.scalars(_queries().target_statuses, {"post_id": row.post_id}))
     return _move_row(row, row.post_status, _aggregate(statuses), utcnow(), events)
 
@@ -396,19 +389,16 @@ def _event(row: Row, action: str, **data: object) -> dict:
 
 
 def _status_event(row: Row, old: PostStatus, new: PostStatus) -> dict:
-    from agency.content.service import CLIENT_FACING
-
-    shared = new in CLIENT_FACING and row.client_revision is not None
+    shared = _shared(new, row.client_revision)
     return _event(row, "post.status_changed", shared=shared, old=old.value, new=new.value)
 
 
-def settle_post(post: Post) -> str:
-    """The post's status from its targets: publishing until each is published or failed."""
-    statuses = set(
-        db.session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id))
-    )
-    move_post(post, _aggregate(statuses))
-    return post.status
+def _shared(new: PostStatus, client_revision: int | None) -> bool:
+    """Whether the client sees this status change (a client-facing status of a post that
+    was ever sent to them)."""
+    from agency.content.service import CLIENT_FACING
+
+    return new in CLIENT_FACING and client_revision is not None
 
 
 def _aggregate(statuses: set[str]) -> PostStatus:
@@ -439,12 +429,10 @@ def _steps(
 
 def move_post(post: Post, new: PostStatus) -> None:
     """A status change the engine makes (no user: audited as the job), on the workflow's graph."""
-    from agency.content.service import CLIENT_FACING
-
     for old, step in _steps(PostStatus(post.status), new, post.id):
         post.status = step.value
         post.updated_at = utcnow()
-        shared = step in CLIENT_FACING and post.client_revision is not None
+        shared = _shared(step, post.client_revision)
         _audit(post, "post.status_changed", shared=shared, old=old.value, new=step.value)
 
 
