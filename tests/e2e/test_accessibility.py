@@ -30,7 +30,16 @@ SKIPPED_PREFIXES = (
     "/favicon.ico",
     "/api/",  # Swagger UI's API browser: third-party, English-only (checked upstream)
 )
-MAX_PAGES_PER_ROLE = 60
+# A crawl that reaches this many routes fails (it would stop before the last pages): the
+# bound only stops a runaway crawl, it never decides which pages are checked.
+MAX_PAGES_PER_ROLE = 150
+# One page per route: another client's edit page, or another week of the calendar, is the same
+# template and form. Ids, dates and cursors in the path or the query are the same route.
+_SAME_ROUTE = (
+    (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<id>"),
+    (re.compile(r"\b\d{4}-\d{2}-\d{2}\b"), "<date>"),
+    (re.compile(r"(?<=[?&]cursor=)[^&]+"), "<cursor>"),
+)
 # The least a role must have reached, so a broken login or menu cannot pass as "no findings".
 MIN_PAGES = {
     "anonymous": 2,
@@ -81,6 +90,12 @@ def _seed() -> None:
     invitations.create_invitation(
         access, "nuova.persona@bellavista.example", "client_viewer", client_id=trattoria.id
     )
+
+
+def route_of(path: str) -> str:
+    for pattern, placeholder in _SAME_ROUTE:
+        path = pattern.sub(placeholder, path)
+    return path
 
 
 class Crawl:
@@ -162,10 +177,9 @@ class Crawl:
         queue = [start]
         seen: set[str] = set()
         first = True
-        while queue and len(self.visited) < MAX_PAGES_PER_ROLE:
+        while queue:
             path = queue.pop(0)
-            # One page per route: another client's edit page is the same template and form.
-            route = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "<id>", path)
+            route = route_of(path)
             if path in seen or route in self.routes:
                 continue
             seen.add(path)
@@ -173,6 +187,7 @@ class Crawl:
             response = self.page.goto(path)
             assert response is not None and response.status < 500, f"{path}: {response}"
             self.visited.append(path)
+            assert len(self.visited) <= MAX_PAGES_PER_ROLE, f"runaway crawl: {self.visited}"
             self.check(path)
             if first:
                 self.open_menus(path)
@@ -259,6 +274,18 @@ def test_the_gate_catches_a_planted_violation(browser, live_server, app):
         assert axe.sideways_scroll(page, "planted")
     finally:
         context.close()
+
+
+def test_a_route_is_a_page_whatever_its_ids_dates_and_cursor():
+    week = "/a/x/posts/calendar?view=week&date=2026-11-16"
+    assert route_of(week) == route_of("/a/x/posts/calendar?view=week&date=2027-01-04")
+    assert route_of(week) != route_of("/a/x/posts/calendar?view=month&date=2026-11-16")
+    post = "/a/x/posts/3f1c0b8e-2f6d-4a57-9a3e-1d2c3b4a5f6e/edit"
+    assert route_of(post) == "/a/x/posts/<id>/edit"
+    assert (
+        route_of("/a/x/notifications/?cursor=WzEsIjIwMjYi") == "/a/x/notifications/?cursor=<cursor>"
+    )
+    assert route_of("/a/x/clients/?status=active") != route_of("/a/x/clients/?status=paused")
 
 
 def test_demo_roles_cover_every_role():
