@@ -48,12 +48,22 @@ class Finding:
 
 
 def install(context) -> None:  # noqa: ANN001 - playwright BrowserContext
-    """Load axe into every page ``context`` opens from now on."""
-    context.add_init_script(path=str(AXE_JS))
+    """Nothing to do: ``audit`` loads axe into a page the first time it audits it."""
+
+
+_SOURCE: list[str] = []
+
+
+def _load(page) -> None:  # noqa: ANN001
+    if page.evaluate("() => typeof window.axe === 'undefined'"):
+        if not _SOURCE:
+            _SOURCE.append(AXE_JS.read_text(encoding="utf-8") + "\n;void 0")
+        page.evaluate(_SOURCE[0])
 
 
 def audit(page, where: str) -> list[Finding]:  # noqa: ANN001 - playwright Page
     """axe's serious and critical violations on the page as it is now."""
+    _load(page)
     violations = page.evaluate(_RUN_AXE)
     return [
         Finding(

@@ -162,7 +162,8 @@ class Crawl:
         forms = "form[novalidate]:not([data-download])"
         count = page.locator(forms).count()
         for i in range(count):
-            page.goto(path)
+            if i:  # the first form is submitted from the page as the crawl loaded it
+                page.goto(path)
             form = page.locator(forms).nth(i)
             for field in form.locator(
                 "input:not([type=hidden]):not([type=checkbox]):not([type=file]), textarea"
