@@ -2,8 +2,9 @@
 
 ``vendor/axe.min.js`` is axe-core from the npm registry (``npm pack axe-core``), kept with its
 licence header (MPL-2.0, full text in ``vendor/axe-core.LICENSE``); nothing is fetched at test
-time. It is installed with ``context.add_init_script`` so it is present on every page, and a
-Content-Security-Policy cannot block it.
+time. ``audit`` loads it into a page the first time it audits that page (``page.evaluate``,
+which a Content-Security-Policy cannot block); pages the crawl only passes through never
+parse it.
 """
 
 from __future__ import annotations
