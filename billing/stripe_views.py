@@ -11,7 +11,6 @@ from wtforms import PasswordField
 from wtforms.validators import Length
 
 from agency.errors import ValidationFailed
-from agency.web.context import add_nav_item
 from billing import stripe_sync
 from billing.stripe_api import connection_out
 from tenants.permissions import Permission
@@ -66,4 +65,3 @@ def stripe(agency_slug: str):  # noqa: ANN201
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    add_nav_item(app, "billing_stripe.stripe", _l("Stripe"), Permission.BILLING)

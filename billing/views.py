@@ -48,7 +48,13 @@ def init_app(app: Flask) -> None:
 
     app.register_blueprint(bp)
     setup_views.init_app(app)
-    add_nav_item(app, "billing.index", _l("Billing"), Permission.BILLING)
+    add_nav_item(
+        app,
+        "billing.index",
+        _l("Billing"),
+        Permission.BILLING,
+        also=("billing_exports", "billing_stripe"),
+    )
     app.jinja_env.filters["money"] = format_money
 
 

@@ -68,11 +68,17 @@ class Page(HTMLParser):
             element.parts.append(data)
 
     def find(self, tag: str | None = None, **attrs: str | None) -> list[Element]:
+        """Elements with these attributes; ``class_`` is one of the element's classes."""
+
+        def has(e: Element, key: str, value: str | None) -> bool:
+            if key == "class_" and value is not None:
+                return value in (e.get("class") or "").split()
+            return e.get(key.rstrip("_").replace("_", "-")) == value
+
         return [
             e
             for e in self.all
-            if (tag is None or e.tag == tag)
-            and all(e.get(k.rstrip("_").replace("_", "-")) == v for k, v in attrs.items())
+            if (tag is None or e.tag == tag) and all(has(e, k, v) for k, v in attrs.items())
         ]
 
     def by_id(self, element_id: str) -> Element:

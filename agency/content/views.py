@@ -49,11 +49,24 @@ bp = Blueprint(
 )
 
 
+def queue_title(access) -> str:  # noqa: ANN001 - tenants.permissions.Access
+    """What the queue holds for this reader: posts to approve, or only their own posts sent
+    back with changes requested (staff, who approve nothing)."""
+    if access.can(Permission.INTERNAL_REVIEW) or access.can(Permission.CLIENT_APPROVAL):
+        return _("To approve")
+    return _("Sent back to you")
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     add_nav_item(app, "content.index", _l("Posts"), Permission.SEE_CONTENT)
     add_nav_item(app, "content.calendar", _l("Calendar"), Permission.SEE_CONTENT)
-    add_nav_item(app, "content.queue", _l("To approve"), Permission.SEE_CONTENT)
+    add_nav_item(
+        app,
+        "content.queue",
+        queue_title,
+        (Permission.INTERNAL_REVIEW, Permission.CLIENT_APPROVAL, Permission.DRAFT_CONTENT),
+    )
     app.context_processor(
         lambda: {"waiting_on_me": _waiting_on_me, "approval_turnaround": _turnaround}
     )
@@ -134,6 +147,7 @@ def calendar(agency_slug: str):  # noqa: ANN201
     names = portal.status_names(g.access)
     return render_template(
         "content/calendar.html", days=days, view=view, start=start, end=end,
+        last=end - timedelta(days=1),
         previous=(start - step).isoformat(), following=(start + step).isoformat(),
         clients=clients, client=client, timezone=timezone,
         statuses=portal.status_choices(g.access, names), status_names=names,
@@ -148,6 +162,7 @@ def queue(agency_slug: str):  # noqa: ANN201
     """What waits on me: internal review for reviewers, approval for client managers."""
     return render_template(
         "content/queue.html",
+        title=queue_title(g.access),
         posts=queries.waiting_on(g.access, brief=True),
         statuses=portal.status_names(g.access),
     )

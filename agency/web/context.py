@@ -34,21 +34,38 @@ STATUS_LABELS = {
 @dataclass(frozen=True)
 class NavItem:
     endpoint: str
-    label: object  # a lazy string
-    permission: Permission | None = None
+    label: object  # a lazy string, or a function of the reader's Access giving one
+    permission: Permission | tuple[Permission, ...] | None = None  # a tuple: any of them
     agency_only: bool = False  # hidden from client users (the portal has no agency pages)
+    also: tuple[str, ...] = ()  # other blueprints whose pages are in this item's section
+
+    @property
+    def sections(self) -> tuple[str, ...]:
+        return (self.endpoint.split(".")[0], *self.also)
+
+    def shown_to(self, access) -> bool:  # noqa: ANN001 - tenants.permissions.Access
+        if self.agency_only and access.agency_role is None:
+            return False
+        if self.permission is None:
+            return True
+        wanted = self.permission if isinstance(self.permission, tuple) else (self.permission,)
+        return any(access.can(p) for p in wanted)
+
+    def label_for(self, access) -> object:  # noqa: ANN001
+        return self.label(access) if callable(self.label) else self.label
 
 
 def add_nav_item(
     app: Flask,
     endpoint: str,
     label: object,
-    permission: Permission | None,
+    permission: Permission | tuple[Permission, ...] | None,
     *,
     agency_only: bool = False,
+    also: tuple[str, ...] = (),
 ) -> None:
     """Feature packages call this from their ``init_app`` to appear in the agency menu."""
-    item = NavItem(endpoint, label, permission, agency_only)
+    item = NavItem(endpoint, label, permission, agency_only, also)
     app.extensions.setdefault("regia_nav", []).append(item)
 
 
@@ -143,21 +160,23 @@ def _template_helpers() -> dict:
         if access is None:
             return []
         here = request.endpoint or ""
-        in_agency = g.get("access") is not None
-        items = []
-        for item in current_app.extensions.get("regia_nav", []):
-            if item.permission is not None and not access.can(item.permission):
-                continue
-            if item.agency_only and access.agency_role is None:
-                continue
-            current = None
-            if in_agency and here == item.endpoint:
-                current = "page"
-            elif in_agency and here.split(".")[0] == item.endpoint.split(".")[0]:
-                current = "true"  # a page inside this section (a client of Clients)
-            url = url_for(item.endpoint, agency_slug=access.agency.slug)
-            items.append({"url": url, "label": item.label, "current": current})
-        return items
+        shown = [i for i in current_app.extensions.get("regia_nav", []) if i.shown_to(access)]
+        # One item is current at most: the page's own item, else the first item of the page's
+        # section (a client's page is in Clients; a post's page in Posts, not also in Calendar).
+        current: tuple[NavItem, str] | None = None
+        if g.get("access") is not None:
+            section = here.split(".")[0]
+            own = next((i for i in shown if i.endpoint == here), None)
+            near = next((i for i in shown if section in i.sections), None)
+            current = (own, "page") if own else (near, "true") if near else None
+        return [
+            {
+                "url": url_for(item.endpoint, agency_slug=access.agency.slug),
+                "label": item.label_for(access),
+                "current": current[1] if current and current[0] is item else None,
+            }
+            for item in shown
+        ]
 
     # The templates' _() and ngettext() with this render's catalogue looked up once, not once a
     # string (flask-babel's installed callables find the locale and catalogue on every call);
