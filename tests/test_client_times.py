@@ -160,3 +160,35 @@ def test_italian_pages_show_the_clients_time_translated(world, smtp):
     html = _page(smtp, desk, "cm", f"/a/{desk.agency.slug}/posts/{post['id']}")
     assert f"Pubblicazione il {_wall(times['scheduled'], LA)}" in html
     assert f"Approvazione necessaria entro il {_wall(times['deadline'], LA)}" in html
+
+
+def test_inbox_items_and_channel_checks_show_the_clients_time(world, smtp):
+    from agency.channels.models import Channel
+    from agency.content.models import InboxItem
+
+    desk, http, _post, _other, _times = world
+    received = datetime(2031, 1, 10, 20, 15, tzinfo=ZoneInfo("UTC"))  # 12:15 PST
+    body = {"channel_id": desk.ids["mastodon"], "author": "@ann", "body": "Open on Sunday?"}
+    assert http.post("/api/v1/inbox", json=body, headers=desk.h("staff")).status_code == 201
+    with tenant_context(desk.ids["agency"]):
+        db.session.execute(InboxItem.__table__.update().values(received_at=received))
+        channel = db.session.get(Channel, uuid.UUID(desk.ids["mastodon"]))
+        channel.status, channel.verified_at = "connected", received
+        db.session.commit()
+    inbox = _page(smtp, desk, "staff", f"/a/{desk.agency.slug}/inbox/")
+    assert "2031-01-10 12:15 PST" in inbox and _utc(received) not in inbox
+    channels = _page(
+        smtp, desk, "owner", f"/a/{desk.agency.slug}/clients/{desk.ids['client']}/channels/"
+    )
+    assert "Checked 2031-01-10 12:15 PST" in channels and _utc(received) not in channels
+
+
+def test_the_overdue_card_shows_the_deadline_in_the_posts_clients_zone(world, smtp):
+    desk, _http, _post, other, _times = world
+    due = datetime(2025, 3, 1, 22, 45, tzinfo=ZoneInfo("UTC"))  # 07:45 on 2 March in Tokyo
+    with tenant_context(desk.ids["agency"]):
+        row = db.session.get(Post, uuid.UUID(other["id"]))
+        row.approval_deadline = due
+        db.session.commit()
+    html = _page(smtp, desk, "owner", f"/a/{desk.agency.slug}/")
+    assert "was due 2025-03-02 07:45 JST" in html and _utc(due) not in html
