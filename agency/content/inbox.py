@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from flask_babel import gettext as _
-from sqlalchemy import select, tuple_
+from sqlalchemy import and_, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from agency import audit
@@ -21,6 +21,7 @@ from agency.content import notify, service
 from agency.content.models import InboxItem, InboxStatus, Post, PostKind, aware
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from tenants.models import ClientCompany
 from tenants.permissions import Access, Permission
 
 PAGE_LIMIT = 100
@@ -35,7 +36,7 @@ def _agency_side(access: Access) -> tuple[set[uuid.UUID] | None]:
     return (agency_ids,)
 
 
-def _present(item: InboxItem) -> dict:
+def _present(item: InboxItem, timezone: str | None = None) -> dict:
     response = None
     if item.replied_at is not None:
         response = int((aware(item.replied_at) - aware(item.received_at)).total_seconds())
@@ -52,6 +53,7 @@ def _present(item: InboxItem) -> dict:
         "reply_post_id": item.reply_post_id,
         "replied_at": aware(item.replied_at),
         "response_seconds": response,
+        "timezone": timezone,  # the client's, when read with it: the times are shown there
     }
 
 
@@ -69,7 +71,17 @@ def list_items(
     (agency_ids,) = _agency_side(access)
     if status and status not in set(InboxStatus):
         raise ValidationFailed({"status": [_("Unknown status.")]})
-    stmt = select(InboxItem).order_by(InboxItem.received_at.desc(), InboxItem.id.desc())
+    stmt = (
+        select(InboxItem, ClientCompany.timezone)
+        .join(
+            ClientCompany,
+            and_(
+                ClientCompany.agency_id == InboxItem.agency_id,
+                ClientCompany.id == InboxItem.client_id,
+            ),
+        )
+        .order_by(InboxItem.received_at.desc(), InboxItem.id.desc())
+    )
     if agency_ids is not None:
         stmt = stmt.where(InboxItem.client_id.in_(agency_ids))
     if client_id is not None:
@@ -80,10 +92,10 @@ def list_items(
         when, iid = decode_cursor(cursor)
         stmt = stmt.where(tuple_(InboxItem.received_at, InboxItem.id) < (when, iid))
     limit = max(1, min(limit, PAGE_LIMIT))
-    rows = list(db.session.scalars(stmt.limit(limit + 1)))
-    last = rows[limit - 1] if len(rows) > limit else None
+    rows = db.session.execute(stmt.limit(limit + 1)).all()
+    last = rows[limit - 1].InboxItem if len(rows) > limit else None
     next_cursor = encode_cursor(aware(last.received_at), last.id) if last else None
-    return [_present(i) for i in rows[:limit]], next_cursor
+    return [_present(item, timezone) for item, timezone in rows[:limit]], next_cursor
 
 
 def _channel(access: Access, channel_id: uuid.UUID) -> Channel:

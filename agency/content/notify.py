@@ -34,6 +34,7 @@ class _ReviewRequest:
     agency_id: uuid.UUID
     client_id: uuid.UUID
     scheduled_at: datetime | None
+    approval_deadline: datetime | None
 
 
 def request_review(
@@ -53,6 +54,7 @@ def request_review(
                 post.agency_id,
                 post.client_id,
                 post.scheduled_at,
+                post.approval_deadline,
             )  # fmt: skip
         )
 
@@ -147,6 +149,8 @@ def _send_review_request(mail: _ReviewRequest) -> None:
         agency_name=agency.name,
         client_name=client.name if client else "",
         scheduled=mail.scheduled_at,
+        deadline=mail.approval_deadline,
+        timezone=client.timezone if client else agency.timezone,  # the client's, as on its pages
         link=links.link_url(mail.token),
         expires_at=utcnow() + links.LINK_TTL,
         logo_cid=None,

@@ -42,6 +42,10 @@ class PortalHome:
     comments: list[dict] = field(default_factory=list)
     published: list[dict] = field(default_factory=list)
 
+    def zone(self, client_id: object) -> str:
+        """The time zone a row of this client is shown in (its client's)."""
+        return next((c.timezone for c in self.clients if c.id == client_id), self.timezone)
+
 
 def portal_home(access: Access, local_today: Callable[[str], date]) -> PortalHome:
     """``local_today(timezone)``: today's date there (the week shown is the client's)."""
@@ -83,7 +87,7 @@ def _waiting(access: Access, approver: bool) -> list[dict]:
 
 def _shared_comments(access: Access) -> list[dict]:
     stmt = (
-        select(Comment, User.name)
+        select(Comment, User.name, Post.client_id)
         .join(Post, and_(Post.agency_id == Comment.agency_id, Post.id == Comment.post_id))
         .outerjoin(User, User.id == Comment.author_id)
         .where(seen.visible_filter(access), Comment.visibility == Visibility.SHARED.value)
@@ -93,11 +97,12 @@ def _shared_comments(access: Access) -> list[dict]:
     return [
         {
             "post_id": c.post_id,
+            "client_id": client_id,
             "author_name": name,
             "body": c.body,
             "created_at": aware(c.created_at),
         }
-        for c, name in db.session.execute(stmt)
+        for c, name, client_id in db.session.execute(stmt)
     ]
 
 

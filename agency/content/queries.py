@@ -19,6 +19,7 @@ from agency.content.previews import preview
 from agency.content.service import get_post
 from agency.db import db
 from agency.errors import ValidationFailed
+from tenants.models import ClientCompany
 from tenants.permissions import Access
 
 PAGE_SIZE = 25
@@ -117,10 +118,18 @@ def visible_posts(access: Access, *columns: object) -> Select:
 
 def visible_summaries(access: Access) -> Select:
     """``visible_posts`` reduced to the columns the queue, calendar and dashboard show: one
-    plain row a post, no entities, targets, character counts or previews to build."""
-    return visible_posts(access).with_only_columns(
-        Post.id, Post.client_id, Post.kind, Post.status, Post.approval_deadline,
-        Revision.number, Revision.body, Revision.scheduled_at,
+    plain row a post, no entities, targets, character counts or previews to build; with the
+    client's time zone, joined in the same statement, to show its times in."""
+    return (
+        visible_posts(access)
+        .with_only_columns(
+            Post.id, Post.client_id, Post.kind, Post.status, Post.approval_deadline,
+            Revision.number, Revision.body, Revision.scheduled_at, ClientCompany.timezone,
+        )
+        .join(
+            ClientCompany,
+            and_(ClientCompany.agency_id == Post.agency_id, ClientCompany.id == Post.client_id),
+        )
     )  # fmt: skip
 
 
@@ -135,6 +144,7 @@ def summary(row) -> dict:  # noqa: ANN001 - a row of ``visible_summaries``
         "scheduled_at": aware(row.scheduled_at),
         "revision": row.number,
         "approval_deadline": aware(row.approval_deadline),
+        "timezone": row.timezone,  # the client's: its times are shown there
     }
 
 
@@ -222,7 +232,7 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE, *, brief: bool = Fals
     managers, changes requested on the author's own posts; soonest scheduled first. A constant
     number of queries. ``brief``: ``summary`` dicts (no targets), for pages that show no more."""
     from agency.content.policy import effective_policy
-    from tenants.models import ClientCompany, Role
+    from tenants.models import Role
     from tenants.permissions import Permission
 
     seen.require_see_content(access)

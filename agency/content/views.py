@@ -294,7 +294,6 @@ def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
         comments=discussion.list_comments(g.access, post_id),
         revisions=discussion.list_revisions(g.access, post_id),
         activity=discussion.activity(g.access, post_id),
-        scheduled_local=to_local(post["scheduled_at"], client.timezone),
         image_url=lambda pid, ref: url_for("content.image", post_id=pid, ref=ref),
     )
 

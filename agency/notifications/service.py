@@ -80,7 +80,9 @@ def list_notifications(
                 Revision.number == seen.shown_revision_number(access),
             ),
         )
-        .add_columns(_UNREAD.label("unread"), ClientCompany.name, Revision.body)
+        .add_columns(
+            _UNREAD.label("unread"), ClientCompany.name, Revision.body, ClientCompany.timezone
+        )
         .order_by(_UNREAD.desc(), Notification.created_at.desc(), Notification.id.desc())
     )
     if cursor:
@@ -91,12 +93,12 @@ def list_notifications(
     rows = db.session.execute(stmt.limit(limit + 1)).all()
     next_cursor = None
     if len(rows) > limit:
-        last, unread, _name, _body = rows[limit - 1]
+        last, unread, _name, _body, _zone = rows[limit - 1]
         next_cursor = _encode(unread, last.created_at, last.id)
-    return [_present(n, name, body) for n, _unread, name, body in rows[:limit]], next_cursor
+    return [_present(n, *columns) for n, _unread, *columns in rows[:limit]], next_cursor
 
 
-def _present(n: Notification, client_name: str, post_text: str) -> dict:
+def _present(n: Notification, client_name: str, post_text: str, timezone: str) -> dict:
     return {
         "id": n.id,
         "event": n.event,
@@ -106,6 +108,7 @@ def _present(n: Notification, client_name: str, post_text: str) -> dict:
         "actor_name": n.actor_name,
         "excerpt": n.excerpt,
         "created_at": n.created_at,
+        "timezone": timezone,  # the post's client's: the time is shown there
         "read": n.read_at is not None,
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, g, render_template
@@ -50,10 +50,6 @@ def _local_today(timezone: str) -> date:
 
 def _portal(access):  # noqa: ANN001, ANN202
     home = portal.portal_home(access, _local_today)
-    zone = ZoneInfo(home.timezone)
-
-    def local_time(moment: datetime) -> str:
-        return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
     def format_day(day: date) -> str:
         return format_date(day, "full")
@@ -61,7 +57,6 @@ def _portal(access):  # noqa: ANN001, ANN202
     return render_template(
         "portal.html",
         home=home,
-        local_time=local_time,
         format_day=format_day,
         client_status=lambda status: portal.CLIENT_STATUS_LABELS.get(status, status),
     )
