@@ -146,6 +146,8 @@ def reply(
         raise NotFound(_("No such inbox item."))
     if item.reply_post_id is not None:
         raise IllegalTransition(_("This item already has a reply."))
+    if not str(data.get("body") or "").strip():
+        raise ValidationFailed({"body": [_("Write the reply.")]})
     content = {
         "client_id": item.client_id,
         "body": data.get("body"),

@@ -39,7 +39,7 @@ from agency.content.forms import (
 )
 from agency.content.models import Decision, PostStatus
 from agency.db import db, utcnow
-from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed, describe
 from agency.web.context import add_nav_item
 from tenants.models import Role
 from tenants.permissions import Permission
@@ -345,14 +345,7 @@ for _action in ACTION_LABELS:
 
 
 def _flat(exc: IllegalTransition | ValidationFailed) -> str:
-    if isinstance(exc, IllegalTransition):
-        return exc.message
-    messages: list[str] = []
-    for value in exc.errors.values():
-        groups = value.values() if isinstance(value, dict) else [value]
-        for group in groups:
-            messages.extend(group)
-    return " ".join(messages)
+    return exc.message if isinstance(exc, IllegalTransition) else describe(exc)
 
 
 @bp.get("/approval-record/<uuid:client_id>.csv")
