@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agency.db import utcnow
 from tests.content_helpers import make_desk
 from tests.helpers import AuthActions, form_post
 
@@ -89,3 +90,43 @@ def test_an_empty_reply_reads_in_italian(app, desk):
         web, f"{url}{item_id}/reply", {"body": ""}, page=url, headers={"Accept-Language": "it"}
     )
     assert r.status_code == 422 and "Scrivi la risposta." in r.get_data(as_text=True)
+
+
+def test_a_link_that_is_not_a_web_address_is_refused_and_nothing_is_saved(app, desk):
+    web = _login(app, desk, "staff")
+    url = f"/a/{desk.agency.slug}/inbox/"
+    for bad in ("not a url", "javascript:alert(1)", "www.example.com", "https://"):
+        data = {"channel_id": desk.ids["mastodon"], "author": "@fan", "body": "Hi", "url": bad}
+        r = form_post(web, url, data)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 422, bad
+        error = html.split('id="url-error">')[1].split("</div>")[0]
+        assert error == "Enter a link starting with https:// or http://."
+        assert 'value="@fan"' in html  # what was typed is still there
+    assert "The inbox is empty." in web.get(url).get_data(as_text=True)
+    data = {"channel_id": desk.ids["mastodon"], "author": "@fan", "body": "Hi"}
+    r = form_post(web, url, {**data, "url": " https://social.example/@fan/1 "})
+    assert r.status_code == 302
+    assert '<a href="https://social.example/@fan/1"' in web.get(url).get_data(as_text=True)
+
+
+def test_a_stored_link_that_is_not_a_web_address_is_shown_as_text(app, desk):
+    from agency.content.models import InboxItem
+    from agency.db import db
+    from tenants.context import tenant_context
+
+    with tenant_context(desk.agency.id):
+        db.session.add(
+            InboxItem(
+                client_id=desk.client.id,
+                channel_id=desk.mastodon.id,
+                external_id="old-1",
+                author="@fan",
+                body="Hi",
+                url="javascript:alert(1)",
+                received_at=utcnow(),
+            )  # fmt: skip
+        )
+        db.session.commit()
+    html = _login(app, desk, "staff").get(f"/a/{desk.agency.slug}/inbox/").get_data(as_text=True)
+    assert "javascript:alert(1)" in html and 'href="javascript' not in html

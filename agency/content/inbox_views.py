@@ -17,6 +17,7 @@ from agency.channels.models import Channel, ChannelStatus
 from agency.content import inbox
 from agency.db import db
 from agency.errors import IllegalTransition, ValidationFailed, error_messages
+from agency.http_links import is_web_link
 from agency.web.context import add_nav_item
 from tenants.permissions import Permission
 
@@ -36,6 +37,7 @@ class ReplyForm(FlaskForm):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.tests["web_link"] = is_web_link  # an item's stored link: a link only if safe
     add_nav_item(app, "inbox.index", _l("Inbox"), Permission.DRAFT_CONTENT)
 
 
