@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -171,7 +172,10 @@ def bulk_approve(agency_slug: str):  # noqa: ANN201
         flash(_("Tick the posts to approve."), "warning")
         return redirect(url_for("content.queue")), 303
     done, problems = service.approve_many(g.access, choices, via="web")
-    flash(_("%(n)d approved.", n=done), "success" if not problems else "warning")
+    flash(
+        ngettext("%(num)d post approved.", "%(num)d posts approved.", done),
+        "success" if not problems else "warning",
+    )
     for problem in problems:
         flash(problem, "danger")
     if request.form.get("back") == "home":  # the client portal's home
@@ -379,7 +383,9 @@ def revoke_links(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
 
     client = get_client(g.access, client_id)
     count = revoke_client_links(g.access, client, via="web")
-    flash(_("%(n)d review links revoked.", n=count), "success")
+    flash(
+        ngettext("%(num)d review link revoked.", "%(num)d review links revoked.", count), "success"
+    )
     return redirect(url_for("content.index", client_id=client.id))
 
 
