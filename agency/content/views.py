@@ -30,6 +30,7 @@ from agency.content import access as seen
 from agency.content import calendar as cal
 from agency.content import discussion, media, portal, queries, record, service
 from agency.content.forms import (
+    ACTION_DONE,
     ACTION_LABELS,
     ACTIVITY_LABELS,
     STATUS_LABELS,
@@ -326,7 +327,7 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     except (IllegalTransition, ValidationFailed) as exc:
         flash(_flat(exc), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
-    flash(_("Done: %(action)s.", action=ACTION_LABELS[action]), "success")
+    flash(str(ACTION_DONE[action]), "success")
     return redirect(url_for("content.detail", post_id=post_id))
 
 
