@@ -101,8 +101,10 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
     seed_demo_posts(agency, trattoria, demo_emails(USERS))
     from billing.demo import seed_demo_billing
 
-    staff = service.find_user_by_email(USERS[2][1])
-    seed_demo_billing(agency, [trattoria, northwind], staff.id if staff else None)
+    manager, staff = (service.find_user_by_email(u[1]) for u in USERS[1:3])
+    # Sara is assigned to the trattoria only: Marco logged Northwind's hours.
+    workers = [staff.id if staff else None, manager.id if manager else None]
+    seed_demo_billing(agency, [trattoria, northwind], workers)
     return agency, logins
 
 

@@ -38,3 +38,19 @@ class PermissionDenied(DomainError):
 
 class IllegalTransition(DomainError):
     http_status = 409
+
+
+def error_messages(errors: dict | list | str) -> list[str]:
+    """Every message in ``errors``, in order, without the keys: field names and the channel ids
+    a post's per-channel problems are keyed by are for the API, and each message names its
+    channel already."""
+    if isinstance(errors, dict):
+        return [m for value in errors.values() for m in error_messages(value)]
+    if isinstance(errors, list | tuple):
+        return [m for value in errors for m in error_messages(value)]
+    return [str(errors)]
+
+
+def describe(exc: DomainError) -> str:
+    """One sentence for a flash message: the field messages, else the error's own message."""
+    return " ".join(error_messages(exc.errors)) or exc.message

@@ -146,11 +146,16 @@ def compiled_messages(catalog: Catalog) -> dict[MessageKey, str | tuple[str, ...
     buffer = io.BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)
-    return _messages(read_mo(buffer))
+    return mo_messages(read_mo(buffer))
 
 
-def _messages(catalog: Catalog) -> dict[MessageKey, str | tuple[str, ...]]:
-    return {(m.id, m.context): m.string for m in catalog if m.id}
+def mo_messages(catalog: Catalog) -> dict[MessageKey, str | tuple[str, ...]]:
+    return {(_frozen(m.id), m.context): _frozen(m.string) for m in catalog if m.id}
+
+
+def _frozen(value: object) -> object:
+    """A plural message's ids and strings come back from a .mo as lists: tuples to hash them."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def compile_all() -> list[Path]:
@@ -172,7 +177,7 @@ def untranslated(catalog: Catalog) -> list[Message]:
 
 
 def _keys(messages: Iterable[Message]) -> set[MessageKey]:
-    return {(m.id, m.context) for m in messages if m.id}
+    return {(_frozen(m.id), m.context) for m in messages if m.id}
 
 
 def missing_from(catalog: Catalog, template: Catalog) -> list[MessageKey]:
@@ -208,7 +213,7 @@ def problems(template: Catalog | None = None) -> list[str]:
             found.append(f"{_shown(mo)} is missing. Run `{COMPILE_COMMAND}`.")
         else:
             with mo.open("rb") as fileobj:
-                if _messages(read_mo(fileobj)) != compiled_messages(catalog):
+                if mo_messages(read_mo(fileobj)) != compiled_messages(catalog):
                     found.append(f"{_shown(mo)} is older than its .po. Run `{COMPILE_COMMAND}`.")
     return found
 

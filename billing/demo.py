@@ -27,12 +27,13 @@ def last_month(today: date) -> tuple[date, str]:
 
 
 def seed_demo_billing(
-    agency: Agency, clients: list[ClientCompany], staff_id: uuid.UUID | None
+    agency: Agency, clients: list[ClientCompany], workers: list[uuid.UUID | None]
 ) -> str:
-    """Rate cards from last month on, and last month's posts, replies and hours; the period."""
+    """Rate cards from last month on, and last month's posts, replies and hours; the period.
+    ``workers[i]`` logged the hours of ``clients[i]`` (staff only on clients assigned to them)."""
     start, period = last_month(datetime.now(UTC).date())
     with tenant_context(agency.id):
-        for client, (posts, replies, minutes) in zip(clients, WORK, strict=False):
+        for client, worker, (posts, replies, minutes) in zip(clients, workers, WORK, strict=False):
             retainer, included, post, reply, hour, vat, terms = CARDS.get(
                 client.currency, CARDS["EUR"]
             )
@@ -62,7 +63,7 @@ def seed_demo_billing(
                 db.session.add(
                     TimeEntry(
                         client_id=client.id,
-                        user_id=staff_id,
+                        user_id=worker,
                         minutes=minutes * share // 3,
                         description="Community management and reporting",
                         work_date=start.replace(day=day),

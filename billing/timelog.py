@@ -121,7 +121,10 @@ def log_time(access: Access, data: Mapping[str, object], *, via: str = "web") ->
 
 
 def recent_entries(access: Access, limit: int = 50) -> list[TimeEntry]:
+    """Owners, managers, finance: everyone's. Staff: their own, on the clients they are
+    assigned to now (an entry on a client since unassigned is that client's data, not theirs)."""
     stmt = select(TimeEntry).order_by(TimeEntry.work_date.desc(), TimeEntry.created_at.desc())
-    if not access.can(Permission.BILLING) and access.visible_client_ids() is not None:
-        stmt = stmt.where(TimeEntry.user_id == access.user.id)
+    visible = access.visible_client_ids()
+    if not access.can(Permission.BILLING) and visible is not None:
+        stmt = stmt.where(TimeEntry.user_id == access.user.id, TimeEntry.client_id.in_(visible))
     return list(db.session.scalars(stmt.limit(limit)))

@@ -18,6 +18,7 @@ from flask import (
     url_for,
 )
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user, login_required, login_user
 
 from agency.app import SUPPORTED_LOCALES
@@ -184,7 +185,12 @@ def account():  # noqa: ANN201
 def revoke_other_sessions():  # noqa: ANN201
     count = sessions.revoke_sessions(current_user, keep=sessions.current_session_id())
     db.session.commit()
-    flash(_("Signed out of %(n)d other session(s).", n=count), "success")
+    flash(
+        ngettext(
+            "Signed out of %(num)d other session.", "Signed out of %(num)d other sessions.", count
+        ),
+        "success",
+    )
     return redirect(url_for("auth.account"))
 
 

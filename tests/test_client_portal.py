@@ -239,7 +239,7 @@ def test_bulk_approve_from_the_home_approves_and_comes_back(client, auth, portal
     got = client.get(f"/api/v1/posts/{post_id}", headers=desk.h("cm")).get_json()
     assert got["status"] in ("approved", "scheduled")
     html = client.get(r.location).get_data(as_text=True)
-    assert "1 approved." in html
+    assert "1 post approved." in html
     assert (
         "Waiting for you: autumn menu"
         not in html.split('id="portal-waiting"')[1].split("</section>")[0]
@@ -290,3 +290,20 @@ def test_client_user_never_sees_the_client_lifecycle(client, auth, database_url,
     for html in (listing, page):
         assert 'id="status-filter"' not in html and 'id="client-status"' not in html
         assert "onboarding-checklist" not in html and "Onboarding" not in html
+
+
+def test_bulk_approve_of_one_post_counts_it_in_the_singular_in_italian(client, auth, portal_desk):
+    desk = portal_desk
+    desk.users["cm"].locale = "it"
+    db.session.commit()
+    _home(client, auth, desk, "cm")
+    post_id = desk.posts["waiting"]["id"]
+    r = form_post(
+        client,
+        f"/a/{desk.agency.slug}/posts/queue/approve",
+        {"post": f"{post_id}:1", "back": "home"},
+        page=f"/a/{desk.agency.slug}/",
+        follow_redirects=True,
+    )
+    html = r.get_data(as_text=True)
+    assert "1 post approvato." in html and "approvati" not in html

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from agency.db import utcnow
 from tests.content_helpers import make_desk
 from tests.helpers import AuthActions, form_post
 
@@ -47,3 +48,85 @@ def test_bad_manual_entry_shows_errors_and_writes_nothing(app, desk):
 
 def test_client_users_have_no_inbox(app, desk):
     assert _login(app, desk, "cm").get(f"/a/{desk.agency.slug}/inbox/").status_code == 403
+
+
+def _item(web, desk, body: str = "Open Sunday?") -> tuple[str, str]:
+    url = f"/a/{desk.agency.slug}/inbox/"
+    r = form_post(web, url, {"channel_id": desk.ids["mastodon"], "author": "@fan", "body": body})
+    assert r.status_code == 302
+    html = web.get(url).get_data(as_text=True)
+    return url, html.split('action="/a/')[1].split("/inbox/")[1].split("/reply")[0]
+
+
+def test_an_empty_reply_is_a_field_error_under_the_reply_box(app, desk):
+    web = _login(app, desk, "staff")
+    url, item_id = _item(web, desk)
+    r = form_post(web, f"{url}{item_id}/reply", {"body": "  "}, page=url)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert f'id="reply-{item_id}-error">Write the reply.</div>' in html
+    assert f'aria-describedby="reply-{item_id}-error"' in html
+    assert "alert-danger" not in html  # no flashed dict keyed by the channel's id
+    assert "Open Sunday?" in html  # the rest of the page is there
+    assert f"/inbox/{item_id}/reply" in web.get(url).get_data(as_text=True)  # still unanswered
+
+
+def test_a_reply_over_the_limit_keeps_the_text_and_names_the_channel(app, desk):
+    web = _login(app, desk, "staff")
+    url, item_id = _item(web, desk)
+    text = "x" * 600
+    r = form_post(web, f"{url}{item_id}/reply", {"body": text}, page=url)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert f">{text}</textarea>" in html  # nothing typed is lost
+    error = html.split(f'id="reply-{item_id}-error">')[1].split("</div>")[0]
+    assert "the limit is 500" in error and "Toots" in error and desk.ids["mastodon"] not in error
+
+
+def test_an_empty_reply_reads_in_italian(app, desk):
+    web = _login(app, desk, "staff")
+    url, item_id = _item(web, desk)
+    r = form_post(
+        web, f"{url}{item_id}/reply", {"body": ""}, page=url, headers={"Accept-Language": "it"}
+    )
+    assert r.status_code == 422 and "Scrivi la risposta." in r.get_data(as_text=True)
+
+
+def test_a_link_that_is_not_a_web_address_is_refused_and_nothing_is_saved(app, desk):
+    web = _login(app, desk, "staff")
+    url = f"/a/{desk.agency.slug}/inbox/"
+    for bad in ("not a url", "javascript:alert(1)", "www.example.com", "https://"):
+        data = {"channel_id": desk.ids["mastodon"], "author": "@fan", "body": "Hi", "url": bad}
+        r = form_post(web, url, data)
+        html = r.get_data(as_text=True)
+        assert r.status_code == 422, bad
+        error = html.split('id="url-error">')[1].split("</div>")[0]
+        assert error == "Enter a link starting with https:// or http://."
+        assert 'value="@fan"' in html  # what was typed is still there
+    assert "The inbox is empty." in web.get(url).get_data(as_text=True)
+    data = {"channel_id": desk.ids["mastodon"], "author": "@fan", "body": "Hi"}
+    r = form_post(web, url, {**data, "url": " https://social.example/@fan/1 "})
+    assert r.status_code == 302
+    assert '<a href="https://social.example/@fan/1"' in web.get(url).get_data(as_text=True)
+
+
+def test_a_stored_link_that_is_not_a_web_address_is_shown_as_text(app, desk):
+    from agency.content.models import InboxItem
+    from agency.db import db
+    from tenants.context import tenant_context
+
+    with tenant_context(desk.agency.id):
+        db.session.add(
+            InboxItem(
+                client_id=desk.client.id,
+                channel_id=desk.mastodon.id,
+                external_id="old-1",
+                author="@fan",
+                body="Hi",
+                url="javascript:alert(1)",
+                received_at=utcnow(),
+            )  # fmt: skip
+        )
+        db.session.commit()
+    html = _login(app, desk, "staff").get(f"/a/{desk.agency.slug}/inbox/").get_data(as_text=True)
+    assert "javascript:alert(1)" in html and 'href="javascript' not in html

@@ -52,7 +52,7 @@ def test_client_manager_bulk_approves_what_waits_on_them(app, auth, client, desk
         cm, f"{url}/approve", {"post": [f"{a['id']}:1", f"{b['id']}:1"]}, page=url,
         follow_redirects=True,
     )  # fmt: skip
-    assert "1 approved" in r.get_data(as_text=True)
+    assert "1 post approved." in r.get_data(as_text=True)
     statuses = _statuses(desk)
     assert statuses[a["id"].replace("-", "")] == "approved"
     assert statuses[b["id"].replace("-", "")] == "in_review"

@@ -175,9 +175,9 @@ def test_signing_out_other_sessions_ends_only_this_users_live_ones_and_says_how_
     ended_at = ended.revoked_at
 
     first = form_post(here, "/account/sessions/revoke-others", {}, page="/account")
-    assert "Signed out of 1 other session(s)." in here.get(first.location).get_data(as_text=True)
+    assert "Signed out of 1 other session." in here.get(first.location).get_data(as_text=True)
     again = form_post(here, "/account/sessions/revoke-others", {}, page="/account")
-    assert "Signed out of 0 other session(s)." in here.get(again.location).get_data(as_text=True)
+    assert "Signed out of 0 other sessions." in here.get(again.location).get_data(as_text=True)
 
     assert theirs.get("/account").status_code == 200  # someone else's session is untouched
     assert laptop.get("/account").status_code == 302

@@ -7,7 +7,6 @@ is idempotent per target) and, when every target of the post is out, the post is
 from __future__ import annotations
 
 import uuid
-from urllib.parse import urlsplit
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -19,6 +18,7 @@ from agency.content.models import Post, PostStatus, PostTarget, TargetStatus
 from agency.content.service import get_post
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from agency.http_links import is_web_link
 from billing import usage
 from tenants.permissions import Access, Permission
 
@@ -47,17 +47,7 @@ def clean_url(value: object) -> str:
         raise ValidationFailed({"url": [_("Enter the link of the published post.")]})
     if len(url) > MAX_URL:
         raise ValidationFailed({"url": [_("Use at most %(n)d characters.", n=MAX_URL)]})
-    try:
-        parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        parts = None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or any(c.isspace() for c in url)
-    ):
+    if not is_web_link(url):
         raise ValidationFailed({"url": [_("Enter a link starting with https:// or http://.")]})
     return url
 

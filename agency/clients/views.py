@@ -16,6 +16,14 @@ from agency.web.context import STATUS_LABELS, add_nav_item
 from tenants.models import ClientStatus
 from tenants.permissions import Permission
 
+# The filtered list's title: its own phrases, so that a language agrees them with "clients".
+LIST_TITLES = {
+    "onboarding": _l("Clients — Onboarding"),
+    "active": _l("Clients — Active"),
+    "paused": _l("Clients — Paused"),
+    "offboarded": _l("Clients — Offboarded"),
+}
+
 bp = Blueprint(
     "clients", __name__, url_prefix="/a/<agency_slug>/clients", template_folder="templates"
 )
@@ -41,6 +49,7 @@ def index(agency_slug: str):  # noqa: ANN201
         clients=clients,
         next_cursor=next_cursor,
         status=status,
+        title=LIST_TITLES.get(status or "", _l("Clients")),
         statuses=list(ClientStatus),
         status_names={s.value: str(STATUS_LABELS[s.value]) for s in ClientStatus},  # once a page
         can_manage=g.access.can(Permission.MANAGE_CLIENTS),

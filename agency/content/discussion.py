@@ -157,6 +157,13 @@ def list_comments(access: Access, post_id: uuid.UUID) -> list[dict]:
     return [_present_comment(c, name) for c, name in db.session.execute(stmt)]
 
 
+def _same_state(shown: dict, action: str, data: dict) -> bool:
+    """``action`` moves the post into the state the entry shown just before put it in."""
+    return action == shown["action"] == "post.status_changed" and data.get("new") == shown[
+        "data"
+    ].get("new")
+
+
 def activity(access: Access, post_id: uuid.UUID) -> list[dict]:
     """The post's audit trail, oldest first; client users see only what was shared with them."""
     post = get_post(access, post_id)
@@ -172,6 +179,10 @@ def activity(access: Access, post_id: uuid.UUID) -> list[dict]:
         data = dict(event.data or {})
         if not agency_side and not data.get("shared"):
             continue
+        if out and _same_state(out[-1], event.action, data):
+            # A client does not see the agency's revision round between the two (in review,
+            # edited): to them the post simply waits again. Both stay in the audit log.
+            out.pop()
         out.append(
             {
                 "action": event.action,

@@ -17,7 +17,7 @@ from agency.content.editing import MAX_BODY, MAX_MEDIA
 STATUS_LABELS = {
     "draft": _l("Draft"),
     "in_review": _l("In internal review"),
-    "awaiting_client": _l("Awaiting client approval"),
+    "awaiting_client": _l("Waiting for approval"),  # the client's word too: one name a state
     "approved": _l("Approved"),
     "scheduled": _l("Scheduled"),
     "publishing": _l("Publishing"),
@@ -34,12 +34,13 @@ ACTIVITY_LABELS = {
     "post.revised": _l("Edited"),
     "post.submitted": _l("Submitted"),
     "post.status_changed": _l("Status changed"),
-    "post.decided": _l("Decided"),
+    # A decision reads as itself ("Approved (revision 2, on the web)"), with no verb before it.
+    "post.decided": "",
     "post.commented": _l("Commented"),
     "post.late_held": _l("Held: approved after its publishing time"),
-    "approve": _l("approved"),
-    "request_changes": _l("asked for changes"),
-    "reject": _l("rejected"),
+    "approve": _l("Approved"),
+    "request_changes": _l("Asked for changes"),
+    "reject": _l("Rejected"),
     "web": _l("on the web"),
     "link": _l("via e-mailed link"),
     "api": _l("through the API"),
@@ -50,6 +51,14 @@ ACTION_LABELS = {
     "request-changes": _l("Request changes"),
     "reject": _l("Reject"),
     "archive": _l("Archive"),
+}
+# The flash after each action: what happened, as a sentence.
+ACTION_DONE = {
+    "submit": _l("Submitted for review."),
+    "approve": _l("Approved."),
+    "request-changes": _l("Changes requested."),
+    "reject": _l("Rejected."),
+    "archive": _l("Archived."),
 }
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 

@@ -21,10 +21,12 @@ from agency.content import notify, service
 from agency.content.models import InboxItem, InboxStatus, Post, PostKind, aware
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
+from agency.http_links import is_web_link
 from tenants.models import ClientCompany
 from tenants.permissions import Access, Permission
 
 PAGE_LIMIT = 100
+MAX_URL = 2000
 
 
 def _agency_side(access: Access) -> tuple[set[uuid.UUID] | None]:
@@ -126,13 +128,16 @@ def create_item(access: Access, data: Mapping[str, object], *, via: str = "api")
         for field in ("author", "body")
         if not str(data.get(field) or "").strip()
     }
+    url = str(data.get("url") or "").strip() or None
+    if url is not None and (len(url) > MAX_URL or not is_web_link(url)):
+        errors["url"] = [_("Enter a link starting with https:// or http://.")]
     if errors:
         raise ValidationFailed(errors)
     item = InboxItem(
         id=uuid.uuid4(), client_id=channel.client_id, channel_id=channel.id,
         external_id=str(data.get("external_id") or f"manual:{uuid.uuid4()}"),
         author=str(data["author"]).strip(), body=str(data["body"]).strip(),
-        url=data.get("url") or None, received_at=received,
+        url=url, received_at=received,
     )  # fmt: skip
     db.session.add(item)
     audit.record_by(
@@ -158,6 +163,8 @@ def reply(
         raise NotFound(_("No such inbox item."))
     if item.reply_post_id is not None:
         raise IllegalTransition(_("This item already has a reply."))
+    if not str(data.get("body") or "").strip():
+        raise ValidationFailed({"body": [_("Write the reply.")]})
     content = {
         "client_id": item.client_id,
         "body": data.get("body"),

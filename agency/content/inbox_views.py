@@ -16,7 +16,8 @@ from wtforms.validators import Length, Optional
 from agency.channels.models import Channel, ChannelStatus
 from agency.content import inbox
 from agency.db import db
-from agency.errors import IllegalTransition, ValidationFailed
+from agency.errors import IllegalTransition, ValidationFailed, error_messages
+from agency.http_links import is_web_link
 from agency.web.context import add_nav_item
 from tenants.permissions import Permission
 
@@ -36,6 +37,7 @@ class ReplyForm(FlaskForm):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.tests["web_link"] = is_web_link  # an item's stored link: a link only if safe
     add_nav_item(app, "inbox.index", _l("Inbox"), Permission.DRAFT_CONTENT)
 
 
@@ -49,12 +51,17 @@ def _channels() -> list[Channel]:
     return list(db.session.scalars(stmt.order_by(Channel.name, Channel.id)))
 
 
+def _item_form(channels: list[Channel], **kwargs) -> ItemForm:  # noqa: ANN003
+    form = ItemForm(**kwargs)
+    form.channel_id.choices = [(str(c.id), f"{c.name} ({c.network})") for c in channels]
+    return form
+
+
 @bp.route("/", methods=["GET", "POST"])
 @login_required
 def index(agency_slug: str):  # noqa: ANN201
     channels = _channels()
-    form = ItemForm()
-    form.channel_id.choices = [(str(c.id), f"{c.name} ({c.network})") for c in channels]
+    form = _item_form(channels)
     if form.validate_on_submit():
         try:
             inbox.create_item(
@@ -69,14 +76,22 @@ def index(agency_slug: str):  # noqa: ANN201
         else:
             flash(_("Added to the inbox."), "success")
             return redirect(url_for("inbox.index"))
+    return _page(form, channels)
+
+
+def _page(form: ItemForm, channels: list[Channel], reply: dict | None = None):  # noqa: ANN202
+    """The inbox page; ``reply`` is a refused reply (item id, text, errors) to show again."""
     items, next_cursor = inbox.list_items(
         g.access, status=request.args.get("status") or None, cursor=request.args.get("cursor")
     )
+    if reply and all(i["id"] != reply["item_id"] for i in items):
+        for message in reply["errors"]:  # the item is on a later page: say it here at least
+            flash(message, "danger")
     names = {c.id: c.name for c in channels}
     return render_template(
         "content/inbox.html", items=items, next_cursor=next_cursor, form=form,
-        reply_form=ReplyForm(), channel_names=names,
-    ), 422 if form.errors else 200  # fmt: skip
+        reply_form=ReplyForm(), channel_names=names, refused_reply=reply,
+    ), 422 if form.errors or reply else 200  # fmt: skip
 
 
 @bp.post("/<uuid:item_id>/reply")
@@ -88,11 +103,15 @@ def reply(agency_slug: str, item_id: uuid.UUID):  # noqa: ANN201
         return redirect(url_for("inbox.index")), 303
     try:
         post = inbox.reply(g.access, item_id, {"body": form.body.data or ""}, via="web")
-    except (IllegalTransition, ValidationFailed) as exc:
-        message = exc.message if isinstance(exc, IllegalTransition) else " ".join(
-            str(m) for v in exc.errors.values() for m in (v if isinstance(v, list) else [v])
-        )  # fmt: skip
-        flash(message, "danger")
+    except IllegalTransition as exc:
+        flash(exc.message, "danger")
         return redirect(url_for("inbox.index")), 303
+    except ValidationFailed as exc:
+        # Shown under the item's reply box, with the text as typed (the limits name the channel).
+        refused = {
+            "item_id": item_id, "body": form.body.data or "", "errors": error_messages(exc.errors),
+        }  # fmt: skip
+        channels = _channels()
+        return _page(_item_form(channels, formdata=None), channels, refused)
     flash(_("Reply drafted and sent for approval."), "success")
     return redirect(url_for("content.detail", post_id=post.id))

@@ -18,6 +18,7 @@ from sqlalchemy import and_, select
 from agency.content import access as seen
 from agency.content import calendar as cal
 from agency.content import queries
+from agency.content.forms import STATUS_LABELS
 from agency.content.models import Comment, Post, PostStatus, Visibility, aware
 from agency.db import db
 from tenants.models import ClientCompany, Role, User
@@ -116,20 +117,15 @@ def _published(access: Access) -> list[dict]:
     return queries.present_rows(access, db.session.execute(stmt).all())
 
 
-# How a client reads a post's state: no internal steps, no agency jargon.
+# How a client reads a post's state: the agency's names, except that internal steps and
+# agency jargon are not shown (one name per state for everyone otherwise).
 _REVISING = _l("Being revised by the agency")
 CLIENT_STATUS_LABELS = {
+    **STATUS_LABELS,
     "draft": _REVISING,
     "in_review": _REVISING,
     "changes_requested": _REVISING,
-    "awaiting_client": _l("Waiting for approval"),
-    "approved": _l("Approved"),
-    "scheduled": _l("Scheduled"),
-    "publishing": _l("Publishing"),
-    "published": _l("Published"),
-    "partially_published": _l("Partly published"),
     "failed": _l("Publishing delayed"),
-    "rejected": _l("Rejected"),
     "archived": _l("Withdrawn"),
 }
 # The states a client filters by (their posts never show them the agency's drafting steps).
@@ -140,8 +136,6 @@ CLIENT_FILTER_STATUSES = (
 
 def status_names(access: Access) -> dict[str, str]:
     """Post states as this user reads them, translated once (not once a row of a list)."""
-    from agency.content.forms import STATUS_LABELS
-
     labels = CLIENT_STATUS_LABELS if is_portal_user(access) else STATUS_LABELS
     return {k: str(v) for k, v in labels.items()}
 

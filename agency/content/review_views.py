@@ -17,7 +17,7 @@ from agency.content import discussion, links, media, queries, service
 from agency.content.forms import STATUS_LABELS, DecisionForm
 from agency.content.models import Decision
 from agency.db import db, utcnow
-from agency.errors import IllegalTransition, ValidationFailed
+from agency.errors import IllegalTransition, ValidationFailed, describe
 from tenants.context import tenant_context
 
 bp = Blueprint("review", __name__, url_prefix="/review", template_folder="templates")
@@ -111,4 +111,4 @@ for _action in ("approve", "request-changes", "comment"):
 
 
 def _flat(exc: ValidationFailed) -> str:
-    return " ".join(m for messages in exc.errors.values() for m in messages)
+    return describe(exc)

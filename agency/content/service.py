@@ -33,7 +33,13 @@ from agency.content.models import (
 )
 from agency.content.policy import EffectivePolicy, effective_policy
 from agency.db import db, utcnow
-from agency.errors import DomainError, IllegalTransition, PermissionDenied, ValidationFailed
+from agency.errors import (
+    DomainError,
+    IllegalTransition,
+    PermissionDenied,
+    ValidationFailed,
+    describe,
+)
 from agency.workflow.models import LateRule
 from tenants.models import ClientCompany
 from tenants.permissions import Access, Permission
@@ -430,5 +436,5 @@ def approve_many(
             decide(access, post_id, Decision.APPROVE, revision=revision, via=via)
             done += 1
         except DomainError as exc:  # reported per post; the others still go through
-            problems.append(exc.message)
+            problems.append(describe(exc))  # its messages: a ValidationFailed says only "failed"
     return done, problems

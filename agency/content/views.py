@@ -20,6 +20,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import login_required
 from sqlalchemy import select
 
@@ -29,6 +30,7 @@ from agency.content import access as seen
 from agency.content import calendar as cal
 from agency.content import discussion, media, portal, queries, record, service
 from agency.content.forms import (
+    ACTION_DONE,
     ACTION_LABELS,
     ACTIVITY_LABELS,
     STATUS_LABELS,
@@ -39,7 +41,7 @@ from agency.content.forms import (
 )
 from agency.content.models import Decision, PostStatus
 from agency.db import db, utcnow
-from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed, describe
 from agency.web.context import add_nav_item
 from tenants.models import Role
 from tenants.permissions import Permission
@@ -186,7 +188,10 @@ def bulk_approve(agency_slug: str):  # noqa: ANN201
         flash(_("Tick the posts to approve."), "warning")
         return redirect(url_for("content.queue")), 303
     done, problems = service.approve_many(g.access, choices, via="web")
-    flash(_("%(n)d approved.", n=done), "success" if not problems else "warning")
+    flash(
+        ngettext("%(num)d post approved.", "%(num)d posts approved.", done),
+        "success" if not problems else "warning",
+    )
     for problem in problems:
         flash(problem, "danger")
     if request.form.get("back") == "home":  # the client portal's home
@@ -336,7 +341,7 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     except (IllegalTransition, ValidationFailed) as exc:
         flash(_flat(exc), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
-    flash(_("Done: %(action)s.", action=ACTION_LABELS[action]), "success")
+    flash(str(ACTION_DONE[action]), "success")
     return redirect(url_for("content.detail", post_id=post_id))
 
 
@@ -359,14 +364,7 @@ for _action in ACTION_LABELS:
 
 
 def _flat(exc: IllegalTransition | ValidationFailed) -> str:
-    if isinstance(exc, IllegalTransition):
-        return exc.message
-    messages: list[str] = []
-    for value in exc.errors.values():
-        groups = value.values() if isinstance(value, dict) else [value]
-        for group in groups:
-            messages.extend(group)
-    return " ".join(messages)
+    return exc.message if isinstance(exc, IllegalTransition) else describe(exc)
 
 
 @bp.get("/approval-record/<uuid:client_id>.csv")
@@ -400,7 +398,9 @@ def revoke_links(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
 
     client = get_client(g.access, client_id)
     count = revoke_client_links(g.access, client, via="web")
-    flash(_("%(n)d review links revoked.", n=count), "success")
+    flash(
+        ngettext("%(num)d review link revoked.", "%(num)d review links revoked.", count), "success"
+    )
     return redirect(url_for("content.index", client_id=client.id))
 
 

@@ -7,6 +7,7 @@ import uuid
 from flask import Blueprint, Flask, abort, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_login import login_required
 from flask_wtf import FlaskForm
 
@@ -94,5 +95,8 @@ def mark_all_read(agency_slug: str):  # noqa: ANN201
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("notifications.index")), 303
     count = service.mark_all_read(g.access)
-    flash(_("%(n)d notifications marked read.", n=count), "success")
+    flash(
+        ngettext("%(num)d notification marked read.", "%(num)d notifications marked read.", count),
+        "success",
+    )
     return redirect(url_for("notifications.index"))

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -250,7 +251,12 @@ def _handle_error(
         return _fail(
             claim,
             ids,
-            _("%(error)s (gave up after %(n)d attempts)", error=error.message, n=claim.attempt),
+            ngettext(
+                "%(error)s (gave up after %(num)d attempt)",
+                "%(error)s (gave up after %(num)d attempts)",
+                claim.attempt,
+                error=error.message,
+            ),
         )
     policy = outbound.RetryPolicy(
         max_attempts=settings.publish_max_attempts,

@@ -70,7 +70,7 @@ def test_the_whole_approval_loop_in_a_browser(page: Page, browser, live_server, 
     manager = _as(browser, live_server, desk.users["manager"].email)
     manager.goto(post_url)
     manager.get_by_role("button", name="Approve").click()
-    expect(manager.locator("[data-status]")).to_have_text("Awaiting client approval")
+    expect(manager.locator("[data-status]")).to_have_text("Waiting for approval")
 
     client_page = browser.new_context(base_url=live_server.url).new_page()
     client_page.goto(_review_link(sink, cm_email, 0))
