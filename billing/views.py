@@ -155,9 +155,26 @@ def invoice(agency_slug: str, invoice_id: uuid.UUID, line_form=None):  # noqa: A
         client=client,
         lines=invoices.lines_of(found.id),
         related=related,
+        e_invoice=_e_invoice_problems(found),
+        can_fix_agency=g.access.can(Permission.MANAGE_AGENCY),
+        can_fix_client=g.access.can(Permission.MANAGE_CLIENTS, found.client_id),
         line_form=line_form or ManualLineForm(data={"vat_rate": _default_vat(found)}),
         now=utcnow(),
     ), 422 if line_form is not None and line_form.errors else 200
+
+
+def _e_invoice_problems(found) -> dict[str, list[str]]:  # noqa: ANN001
+    """A draft's FatturaPA problems by where they are fixed: ``seller`` (agency settings),
+    ``buyer`` (the client's details), ``invoice`` (its lines or currency)."""
+    if found.status != InvoiceStatus.DRAFT or found.kind != "invoice":
+        return {}
+    grouped: dict[str, list[str]] = {}
+    for field, messages in sorted(lifecycle.e_invoice_problems(found).items()):
+        place = field.split(".", 1)[0]
+        grouped.setdefault(place if place in ("seller", "buyer") else "invoice", []).extend(
+            messages
+        )
+    return grouped
 
 
 def _default_vat(found) -> str:  # noqa: ANN001
@@ -201,7 +218,7 @@ def act(agency_slug: str, invoice_id: uuid.UUID, action: str):  # noqa: ANN201
     fn, message = ACTIONS[action]
     try:
         result = fn(g.access, invoice_id)
-    except IllegalTransition as exc:
+    except (IllegalTransition, ValidationFailed) as exc:  # the page lists what to fix
         flash(exc.message, "danger")
         return redirect(url_for("billing.invoice", invoice_id=invoice_id)), 303
     flash(str(message), "success")
