@@ -26,6 +26,7 @@ from agency.errors import IllegalTransition, NotFound, ValidationFailed
 from agency.web.context import add_nav_item
 from billing import chart, invoices, jobs, lifecycle, rates
 from billing.forms import ManualLineForm, RunForm
+from billing.labels import status_label
 from billing.models import InvoiceStatus
 from billing.money import InvalidAmount, format_money, to_minor
 from tenants.models import ClientCompany
@@ -50,6 +51,7 @@ def init_app(app: Flask) -> None:
     setup_views.init_app(app)
     add_nav_item(app, "billing.index", _l("Billing"), Permission.BILLING)
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.globals["invoice_status"] = status_label
 
 
 def _clients() -> dict[uuid.UUID, ClientCompany]:
