@@ -28,7 +28,7 @@ from billing import chart, invoices, jobs, lifecycle, rates
 from billing.forms import ManualLineForm, RunForm
 from billing.labels import status_label
 from billing.models import InvoiceStatus
-from billing.money import InvalidAmount, format_money, to_minor
+from billing.money import InvalidAmount, display_money, to_minor
 from tenants.models import ClientCompany
 from tenants.permissions import Permission
 
@@ -50,7 +50,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     setup_views.init_app(app)
     add_nav_item(app, "billing.index", _l("Billing"), Permission.BILLING)
-    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["money"] = display_money
     app.jinja_env.globals["invoice_status"] = status_label
 
 

@@ -78,3 +78,29 @@ def test_client_portal_invoice_badge_in_the_readers_language(client, books, head
     sign_in(client, manager)
     html = client.get(f"/a/{agency.slug}/my-invoices", headers=headers).get_data(as_text=True)
     assert _badges(html) == [word]
+
+
+@pytest.mark.parametrize(
+    ("headers", "total", "placeholder"),
+    [(EN, "€1,220.00", "YYYY-MM"), (IT, "1.220,00\xa0€", "AAAA-MM")],
+)
+def test_amounts_and_period_placeholder_follow_the_readers_locale(
+    client, books, headers, total, placeholder
+):
+    agency, finance, _manager, open_id, _draft = books
+    sign_in(client, finance)
+    listing = client.get(f"/a/{agency.slug}/billing/", headers=headers).get_data(as_text=True)
+    assert total in listing and not re.search(r"\d EUR", listing)
+    assert f'placeholder="{placeholder}"' in listing
+    page = client.get(f"/a/{agency.slug}/billing/invoices/{open_id}", headers=headers)
+    assert total in page.get_data(as_text=True)
+
+
+def test_machine_formats_keep_plain_amounts(client, books):
+    agency, finance, _manager, open_id, _draft = books
+    sign_in(client, finance)
+    with tenant_context(agency.id):
+        issued = invoices.get_invoice(load_access(finance, agency), open_id).issued_at.date()
+    day = issued.isoformat()
+    csv = client.get(f"/a/{agency.slug}/billing/exports/invoices.csv?date_from={day}&date_to={day}")
+    assert csv.status_code == 200 and ",1220.00," in csv.get_data(as_text=True)
