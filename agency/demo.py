@@ -58,7 +58,12 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
     agency.country = "IT"
     agency.vat_number = "IT01234560124"
     agency.fiscal_code = "01234560124"
-    agency.address = "Corso Buenos Aires 10, 20124 Milano MI"
+    # Structured, as FatturaPA needs it (DESIGN §8): the demo finalizes and exports XML.
+    agency.address = "Corso Buenos Aires 10"
+    agency.postal_code = "20124"
+    agency.city = "Milano"
+    agency.province = "MI"
+    agency.iban = "IT60X0542811101000000123456"
     agency.tax_regime = "RF01"
     agency.timezone = "Europe/Rome"
     with tenant_context(agency.id):
@@ -67,7 +72,10 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
             legal_name="Bella Vista S.r.l.",
             country="IT",
             vat_number="IT00743110157",
-            address="Via Roma 1, 20121 Milano MI",
+            address="Via Roma 1",
+            postal_code="20121",
+            city="Milano",
+            province="MI",
             billing_email="amministrazione@bellavista.example",
             sdi_code="M5UXCR1",
             currency="EUR",

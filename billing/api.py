@@ -112,6 +112,9 @@ class InvoiceResource(MethodView):
 class InvoiceFinalize(MethodView):
     @blp.response(200, InvoiceOut)
     @blp.alt_response(409, description="Not a draft, or no lines.")
+    @blp.alt_response(
+        422, description="An Italian invoice's FatturaPA data is incomplete: `errors` names each."
+    )
     def post(self, invoice_id: uuid.UUID):
         """Finalize a draft: a gapless number, frozen lines; handed to Stripe if connected."""
         return _out(lifecycle.finalize(g.access, invoice_id, via="api"))

@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from agency.db import db
 from billing.models import Invoice, InvoiceStatus
-from billing.money import format_money
+from billing.money import display_money
 
 MONTHS = 12
 WIDTH, HEIGHT, BAR_GAP, TOP, BOTTOM = 600, 180, 6, 16, 28
@@ -55,7 +55,7 @@ def svg(series: list[tuple[str, int]], currency: str) -> Markup:
         height = max(round(plot * max(total, 0) / top), 1 if total else 0)
         x = BAR_GAP + index * (bar + BAR_GAP)
         y = TOP + plot - height
-        label = escape(f"{period}: {format_money(total, currency)}")
+        label = escape(f"{period}: {display_money(total, currency)}")
         parts.append(
             f'<rect x="{x:.1f}" y="{y}" width="{bar:.1f}" height="{height}" fill="#0b5ed7">'
             f"<title>{label}</title></rect>"

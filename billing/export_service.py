@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from flask_babel import format_date
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -36,10 +37,32 @@ class Range:
         return self.start.isoformat(), self.end.isoformat()
 
 
+class EmptyExport(ValidationFailed):
+    """The range holds no finalized document: the page says so instead of a header-only CSV or
+    an empty ZIP (the API still answers with the empty file, a valid register of nothing)."""
+
+    def __init__(self, period: Range) -> None:
+        start, end = format_date(period.start), format_date(period.end)
+        message = _(
+            "No finalized invoice or credit note was issued from %(start)s to %(end)s: nothing "
+            "to download. Widen the dates (by issue date) and try again.",
+            start=start,
+            end=end,
+        )
+        super().__init__({}, message, location="query")
+
+
 def last_month_range(today: date | None = None) -> Range:
     first = (today or date.today()).replace(day=1)
     end = first - timedelta(days=1)
     return Range(end.replace(day=1), end)
+
+
+def recent_range(today: date | None = None) -> Range:
+    """Last month and this month to date: the export page's default, so last month's books and
+    an invoice issued this morning are both in it."""
+    today = today or date.today()
+    return Range(last_month_range(today).start, today)
 
 
 def parse_range(args: Mapping[str, object]) -> Range:
@@ -104,22 +127,31 @@ def fatturapa_file(access: Access, invoice_id: uuid.UUID) -> fatturapa.FatturaPA
     return fatturapa.build(invoices.document_for(db.session, invoice.id))
 
 
-def csv_export_for(access: Access, args: Mapping[str, object]) -> tuple[str, Iterator[bytes]]:
-    """(file name, byte chunks) of the register or lines CSV; all input checked up front."""
+def csv_export_for(
+    access: Access, args: Mapping[str, object], *, refuse_empty: bool = False
+) -> tuple[str, Iterator[bytes]]:
+    """(file name, byte chunks) of the register or lines CSV; all input checked up front.
+    ``refuse_empty``: ``EmptyExport`` when the range holds no document (the web page)."""
     rates.require_billing(access)
     period = parse_range(args)
     kind = parse_kind(args.get("kind"))
     options = csv_export.parse_options(args.get("delimiter"), args.get("bom") or False)
     ids = invoice_ids(period)
+    if refuse_empty and not ids:
+        raise EmptyExport(period)
     write = csv_export.lines_csv if kind == "lines" else csv_export.register_csv
     return csv_export.csv_filename(kind, *period.label), write(documents(ids), options)
 
 
-def zip_export_for(access: Access, args: Mapping[str, object]) -> tuple[str, Iterator[bytes]]:
+def zip_export_for(
+    access: Access, args: Mapping[str, object], *, refuse_empty: bool = False
+) -> tuple[str, Iterator[bytes]]:
     """(file name, byte chunks) of a ZIP with one PDF per finalized document of the range."""
     rates.require_billing(access)
     period = parse_range(args)
     ids = invoice_ids(period)
+    if refuse_empty and not ids:
+        raise EmptyExport(period)
     start, end = period.label
     return f"invoices-{start}-{end}.zip", pdf.zip_chunks(documents(ids))
 

@@ -27,13 +27,13 @@ def init_app(app: Flask) -> None:
 def _form() -> ExportForm:
     form = ExportForm(request.args)
     if not request.args:
-        start, end = export_service.last_month_range().label
+        start, end = export_service.recent_range().label
         form.date_from.data, form.date_to.data = start, end
     return form
 
 
-def _page(form: ExportForm, status: int = 200):  # noqa: ANN202
-    return render_template("billing/exports.html", form=form), status
+def _page(form: ExportForm, status: int = 200, empty: str | None = None):  # noqa: ANN202
+    return render_template("billing/exports.html", form=form, empty=empty), status
 
 
 @bp.get("/exports")
@@ -59,7 +59,9 @@ def _download(build, media_type: str):  # noqa: ANN001, ANN202
     """The export ``build`` makes for the form's query, or the page again with its errors."""
     form = _form()
     try:
-        name, chunks = build(g.access, form.query())
+        name, chunks = build(g.access, form.query(), refuse_empty=True)
+    except export_service.EmptyExport as exc:  # nothing to download: say so, keep the form
+        return _page(form, empty=exc.message)
     except ValidationFailed as exc:
         form.show_service_errors(exc.errors)
         return _page(form, 422)

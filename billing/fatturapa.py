@@ -108,8 +108,22 @@ def _check_party(role: str, party: Party, errors: dict[str, list[str]], *, selle
             missing("sdi_code", _("Italian buyers need an SDI code or a PEC address."))
 
 
+def required(doc: InvoiceDocument) -> bool:
+    """Whether the invoice must exist as a FatturaPA: an Italian seller billing an Italian buyer
+    (domestic B2B goes through the SDI only; a foreign buyer's invoice is valid as a PDF)."""
+    return doc.seller.country == "IT" and doc.buyer.country == "IT"
+
+
 def check(doc: InvoiceDocument) -> None:
     """Raise ``ExportRefused`` naming every field the SDI would reject; return if all is well."""
+    errors = problems(doc)
+    if errors:
+        raise ExportRefused(errors)
+
+
+def problems(doc: InvoiceDocument, *, numbered: bool = True) -> dict[str, list[str]]:
+    """Every field the SDI would reject, by field (``seller.city``); ``numbered=False`` checks a
+    draft about to be finalized (its number comes with finalization)."""
     errors: dict[str, list[str]] = {}
     _check_party("seller", doc.seller, errors, seller=True)
     if doc.seller.country and doc.seller.country != "IT":
@@ -117,7 +131,7 @@ def check(doc: InvoiceDocument) -> None:
             _("FatturaPA is for sellers established in Italy.")
         )
     _check_party("buyer", doc.buyer, errors, seller=False)
-    if not doc.number:
+    if numbered and not doc.number:
         errors["number"] = [_("A draft has no number: finalize the invoice first.")]
     if not doc.lines:
         errors["lines"] = [_("The invoice has no lines.")]
@@ -132,8 +146,7 @@ def check(doc: InvoiceDocument) -> None:
         errors["seller.iban"] = [_("Bank transfer needs the agency's IBAN (agency settings).")]
     if minor_exponent(doc.currency) > 2:
         errors["currency"] = [_("FatturaPA amounts have two decimals at most.")]
-    if errors:
-        raise ExportRefused(errors)
+    return errors
 
 
 # -- naming --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ it to the ``billing`` queue's Stripe job after commit.
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 
 from flask import current_app
@@ -18,11 +19,37 @@ from sqlalchemy import select
 from agency import audit
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound
-from billing import numbering, rates, stripe_sync
-from billing.invoices import _as_line, get_invoice, lines_of, write_lines
+from billing import fatturapa, numbering, rates, stripe_sync
+from billing.exports import ExportRefused
+from billing.invoices import _as_line, document_for, get_invoice, lines_of, write_lines
 from billing.lines import negated
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from tenants.models import Agency
 from tenants.permissions import Access
+
+
+class EInvoiceIncomplete(ExportRefused):
+    """Finalizing would issue an invoice whose FatturaPA the SDI refuses; ``errors`` names
+    each field (``seller.city``: agency settings, ``buyer.city``: the client's details)."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        message = _(
+            "This invoice cannot be finalized yet: its e-invoice (FatturaPA) data is "
+            "incomplete. Nothing was changed and no number was used."
+        )
+        super(ExportRefused, self).__init__(errors, message)
+
+
+def e_invoice_problems(invoice: Invoice) -> dict[str, list[str]]:
+    """What the FatturaPA export would refuse once ``invoice`` (a draft) is finalized; empty
+    when all is well or the invoice needs no FatturaPA (``fatturapa.required``)."""
+    doc = document_for(db.session, invoice.id)
+    if not fatturapa.required(doc):
+        return {}
+    agency = db.session.get(Agency, invoice.agency_id)
+    stripe = agency is not None and stripe_sync.connection_for(agency) is not None
+    doc = replace(doc, payment_method="stripe" if stripe else invoice.payment_method)
+    return fatturapa.problems(doc, numbered=False)
 
 
 def _locked(access: Access, invoice_id: uuid.UUID) -> Invoice:
@@ -47,6 +74,9 @@ def finalize(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> Invo
         raise IllegalTransition(_("Only a draft can be finalized."))
     if not lines_of(invoice.id):
         raise IllegalTransition(_("An invoice without lines cannot be finalized."))
+    problems = e_invoice_problems(invoice)
+    if problems:  # checked before a number is taken: a refusal changes nothing
+        raise EInvoiceIncomplete(problems)
     now = utcnow()
     invoice.sequence, invoice.number = numbering.next_number(invoice.kind, now.year)
     invoice.year = now.year

@@ -84,3 +84,13 @@ def format_money(amount_minor: int | None, currency: str) -> str:
     if amount_minor is None:
         return ""
     return f"{to_major(amount_minor, currency):,} {currency}"
+
+
+def display_money(amount_minor: int | None, currency: str) -> str:
+    """The amount for a reader, in the request's locale: ``150050, "EUR"`` -> ``"1.500,50 €"``
+    in Italian, ``"€1,500.50"`` in English. Machine formats (CSV, XML, JSON) never use it."""
+    if amount_minor is None:
+        return ""
+    from flask_babel import format_currency
+
+    return format_currency(to_major(amount_minor, currency), currency)

@@ -23,6 +23,7 @@ from flask_babel import gettext as _
 from agency import pdf as agency_pdf
 from billing.documents import InvoiceDocument, Party
 from billing.exports import to_decimal
+from billing.labels import status_label
 
 if TYPE_CHECKING:  # fpdf2 is imported when a document is made (agency.pdf), not at start-up
     from fpdf import FPDF
@@ -104,7 +105,7 @@ class _Writer:
         if doc.kind == "credit_note" and doc.related_number:
             facts.append((_("Corrects invoice"), doc.related_number))
         if doc.status in {"paid", "void", "uncollectible"}:
-            facts.append((_("Status"), _status_label(doc.status)))
+            facts.append((_("Status"), status_label(doc.status)))
         for label, value in facts:
             pdf.set_font(FONT, "B", 9.5)
             pdf.cell(38, _LINE, label)
@@ -194,14 +195,6 @@ class _Writer:
         self.pdf.set_author(self.doc.seller.name)
         self.pdf.set_lang(self.doc.language)
         return bytes(self.pdf.output())
-
-
-def _status_label(status: str) -> str:
-    return {
-        "paid": _("Paid"),
-        "void": _("Void"),
-        "uncollectible": _("Uncollectible"),
-    }.get(status, status)
 
 
 def _grouped_iban(iban: str) -> str:

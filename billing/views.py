@@ -26,8 +26,9 @@ from agency.errors import IllegalTransition, NotFound, ValidationFailed
 from agency.web.context import add_nav_item
 from billing import chart, invoices, jobs, lifecycle, rates
 from billing.forms import ManualLineForm, RunForm
+from billing.labels import status_label
 from billing.models import InvoiceStatus
-from billing.money import InvalidAmount, format_money, to_minor
+from billing.money import InvalidAmount, display_money, to_minor
 from tenants.models import ClientCompany
 from tenants.permissions import Permission
 
@@ -55,7 +56,8 @@ def init_app(app: Flask) -> None:
         Permission.BILLING,
         also=("billing_exports", "billing_stripe"),
     )
-    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["money"] = display_money
+    app.jinja_env.globals["invoice_status"] = status_label
 
 
 def _clients() -> dict[uuid.UUID, ClientCompany]:
@@ -161,9 +163,26 @@ def invoice(agency_slug: str, invoice_id: uuid.UUID, line_form=None):  # noqa: A
         client=client,
         lines=invoices.lines_of(found.id),
         related=related,
+        e_invoice=_e_invoice_problems(found),
+        can_fix_agency=g.access.can(Permission.MANAGE_AGENCY),
+        can_fix_client=g.access.can(Permission.MANAGE_CLIENTS, found.client_id),
         line_form=line_form or ManualLineForm(data={"vat_rate": _default_vat(found)}),
         now=utcnow(),
     ), 422 if line_form is not None and line_form.errors else 200
+
+
+def _e_invoice_problems(found) -> dict[str, list[str]]:  # noqa: ANN001
+    """A draft's FatturaPA problems by where they are fixed: ``seller`` (agency settings),
+    ``buyer`` (the client's details), ``invoice`` (its lines or currency)."""
+    if found.status != InvoiceStatus.DRAFT or found.kind != "invoice":
+        return {}
+    grouped: dict[str, list[str]] = {}
+    for field, messages in sorted(lifecycle.e_invoice_problems(found).items()):
+        place = field.split(".", 1)[0]
+        grouped.setdefault(place if place in ("seller", "buyer") else "invoice", []).extend(
+            messages
+        )
+    return grouped
 
 
 def _default_vat(found) -> str:  # noqa: ANN001
@@ -207,7 +226,7 @@ def act(agency_slug: str, invoice_id: uuid.UUID, action: str):  # noqa: ANN201
     fn, message = ACTIONS[action]
     try:
         result = fn(g.access, invoice_id)
-    except IllegalTransition as exc:
+    except (IllegalTransition, ValidationFailed) as exc:  # the page lists what to fix
         flash(exc.message, "danger")
         return redirect(url_for("billing.invoice", invoice_id=invoice_id)), 303
     flash(str(message), "success")

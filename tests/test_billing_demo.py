@@ -54,12 +54,20 @@ def test_demo_finance_runs_finalizes_and_downloads_last_months_invoices(client):
             data={"csrf_token": csrf_from(page.get_data(as_text=True))},
         )
         assert done.status_code == 302
+        assert "cannot be finalized" not in client.get(done.headers["Location"]).get_data(
+            as_text=True
+        )
     with tenant_context(agency.id):
         numbers = sorted(
             db.session.scalars(select(Invoice.number).where(Invoice.period == period)).all()
         )
     year = numbers[0][:4]
     assert numbers == [f"{year}/0001", f"{year}/0002"]
+    (italian,) = [d for d in drafts if d.currency == "EUR"]  # Trattoria: FatturaPA, end to end
+    xml = client.get(f"/a/{agency.slug}/billing/invoices/{italian.id}/fatturapa")
+    assert xml.status_code == 200 and xml.mimetype == "application/xml", xml.headers
+    assert b"<CAP>20124</CAP>" in xml.data and b"<CAP>20121</CAP>" in xml.data
+    assert b"<Provincia>MI</Provincia>" in xml.data and b"IT60X0542811101000000123456" in xml.data
     pdf = client.get(f"/a/{agency.slug}/billing/invoices/{drafts[0].id}/pdf")
     assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
     listing = client.get(f"/a/{agency.slug}/billing/?period={period}").get_data(as_text=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from datetime import timedelta
 
 import pytest
 
@@ -13,8 +14,9 @@ from agency.db import db, utcnow
 from tenants.context import tenant_context
 from tenants.models import ClientCompany, Role
 from tests.billing_helpers import add_usage, italian_fiscal_data, make_rate_card
-from tests.factories import make_agency, make_client, make_member, token_for
+from tests.factories import make_agency, make_client, make_member, owner_of, token_for
 from tests.helpers import bearer
+from tests.world import sign_in
 
 PERIOD = "2026-10"
 
@@ -117,3 +119,52 @@ def test_exports_are_refused_to_everyone_but_owner_and_finance(client, books, ro
         "/api/v1/exports/invoices.zip",
     ):
         assert client.get(url, query_string=dates, headers=headers).status_code in (403, 404)
+
+
+def _signed_in_exports_page(client, books):  # noqa: ANN001, ANN202
+    agency, _acme, _invoice_id, _tokens, _dates = books
+    sign_in(client, owner_of(agency))  # owner and finance share the export pages
+    return f"/a/{agency.slug}/billing/exports"
+
+
+@pytest.mark.parametrize("download", ["invoices.csv", "invoices.zip"])
+def test_an_empty_range_stays_on_the_page_with_a_message_and_keeps_the_form(
+    client, books, download
+):
+    url = _signed_in_exports_page(client, books)
+    query = {"date_from": "2020-01-01", "date_to": "2020-01-31", "kind": "lines"}
+    query |= {"delimiter": "semicolon", "bom": "true"}
+    response = client.get(f"{url}/{download}", query_string=query)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    assert "Content-Disposition" not in response.headers
+    assert 'id="export-empty"' in html and "nothing to download" in html
+    assert 'value="2020-01-01"' in html and 'value="2020-01-31"' in html
+    assert 'selected value="lines"' in html and 'selected value="semicolon"' in html
+    italian = client.get(f"{url}/{download}", query_string=query, headers={"Accept-Language": "it"})
+    assert "niente da scaricare" in italian.get_data(as_text=True)
+
+
+def test_the_export_page_defaults_to_last_month_and_this_month_to_date(client, books):
+    url = _signed_in_exports_page(client, books)
+    today = utcnow().date()
+    first_of_last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
+    html = client.get(url).get_data(as_text=True)
+    assert f'value="{first_of_last_month.isoformat()}"' in html
+    assert f'value="{today.isoformat()}"' in html
+    # the form as it comes, unchanged: today's invoice is in the CSV
+    csv = client.get(
+        f"{url}/invoices.csv",
+        query_string={"date_from": first_of_last_month.isoformat(), "date_to": today.isoformat()},
+    )
+    assert csv.mimetype == "text/csv" and f"{today.year}/0001" in csv.get_data(as_text=True)
+
+
+def test_the_api_still_answers_an_empty_range_with_an_empty_register(client, books):
+    _, _, _, tokens, _ = books
+    response = client.get(
+        "/api/v1/exports/invoices.csv",
+        query_string={"from": "2020-01-01", "to": "2020-01-31"},
+        headers=bearer(tokens[Role.FINANCE]),
+    )
+    assert response.status_code == 200 and response.get_data(as_text=True).count("\n") == 1

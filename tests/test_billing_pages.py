@@ -108,4 +108,4 @@ def test_invoice_list_highlights_overdue_and_charts_monthly_totals(client):
     html = client.get(f"/a/{agency.slug}/billing/").get_data(as_text=True)
     assert html.count("table-danger") == 1 and "Overdue" in html
     assert "<svg" in html and "2026-09" in html and "2026-10" in html
-    assert "1,220.00 EUR" in html  # the monthly total, in the table behind the chart
+    assert "€1,220.00" in html  # the monthly total, in the table behind the chart
