@@ -199,15 +199,22 @@ def add_line(agency_slug: str, invoice_id: uuid.UUID):  # noqa: ANN201
         name: (getattr(form, name).data or "").strip()
         for name in ("description", "quantity", "vat_rate")
     }
+    amount_error = _("Enter an amount such as 250.00.")
     try:
         data["unit_amount"] = to_minor(form.unit_amount.data or "", found.currency)
         invoices.add_manual_line(g.access, found.id, data)
     except InvalidAmount:
-        form.show_errors({"unit_amount": [_("Enter an amount such as 250.00.")]})
+        # Every field's error at once: the others are checked with a stand-in amount.
+        try:
+            invoices.validate_manual_line({**data, "unit_amount": 100}, found.currency)
+            others = {}
+        except ValidationFailed as exc:
+            others = exc.errors
+        form.show_errors({**others, "unit_amount": [amount_error]})
     except ValidationFailed as exc:
         form.show_errors(exc.errors)
         if "unit_amount" in exc.errors:
-            form.unit_amount.errors = [_("Enter an amount such as 250.00.")]
+            form.unit_amount.errors = [amount_error]
     else:
         flash(_("Line added."), "success")
         return redirect(url_for("billing.invoice", invoice_id=found.id))

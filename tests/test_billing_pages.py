@@ -109,3 +109,27 @@ def test_invoice_list_highlights_overdue_and_charts_monthly_totals(client):
     assert html.count("table-danger") == 1 and "Overdue" in html
     assert "<svg" in html and "2026-09" in html and "2026-10" in html
     assert "€1,220.00" in html  # the monthly total, in the table behind the chart
+
+
+def test_a_refused_line_names_every_bad_field_at_once(client):
+    """A bad amount used to hide the other fields' errors until the next try."""
+    agency = make_agency()
+    acme = make_client(agency, "Acme")
+    make_rate_card(agency, acme)
+    with tenant_context(agency.id):
+        (invoice_id,) = invoices.run_period("2026-10")
+    sign_in(client, make_member(agency, Role.FINANCE))
+    page = f"/a/{agency.slug}/billing/invoices/{invoice_id}"
+    bad = form_post(
+        client,
+        f"{page}/lines",
+        {"description": "", "quantity": "abc", "unit_amount": "xyz", "vat_rate": "-5"},
+        page=page,
+    )
+    assert bad.status_code == 422
+    html = bad.get_data(as_text=True)
+    for field in ("description", "quantity", "unit_amount", "vat_rate"):
+        tag = html[html.index(f'id="{field}"') - 200 : html.index(f'id="{field}"') + 200]
+        assert "is-invalid" in tag, field
+    with tenant_context(agency.id):
+        assert [x.kind for x in invoices.lines_of(invoice_id)] == ["retainer"]
