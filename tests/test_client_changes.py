@@ -59,6 +59,7 @@ def test_a_client_manager_reads_the_changed_words_on_the_post_page(revised, smtp
     desk, _http, post = revised
     html = _page(smtp, desk, "cm", f"/a/{desk.agency.slug}/posts/{post['id']}")
     _assert_client_reading(html)
+    assert ">Versions</h2>" in html and ">Revisions</h2>" not in html
 
 
 def test_a_link_reviewer_reads_the_changed_words_since_the_version_they_saw(revised, smtp):
