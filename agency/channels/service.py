@@ -94,6 +94,18 @@ NETWORK_LABELS = {
     Network.WEBHOOK: _l("Webhook"),
     Network.MANUAL: _l("Manual"),
 }
+# A post's target names its network for readers: a manual channel is published by hand.
+TARGET_LABELS = {**NETWORK_LABELS, Network.MANUAL: _l("Published by hand")}
+
+
+def network_label(network: str) -> str:
+    """A post target's network as people say it (``{{ t.network|network_label }}``)."""
+    try:
+        return str(TARGET_LABELS[Network(network)])
+    except ValueError:
+        return network
+
+
 # Whole sentences, not "Add a %(network)s channel": articles and adjectives differ by language.
 ADD_TITLES = {
     Network.MASTODON: _l("Add a Mastodon channel"),

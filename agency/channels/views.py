@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
     from agency.channels import manual_views, network_oauth_views, oauth_views
 
     app.register_blueprint(bp)
+    app.add_template_filter(service.network_label, "network_label")
     manual_views.init_app(app)
     app.register_blueprint(oauth_views.connect_bp)
     app.register_blueprint(oauth_views.callback_bp)

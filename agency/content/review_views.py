@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from flask import Blueprint, Flask, flash, redirect, render_template, send_file, url_for
 from flask_babel import gettext as _
 
-from agency.content import discussion, links, media, queries, service
+from agency.content import changes, discussion, links, media, queries, service
 from agency.content.forms import STATUS_LABELS, DecisionForm
 from agency.content.models import Decision
 from agency.db import db, utcnow
@@ -41,8 +41,11 @@ def page(token: str):  # noqa: ANN201
         posts = []
         for post in links.waiting_posts(reviewer):
             shown = queries.present_post(reviewer.access, post)
-            revisions = discussion.list_revisions(reviewer.access, post.id)
-            shown["diff"] = revisions[0]["diff"] if len(revisions) > 1 else ""
+            # Newest first, only the versions sent to the client: [1] is the one they saw last.
+            revisions = changes.with_word_changes(
+                discussion.list_revisions(reviewer.access, post.id)
+            )
+            shown["changes"] = revisions[0].get("changes")
             shown["comments"] = discussion.list_comments(reviewer.access, post.id)
             posts.append(shown)
         html = render_template(

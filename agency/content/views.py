@@ -28,7 +28,7 @@ from agency.channels.models import Channel, ChannelStatus
 from agency.clients.service import get_client, list_clients
 from agency.content import access as seen
 from agency.content import calendar as cal
-from agency.content import discussion, media, portal, queries, record, service
+from agency.content import changes, discussion, media, portal, queries, record, service
 from agency.content.forms import (
     ACTION_DONE,
     ACTION_LABELS,
@@ -279,12 +279,15 @@ def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
     client = get_client(g.access, post["client_id"])
     agency_side = seen.agency_view(g.access, client.id)
     comment_form = CommentForm()
-    if not agency_side:
+    revisions = discussion.list_revisions(g.access, post_id)
+    if not agency_side:  # a client reads what changed as words, not as a unified diff
+        revisions = changes.with_word_changes(revisions)
         comment_form.visibility.choices = [("shared", _("Shared with the agency"))]
     return render_template(
         "content/detail.html",
         post=post,
         client=client,
+        agency_side=agency_side,
         # A client reads the states in their own words (no internal steps).
         status_labels=STATUS_LABELS if agency_side else portal.CLIENT_STATUS_LABELS,
         activity_labels=ACTIVITY_LABELS,
@@ -297,7 +300,7 @@ def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
         and g.access.can(Permission.DRAFT_CONTENT, client.id)
         and PostStatus(post["status"]) in service.ACTIONS["edit"],
         comments=discussion.list_comments(g.access, post_id),
-        revisions=discussion.list_revisions(g.access, post_id),
+        revisions=revisions,
         activity=discussion.activity(g.access, post_id),
         image_url=lambda pid, ref: url_for("content.image", post_id=pid, ref=ref),
     )
