@@ -94,7 +94,8 @@ def test_the_whole_approval_loop_in_a_browser(page: Page, browser, live_server, 
 
     client_page.goto(_review_link(sink, cm_email, seen))
     client_page.get_by_text("What changed since the version you saw").click()
-    expect(client_page.locator("pre")).to_contain_text("+Summer menu from 18 €")
+    # What changed, as words: the prices the client asked for are marked as added.
+    expect(client_page.locator("ins").first).to_contain_text("from 18 €")
     client_page.get_by_role("button", name="Approve").click()
     expect(client_page.get_by_text("Thank you: your answer is recorded.")).to_be_visible()
 
