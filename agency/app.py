@@ -97,7 +97,8 @@ def _openapi_spec_kwargs() -> dict[str, Any]:
 
 
 def select_locale() -> str | None:
-    """The user's saved language, else the footer switch's choice, else the browser's."""
+    """The user's saved language, else the footer switch's choice, else the language of the
+    e-mail whose link was followed (``?lang=``), else the browser's."""
     from flask_login import current_user
 
     if not has_request_context():
@@ -108,6 +109,9 @@ def select_locale() -> str | None:
     chosen = session.get("locale")
     if chosen in SUPPORTED_LOCALES:
         return chosen
+    emailed = request.args.get("lang")  # a link in an e-mail says the e-mail's language
+    if emailed in SUPPORTED_LOCALES:
+        return emailed
     return request.accept_languages.best_match(SUPPORTED_LOCALES) or "en"
 
 

@@ -68,6 +68,14 @@ class DestinationRefused(OutboundError):
     """The private-address guard refused the destination (or its scheme, or a redirect)."""
 
 
+class HostUnresolvable(httpcore.ConnectError):
+    """The server name does not resolve (a typo, or a domain that does not exist)."""
+
+    def __init__(self, host: str, detail: object) -> None:
+        super().__init__(f"cannot resolve {host}: {detail}")
+        self.host = host
+
+
 class TooManyRedirects(OutboundError):
     pass
 
@@ -198,7 +206,7 @@ class _GuardedBackend(httpcore.SyncBackend):
         try:
             addresses = resolve(host, port)
         except OSError as exc:
-            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from exc
+            raise HostUnresolvable(host, exc) from exc
         if not addresses:
             raise httpcore.ConnectError(f"{host} has no address")
         if not self.allow_private:

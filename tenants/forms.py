@@ -12,7 +12,9 @@ from tenants.passwords import MIN_PASSWORD_LENGTH
 
 
 class ValidName:
-    """WTForms validator of the shared name rule (``tenants.names``)."""
+    """WTForms validator of the shared name rule (``tenants.names``); a name is required."""
+
+    field_flags = {"required": True}  # the form macros mark the field (and add `required`)
 
     def __init__(self, max_length: int) -> None:
         self.max_length = max_length

@@ -270,3 +270,12 @@ def smtp(_smtp_app, smtp_server):
         yield SimpleNamespace(
             app=_smtp_app, client=_smtp_app.test_client(), messages=sink.messages, port=port
         )
+
+
+@pytest.fixture
+def networks_not_checked(monkeypatch):
+    """Channels save as *not verified* without asking a network: for tests about forms,
+    roles and storage, not about verification (an unreachable network refuses the save)."""
+    from agency.channels import connect
+
+    monkeypatch.setattr(connect, "check", lambda *args, **kwargs: None)

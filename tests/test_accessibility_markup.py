@@ -161,6 +161,66 @@ def test_required_fields_are_marked_visibly_and_for_screen_readers(client):
     assert "Fields marked * are required." in page.find("form")[0].text
 
 
+def _form_classes() -> list[type]:
+    import importlib
+
+    from flask_wtf import FlaskForm
+
+    for module in FORM_MODULES:
+        importlib.import_module(module)
+    found, todo = [], list(FlaskForm.__subclasses__())
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+FORM_MODULES = (
+    "tenants.forms",
+    "agency.team.forms",
+    "agency.content.forms",
+    "agency.clients.forms",
+    "agency.workflow.forms",
+    "billing.forms",
+)
+TEXT_FIELDS = {"StringField", "EmailField", "PasswordField", "TextAreaField", "URLField"}
+
+
+def test_every_form_field_that_refuses_empty_input_is_flagged_required(app):
+    """A sweep over every FlaskForm: a text field whose validators refuse an empty value is
+    flagged ``required``, which is what the form macros mark with * (and ``required``)."""
+    from werkzeug.datastructures import MultiDict
+
+    seen, unmarked = 0, []
+    with app.test_request_context("/", headers=EN):
+        for cls in _form_classes():
+            try:
+                form = cls(formdata=MultiDict(), meta={"csrf": False})
+            except TypeError:  # a form that needs arguments: its fields are still class-level
+                continue
+            for field in form:
+                if field.type not in TEXT_FIELDS:
+                    continue
+                seen += 1
+                field.validate(form)
+                if field.errors and not field.flags.required:
+                    unmarked.append(f"{cls.__name__}.{field.name}")
+    assert seen >= 20, seen
+    assert unmarked == []
+
+
+def test_signup_marks_every_required_field(client):
+    page = page_of(client.get("/signup", headers=EN))
+    for name in ("agency_name", "name", "email", "password"):
+        assert "required" in page.by_id(name).attrs, name
+        (label,) = [e for e in page.find("label") if e.get("for") == name]
+        marks = [
+            c for c in page.all if c.parent is label.parent and c.get("class") == "required-mark"
+        ]
+        assert marks, name
+
+
 def test_a_refused_sign_in_is_an_error_in_the_title_too(client, agency):
     response = form_post(client, "/login", {"email": "nobody@example.com", "password": "nope"})
     page = page_of(response)

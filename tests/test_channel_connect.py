@@ -5,6 +5,7 @@ yet never shown as "Connected", labelled and translated settings."""
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import replace
 
 import httpx
@@ -180,7 +181,7 @@ def test_changing_the_token_to_a_wrong_one_keeps_the_old_one(
     assert len(mastodon.calls("GET", "/api/v1/accounts/verify_credentials")) == 2
 
 
-def test_unreachable_network_saves_unverified_saying_why(
+def test_an_unreachable_network_is_refused_and_nothing_is_saved(
     client, auth, agency, target, headers, mastodon
 ):
     mastodon.fail("GET", "/api/v1/accounts/verify_credentials", 503, {"error": "down"})
@@ -190,14 +191,59 @@ def test_unreachable_network_saves_unverified_saying_why(
         "settings": {"instance_url": mastodon.url, "access_token": "good-token"},
     }
     response = client.post(_api(target), json=body, headers=headers)
-    assert response.status_code == 201
-    out = response.get_json()
-    assert out["connection"] == "unverified" and out["verified_at"] is None
-    assert "down" in out["check_error"] and out["checked_at"]
+    assert response.status_code == 422
+    assert "down" in json.dumps(response.get_json())
+    assert _channels(agency) == []
+
+
+@pytest.fixture
+def no_dns(monkeypatch):
+    """Every name fails to resolve, as a typo'd server does (no DNS server is asked)."""
+
+    def fail(host, port):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.delenv(outbound.LOOPBACK_ONLY, raising=False)
+    monkeypatch.setattr(outbound, "resolve", fail)
+
+
+def test_a_server_name_that_does_not_resolve_is_a_plain_translated_form_error(
+    client, auth, agency, target, headers, mastodon, no_dns
+):
     auth.login(owner_of(agency).email)
-    listing = client.get(f"/a/{agency.slug}/clients/{target.id}/channels/")
-    page = listing.get_data(as_text=True)
-    assert "Not verified" in page and "Could not reach the network at" in page
+    with client.session_transaction() as session:
+        session["locale"] = "it"
+    path = f"/a/{agency.slug}/clients/{target.id}/channels/new"
+    fields = {
+        "network": "mastodon",
+        "name": "Toots typo",
+        "settings-instance_url": "https://mastodon.invalid",
+        "settings-access_token": "good-token",
+    }
+    response = form_post(client, path, fields, page=f"{path}?network=mastodon")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "Impossibile raggiungere mastodon.invalid" in page
+    for leak in ("ConnectError", "Errno", "Name or service", "Could not reach"):
+        assert leak not in page
+    assert 'value="Toots typo"' in page and 'value="https://mastodon.invalid"' in page
+    assert _channels(agency) == []
+    with client.session_transaction() as session:
+        session["locale"] = "en"
+    api = client.post(
+        _api(target),
+        json={
+            "network": "mastodon",
+            "name": "T",
+            "settings": {"instance_url": "https://mastodon.invalid", "access_token": "good-token"},
+        },
+        headers=headers,
+    )
+    assert api.status_code == 422
+    assert "Could not reach mastodon.invalid: the server name does not resolve." in json.dumps(
+        api.get_json()
+    )
+    assert "Errno" not in json.dumps(api.get_json())
 
 
 def test_network_without_connector_is_saved_unverified_never_connected(

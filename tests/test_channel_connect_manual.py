@@ -140,3 +140,19 @@ def test_only_the_agency_side_that_drafts_may_record(client, desk, manual, who, 
     )
     assert response.status_code in (status, 403, 404)
     assert _targets(desk, post_id)[manual].status != "published"
+
+
+def test_a_manual_channel_says_published_by_hand_and_counts_without_a_limit(client, desk, manual):
+    from agency.channels.models import Channel
+    from agency.db import utcnow
+
+    with tenant_context(desk.ids["agency"]):  # verified, as saving one through the form does
+        db.session.get(Channel, uuid.UUID(manual)).verified_at = utcnow()
+        db.session.commit()
+    post_id = draft(client, desk, channel_ids=[manual])["id"]
+    sign_in(client, desk.users["owner"])
+    listing = client.get(f"/a/{desk.agency.slug}/clients/{desk.client.id}/channels/")
+    page = listing.get_data(as_text=True)
+    assert "Published by hand" in page and ">Connected<" not in page
+    detail = client.get(f"/a/{desk.agency.slug}/posts/{post_id}").get_data(as_text=True)
+    assert "21 characters" in detail and "100000" not in detail

@@ -16,6 +16,10 @@ from tenants.context import tenant_context
 from tests.factories import make_agency, make_channel, make_client, owner_of, token_for
 from tests.helpers import bearer, form_post
 
+# Saving a channel would ask its network, which the suite cannot reach.
+pytestmark = pytest.mark.usefixtures("networks_not_checked")
+
+
 VALID = {
     "mastodon": {"instance_url": "https://mastodon.social", "access_token": "tok"},
     "bluesky": {"handle": "acme.bsky.social", "app_password": "abcd-efgh-ijkl-mnop"},

@@ -187,3 +187,43 @@ def test_accepting_locks_the_invitation_row(client, database_url):
         event.remove(engine, "before_cursor_execute", capture)
     lookups = [s for s in seen if "FROM invitations" in s and "token_hash" in s]
     assert lookups and all("FOR UPDATE" in s for s in lookups), lookups
+
+
+def test_the_accept_page_opens_in_the_language_of_the_invitation_mail(
+    client, database_url, monkeypatch
+):
+    from agency.mail import service as mail_service
+
+    sent = []
+    monkeypatch.setattr(mail_service, "send_mail", lambda *args, **kwargs: sent.append(args))
+    agency = make_agency()
+    italian = make_client(agency, "Bellavista", language="it")
+    token = _invite(client, agency, "manager@example.com", "client_manager", italian.id)
+    text = sent[-1][2]
+    link = next(word for word in text.split() if f"/invitations/{token}" in word)
+    assert link.endswith(f"/invitations/{token}?lang=it")
+    english = {"Accept-Language": "en-GB,en;q=0.9"}  # the visitor's browser says English
+    page = client.get("/" + link.split("://", 1)[1].split("/", 1)[1], headers=english)
+    assert page.status_code == 200 and '<html lang="it">' in page.get_data(as_text=True)
+    with client.session_transaction() as session:
+        session["locale"] = "en"  # a language the visitor chose wins over the e-mail's
+    again = client.get(f"/invitations/{token}?lang=it", headers=english)
+    assert '<html lang="en">' in again.get_data(as_text=True)
+
+
+def test_password_reset_and_verification_links_carry_the_mail_language(
+    app, database_url, monkeypatch
+):
+    from agency.accounts import service as account_mail
+    from agency.mail import service as mail_service
+
+    sent = []
+    monkeypatch.setattr(mail_service, "send_mail", lambda *args, **kwargs: sent.append(args))
+    person = make_member(make_agency(), Role.STAFF, email="italiana@example.com")
+    db.session.execute(update(User).where(User.id == person.id).values(locale="it"))
+    db.session.commit()
+    with app.test_request_context("/"):
+        account_mail.request_password_reset("italiana@example.com")
+        account_mail.send_verification(db.session.get(User, person.id))
+    links = [w for (_to, _subject, text, *_rest) in sent for w in text.split() if "://" in w]
+    assert len(links) == 2 and all(link.endswith("?lang=it") for link in links), links

@@ -142,7 +142,10 @@ def verify_email(token: str) -> User:
 
 
 def _send(user: User, template: str, **context) -> None:  # noqa: ANN003
-    from agency.mail.service import render_mail, send_mail
+    from agency.mail.service import in_language, render_mail, send_mail
 
-    mail = render_mail(template, mail_locale(user), name=user.name, **context)
+    locale = mail_locale(user)
+    if "link" in context:
+        context["link"] = in_language(context["link"], locale)
+    mail = render_mail(template, locale, name=user.name, **context)
     send_mail(user.email, mail.subject, mail.text, mail.html)

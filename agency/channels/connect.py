@@ -1,10 +1,10 @@
 """Connecting a channel means verifying it: the network's "who am I" call on every save.
 
 Views and the API save channels through here. Credentials the network refuses raise
-ValidationFailed with the network's own message and nothing is written. A network that
-cannot be reached, or whose connector is not available yet, gets the channel saved
-*unverified* (never shown as "Connected"; the health check verifies it later): an outage
-must not block onboarding, and it says nothing about the credentials.
+ValidationFailed with the network's own message and nothing is written; a network that
+cannot be reached is refused the same way, with a plain translated reason (README,
+"Connecting channels"). A network whose connector is not available yet gets the channel
+saved *unverified* (never shown as "Connected").
 """
 
 from __future__ import annotations
@@ -14,6 +14,8 @@ import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+import httpcore
+import httpx
 from flask_babel import gettext as _
 
 from agency import outbound
@@ -54,6 +56,7 @@ class CheckFailed(Exception):
 
     error_class: ErrorClass
     message: str
+    unreachable: bool = False  # no answer at all: ``message`` is our plain words, not theirs
 
     @property
     def credentials_refused(self) -> bool:
@@ -86,13 +89,67 @@ def check(
                     raise
                 on_refresh(fresh)  # X rotates refresh tokens: the old one is spent now
                 return connector.verify()
-        except PublishError as exc:
-            raise CheckFailed(exc.error_class, _short(exc.message)) from exc
-        except outbound.OutboundError as exc:
-            raise CheckFailed(ErrorClass.PERMANENT, _short(str(exc))) from exc
-        except Exception as exc:  # a transport error the connector did not classify
-            error = connector_error(connector, exc)
-            raise CheckFailed(error.error_class, _short(error.message)) from exc
+        except Exception as exc:
+            raise _failure(connector, exc) from exc
+
+
+def _failure(connector: Connector, exc: Exception) -> CheckFailed:
+    """The one place a verify() error becomes what users read: never a class name or errno."""
+    reason = unreachable_reason(exc)
+    if reason is not None:
+        return CheckFailed(ErrorClass.RETRYABLE, reason, unreachable=True)
+    if isinstance(exc, PublishError):
+        return CheckFailed(exc.error_class, _short(exc.message))
+    error = connector_error(connector, exc)
+    return CheckFailed(error.error_class, _short(error.message))
+
+
+def _causes(exc: BaseException | None):  # noqa: ANN202 - a small generator
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+def _host(chain: list[BaseException]) -> str:
+    for exc in chain:
+        if isinstance(exc, outbound.HostUnresolvable):
+            return exc.host
+        request = getattr(exc, "_request", None)  # httpx.RequestError keeps it here
+        if isinstance(request, httpx.Request):
+            return request.url.host
+    return _("the network")
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """A plain, translated reason when the network gave no answer at all, else None."""
+    chain = list(_causes(exc))
+    host = _host(chain)
+
+    def among(*kinds: type) -> bool:  # the chain runs outward-in: look at every link
+        return any(isinstance(cause, kinds) for cause in chain)
+
+    if among(outbound.HostUnresolvable):
+        return _(
+            "Could not reach %(host)s: the server name does not resolve. Check the address.",
+            host=host,
+        )
+    if among(outbound.DestinationRefused):
+        return _(
+            "Could not reach %(host)s: it is a private or local address, which Regia does "
+            "not connect to. Check the address.",
+            host=host,
+        )
+    if among(httpx.TimeoutException, httpcore.TimeoutException):
+        return _("Could not reach %(host)s: it did not answer in time. Try again later.", host=host)
+    if among(outbound.OutboundError, httpx.TransportError, httpcore.NetworkError):
+        return _(
+            "Could not reach %(host)s: the connection failed. Check the address or try "
+            "again later.",
+            host=host,
+        )
+    return None
 
 
 def connector_error(connector: Connector, exc: Exception) -> PublishError:
@@ -110,7 +167,17 @@ def _short(message: str) -> str:
 def _refusal(network: str, failure: CheckFailed) -> ValidationFailed:
     specs = service.specs_for(network)
     field = next((s.name for s in specs if s.secret), specs[0].name if specs else "network")
-    message = _("The network refused these credentials: %(reason)s", reason=failure.message)
+    if failure.unreachable:
+        # The address is the likelier culprit than the token: put the reason next to it.
+        field = next((s.name for s in specs if s.name.endswith("url")), field)
+        message = failure.message
+    elif failure.credentials_refused:
+        message = _("The network refused these credentials: %(reason)s", reason=failure.message)
+    else:
+        message = _(
+            "The network could not check these credentials right now: %(reason)s",
+            reason=failure.message,
+        )
     return ValidationFailed({"settings": {field: [message]}})
 
 
@@ -121,13 +188,11 @@ class Verdict:
 
 
 def verify_or_refuse(network: str, settings: Mapping[str, str]) -> Verdict:
-    """The network's answer; ValidationFailed when it refuses the credentials."""
+    """The network's answer; ValidationFailed when it refuses them or cannot be reached."""
     try:
         return Verdict(check(network, settings))
     except CheckFailed as failure:
-        if failure.credentials_refused:
-            raise _refusal(network, failure) from None
-        return Verdict(None, failure.message)
+        raise _refusal(network, failure) from None
 
 
 def stamp(channel: Channel, verdict: Verdict | AccountInfo | None) -> None:

@@ -14,6 +14,7 @@ import logging
 import uuid
 from dataclasses import dataclass, field
 
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from agency import crypto
@@ -78,8 +79,10 @@ def check_all(agency_id: uuid.UUID) -> HealthReport:
             .order_by(Channel.created_at)
         )
     )
+    locale = db.session.get(Agency, agency_id).default_locale or "en"
     for channel in channels:
-        check_channel(channel, report)
+        with force_locale(locale):  # the stored reason is read by the agency's people
+            check_channel(channel, report)
         db.session.commit()  # one channel's verdict never waits on the next network call
     if report.needs_reconnect:
         try:

@@ -9,7 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import Length, Optional
+from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, HiddenInput, ListWidget
 
 from agency.content.editing import MAX_BODY, MAX_MEDIA
@@ -141,7 +141,7 @@ class DecisionForm(FlaskForm):
 
 
 class CommentForm(FlaskForm):
-    body = TextAreaField(_l("Comment"), validators=[Length(min=1, max=10_000)])
+    body = TextAreaField(_l("Comment"), validators=[DataRequired(), Length(max=10_000)])
     visibility = SelectField(
         _l("Who sees it"),
         choices=[("internal", _l("Agency only")), ("shared", _l("Shared with the client"))],

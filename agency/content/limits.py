@@ -43,6 +43,11 @@ class Count:
     def ok(self) -> bool:
         return self.used <= self.limit
 
+    @property
+    def capped(self) -> bool:
+        """A real network limit, worth showing (the generic ceiling is not one)."""
+        return self.limit < GENERIC_LIMIT
+
 
 def _graphemes(text: str) -> int:
     return len(GRAPHEME_RE.findall(text))

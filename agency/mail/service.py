@@ -30,6 +30,14 @@ class RenderedMail:
     html: str | None
 
 
+def in_language(link: str, locale: str | None) -> str:
+    """``link`` carrying the e-mail's language (``?lang=``): the page it opens speaks it too,
+    unless the visitor has chosen a language already (``agency.app.select_locale``)."""
+    if not locale:
+        return link
+    return f"{link}{'&' if '?' in link else '?'}lang={locale}"
+
+
 def render_mail(template: str, locale: str | None, **context: Any) -> RenderedMail:
     """Render ``<template>.subject.txt``/``.txt``/``.html`` in ``locale`` (default English)."""
     context["locale"] = locale = locale or "en"

@@ -310,7 +310,7 @@ def _throttle_sending(access: Access, email: str) -> None:
 
 
 def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None:
-    from agency.mail.service import render_mail, send_mail
+    from agency.mail.service import in_language, render_mail, send_mail
     from agency.team.agency_settings import logo_inline_image
 
     agency = invitation.agency
@@ -324,14 +324,15 @@ def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None
                 select(ClientCompany.name).where(ClientCompany.id == invitation.client_id)
             )
     logo = logo_inline_image(agency)
+    locale = mail_locale(invitation)
     mail = render_mail(
         "team/email/invitation",
-        mail_locale(invitation),
+        locale,
         agency_name=agency.name,
         inviter_name=inviter.name,
         role=invitation.role,
         client_name=client_name,
-        link=accept_url(token),
+        link=in_language(accept_url(token), locale),
         expires_at=invitation.expires_at,
         has_account=user is not None,
         logo_cid=logo["cid"] if logo else None,
