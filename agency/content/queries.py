@@ -190,7 +190,12 @@ def present(
                 "external_id": target.external_id,
                 "external_url": target.external_url,
                 "last_error": target.last_error if agency_side else None,
-                "characters": {"used": counted.used, "limit": counted.limit},
+                # capped: a real network limit, shown as "N / limit" (not the generic one)
+                "characters": {
+                    "used": counted.used,
+                    "limit": counted.limit,
+                    "capped": counted.capped,
+                },
                 "preview": preview(channel.network, text),
             }
         )
