@@ -35,8 +35,10 @@ def _wait_for_mail(sink, to: str, timeout: float = 10.0):  # noqa: ANN001, ANN20
 
 
 def test_owner_onboards_a_client_and_its_manager_sees_only_their_company(
-    page: Page, browser, live_server, smtp_server
+    page: Page, browser, live_server, smtp_server, networks_not_checked
 ):
+    """(The channel's server is not asked: verification has its own browser test,
+    tests/e2e/test_channel_connect_mastodon.py.)"""
     sink, _port = smtp_server
     sink.messages.clear()
     agency = make_agency("Aurora Social")
