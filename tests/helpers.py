@@ -47,3 +47,12 @@ def session_id_for(user) -> str:  # noqa: ANN001
     db.session.commit()
     user.session_id = row.id
     return user.get_id()
+
+
+def page_as(app, user, path: str) -> str:  # noqa: ANN001
+    """The HTML of ``path`` for ``user``, signed in by the login form on a fresh client."""
+    web = app.test_client()
+    assert AuthActions(web).login(user.email).status_code == 302
+    response = web.get(path)
+    assert response.status_code == 200, path
+    return response.get_data(as_text=True)

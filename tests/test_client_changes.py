@@ -9,7 +9,7 @@ import pytest
 
 from agency.content.changes import word_changes
 from tests.content_helpers import act, draft, later, make_desk
-from tests.helpers import AuthActions
+from tests.helpers import page_as
 
 LINK_RE = re.compile(r"https?://\S+/review/(\S+)")
 JARGON = ("@@", "+++", "---", "/ 100000", "(mastodon)", "· mastodon")
@@ -33,12 +33,8 @@ def revised(smtp, database_url):
     return desk, http, post
 
 
-def _page(smtp, desk, who: str, path: str) -> str:
-    web = smtp.app.test_client()
-    assert AuthActions(web).login(desk.users[who].email).status_code == 302
-    response = web.get(path)
-    assert response.status_code == 200, path
-    return response.get_data(as_text=True)
+def _page(smtp, desk, who: str, path: str) -> str:  # noqa: ANN001
+    return page_as(smtp.app, desk.users[who], path)
 
 
 def _hashes(html: str) -> list[str]:

@@ -20,7 +20,7 @@ from agency.localtime import local_time
 from agency.notifications.models import Notification
 from tenants.context import tenant_context
 from tests.content_helpers import act, draft, make_desk
-from tests.helpers import AuthActions
+from tests.helpers import page_as
 
 LA, TOKYO = "America/Los_Angeles", "Asia/Tokyo"
 SCHEDULED = "2031-06-01T16:30:00+00:00"  # 09:30 in Los Angeles, 01:30 next day in Tokyo
@@ -72,12 +72,8 @@ def world(smtp, database_url):
     return desk, http, post, other, times
 
 
-def _page(smtp, desk, who: str, path: str) -> str:
-    web = smtp.app.test_client()
-    assert AuthActions(web).login(desk.users[who].email).status_code == 302
-    response = web.get(path)
-    assert response.status_code == 200, path
-    return response.get_data(as_text=True)
+def _page(smtp, desk, who: str, path: str) -> str:  # noqa: ANN001
+    return page_as(smtp.app, desk.users[who], path)
 
 
 def test_local_time_names_the_zone_and_takes_naive_values_as_utc():
