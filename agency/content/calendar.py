@@ -29,16 +29,19 @@ class Day:
     posts: list[dict]
 
 
-def client_choices(access: Access, limit: int = 100) -> list:
-    """The calendar's client filter: (id, name, timezone) rows of the clients ``list_clients``
-    would list first, in its order; plain rows, not whole client entities."""
+def client_choices(access: Access) -> list:
+    """Every client this user sees, as (id, name, timezone) rows in ``list_clients``'s order:
+    the client filters of the calendar and the posts list, which also read each post's client
+    name and time zone from them. Plain rows, not whole client entities; all of them, however
+    many the agency has (a post of a client left out would show no client and the wrong
+    zone)."""
     stmt = select(ClientCompany.id, ClientCompany.name, ClientCompany.timezone).order_by(
         ClientCompany.name, ClientCompany.id
     )
     visible = access.visible_client_ids()
     if visible is not None:
         stmt = stmt.where(ClientCompany.id.in_(visible))
-    return list(db.session.execute(stmt.limit(limit)))
+    return list(db.session.execute(stmt))
 
 
 def period(view: str, anchor: date) -> tuple[date, date]:

@@ -25,7 +25,7 @@ from flask_login import login_required
 from sqlalchemy import select
 
 from agency.channels.models import Channel, ChannelStatus
-from agency.clients.service import get_client, list_clients
+from agency.clients.service import get_client
 from agency.content import access as seen
 from agency.content import calendar as cal
 from agency.content import changes, discussion, media, portal, queries, record, service
@@ -107,7 +107,7 @@ def index(agency_slug: str):  # noqa: ANN201
         return redirect(url_for("content.index"))
     except PermissionDenied:
         abort(403)
-    clients, _next = list_clients(g.access, limit=100)
+    clients = cal.client_choices(g.access)
     names = portal.status_names(g.access)
     return render_template(
         "content/list.html",
@@ -137,7 +137,7 @@ def calendar(agency_slug: str):  # noqa: ANN201
         )
     except ValueError:
         return redirect(url_for("content.calendar"))
-    clients = cal.client_choices(g.access, limit=100)
+    clients = cal.client_choices(g.access)
     client = next((c for c in clients if c.id == client_id), None)
     timezone = client.timezone if client else g.agency.timezone
     start, end = cal.period(view, anchor)
