@@ -195,3 +195,15 @@ def test_a_refused_reply_on_a_later_page_comes_back_on_that_page_with_the_text(a
     assert html_unescape(re.findall(rf'action="([^"]*/inbox/{item}/reply[^"]*)"', html)[0]) == (
         action
     )
+
+
+def test_a_reply_the_policy_approves_at_once_says_it_goes_out_now(app, database_url):
+    desk = make_desk(reply_policy="none")
+    web = _login(app, desk, "staff")
+    url, item_id = _item(web, desk)
+    r = form_post(web, f"{url}{item_id}/reply", {"body": "Yes, from 10!"}, page=url)
+    assert r.status_code == 302
+    html = web.get(r.headers["Location"]).get_data(as_text=True)
+    assert "sent for approval" not in html and "Submitted for review." not in html
+    assert "Reply drafted. Approved at once" in html and "scheduled for" in html
+    assert 'data-status="scheduled"' in html

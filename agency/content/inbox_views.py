@@ -15,10 +15,13 @@ from wtforms.validators import Length, Optional
 
 from agency.channels.models import Channel, ChannelStatus
 from agency.content import inbox
+from agency.content.forms import submit_done
+from agency.content.models import aware
 from agency.db import db
 from agency.errors import IllegalTransition, ValidationFailed, error_messages
 from agency.http_links import is_web_link
 from agency.web.context import add_nav_item
+from tenants.models import ClientCompany
 from tenants.permissions import Permission
 
 bp = Blueprint("inbox", __name__, url_prefix="/a/<agency_slug>/inbox", template_folder="templates")
@@ -122,5 +125,12 @@ def reply(agency_slug: str, item_id: uuid.UUID):  # noqa: ANN201
         }  # fmt: skip
         channels = _channels()
         return _page(_item_form(channels, formdata=None), channels, refused)
-    flash(_("Reply drafted and sent for approval."), "success")
+    # What the reply policy did with it: in review, to the client, or approved and on its way.
+    zone = db.session.scalar(
+        select(ClientCompany.timezone).where(ClientCompany.id == post.client_id)
+    )
+    flash(
+        _("Reply drafted.") + " " + submit_done(post.status, aware(post.scheduled_at), zone),
+        "success",
+    )
     return redirect(url_for("content.detail", post_id=post.id))

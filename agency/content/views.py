@@ -37,9 +37,10 @@ from agency.content.forms import (
     CommentForm,
     DecisionForm,
     PostForm,
+    submit_done,
     to_local,
 )
-from agency.content.models import Decision, PostStatus
+from agency.content.models import Decision, PostStatus, aware
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed, describe
 from agency.web.context import add_nav_item
@@ -330,9 +331,13 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
+    done = str(ACTION_DONE[action])
     try:
         if action == "submit":
-            service.submit(g.access, post_id, via="web")
+            post = service.submit(g.access, post_id, via="web")
+            # What the client's policy did with it: in review, to the client, or approved.
+            zone = get_client(g.access, post.client_id).timezone
+            done = submit_done(post.status, aware(post.scheduled_at), zone)
         elif action == "archive":
             service.archive(g.access, post_id, via="web")
         else:
@@ -344,7 +349,7 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     except (IllegalTransition, ValidationFailed) as exc:
         flash(_flat(exc), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
-    flash(str(ACTION_DONE[action]), "success")
+    flash(done, "success")
     return redirect(url_for("content.detail", post_id=post_id))
 
 
