@@ -132,9 +132,13 @@ class PostForm(FlaskForm):
         values["scheduled_at"] = to_utc(self.scheduled_at.data, timezone)
         return values
 
-    def show_errors(self, errors: dict) -> None:
+    def show_errors(self, errors: dict, *, keep_own: bool = False) -> None:
+        """The service's ``errors`` under their fields; ``keep_own``: not on a field whose own
+        validators already refused it (the same rule, said twice)."""
         for name, messages in errors.items():
             field = self._fields.get(name)
+            if keep_own and field is not None and field.errors:
+                continue
             if field is None:
                 field = self.body  # channel and variant problems are shown with the text
             flat = messages if isinstance(messages, list) else [
