@@ -79,6 +79,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(
         lambda: {"waiting_on_me": _waiting_on_me, "approval_turnaround": _turnaround}
     )
+    app.jinja_env.globals["marks_zones"] = cal.marks_zones  # macros/times.html
 
 
 def _turnaround() -> list[dict]:
