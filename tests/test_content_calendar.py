@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from agency.db import db, utcnow
 from tenants.context import tenant_context
 from tests.content_helpers import Desktop, act, draft, make_desk
+from tests.factories import make_policy
 from tests.test_query_counts import count_statements
 
 
@@ -69,3 +71,42 @@ def test_calendar_survives_dates_at_the_ends_of_time(app, auth, desk):
     base = f"/a/{desk.agency.slug}/posts/calendar"
     for query in ("?view=month&date=9999-12-31", "?date=0001-01-01", "?date=nope", "?client_id=x"):
         assert web.get(base + query).status_code in (200, 302), query
+
+
+def test_all_clients_calendar_shows_each_post_at_its_own_clients_time_and_day(
+    app, auth, client, desk
+):
+    with tenant_context(desk.ids["agency"]):
+        desk.agency.timezone = "Europe/Rome"
+        desk.client.timezone = "Asia/Tokyo"
+        desk.other_client.timezone = "Europe/Rome"
+        db.session.commit()
+    make_policy(desk.agency, desk.other_client, internal_review=False, client_approval="none")
+    when = (utcnow() + timedelta(days=2)).replace(hour=20, minute=0, second=0, microsecond=0)
+    tokyo = draft(client, desk, body="Late night toot", scheduled_at=when.isoformat())
+    rome = draft(
+        client, desk, who="owner", body="Evening in Rome", scheduled_at=when.isoformat(),
+        client_id=desk.ids["other_client"], channel_ids=[desk.ids["other_channel"]],
+    )  # fmt: skip
+    for post in (tokyo, rome):
+        assert act(client, desk, post["id"], "submit", "owner").get_json()["status"] == "scheduled"
+    tokyo_day = (when + timedelta(hours=9)).date()  # 20:00 UTC is 05:00 next day in Tokyo
+    rome_day = when.date()  # 21:00 or 22:00 the same day in Rome
+    web = _login(app, auth, desk, "owner")
+    base = f"/a/{desk.agency.slug}/posts/calendar"
+
+    def day(html: str, d) -> str:  # noqa: ANN001
+        return html.split(f'datetime="{d.isoformat()}"')[1].split("</section>")[0]
+
+    html = web.get(f"{base}?date={tokyo_day}").get_data(as_text=True)
+    assert ">05:00 JST</span>" in day(html, tokyo_day)  # Tokyo's time, its zone named
+    assert "Late night toot" in day(html, tokyo_day)
+    assert "Times in Europe/Rome; a time in another client" in html
+    html = web.get(f"{base}?date={rome_day}").get_data(as_text=True)
+    rome_time = when.astimezone(ZoneInfo("Europe/Rome"))
+    assert "Evening in Rome" in day(html, rome_day)
+    assert f">{rome_time:%H:%M}</span>" in day(html, rome_day)  # the page's zone: no mark
+    assert "Late night toot" not in day(html, rome_day)  # not on Rome's day, at Rome's time
+    # One client's calendar is in its own zone, named once: no mark on each time.
+    html = web.get(f"{base}?client_id={desk.ids['client']}&date={tokyo_day}").get_data(as_text=True)
+    assert ">05:00</span>" in html and "Times in Asia/Tokyo." in html

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from html import unescape as html_unescape
+
 import pytest
 
 from agency.db import utcnow
@@ -130,3 +133,77 @@ def test_a_stored_link_that_is_not_a_web_address_is_shown_as_text(app, desk):
         db.session.commit()
     html = _login(app, desk, "staff").get(f"/a/{desk.agency.slug}/inbox/").get_data(as_text=True)
     assert "javascript:alert(1)" in html and 'href="javascript' not in html
+
+
+def _fill_inbox(desk, count: int) -> None:
+    """``count`` items on the Mastodon channel, one a minute, the newest "Message 0"."""
+    from datetime import timedelta
+
+    from agency.content.models import InboxItem
+    from agency.db import db
+    from tenants.context import tenant_context
+
+    now = utcnow()
+    with tenant_context(desk.agency.id):
+        db.session.add_all(
+            InboxItem(
+                client_id=desk.client.id,
+                channel_id=desk.mastodon.id,
+                external_id=f"m-{i}",
+                author=f"@fan{i}",
+                body=f"Message {i}",
+                received_at=now - timedelta(minutes=i),
+            )  # fmt: skip
+            for i in range(count)
+        )
+        db.session.commit()
+
+
+def test_a_refused_reply_on_a_later_page_comes_back_on_that_page_with_the_text(app, desk):
+    from agency.content.inbox import PAGE_LIMIT
+
+    _fill_inbox(desk, PAGE_LIMIT + 3)
+    web = _login(app, desk, "staff")
+    first = web.get(f"/a/{desk.agency.slug}/inbox/").get_data(as_text=True)
+    [second_url] = re.findall(r'href="([^"]*/inbox/\?cursor=[^"]+)"', first)
+    second_url = html_unescape(second_url)
+    second = web.get(second_url).get_data(as_text=True)
+    last = PAGE_LIMIT + 2  # the oldest item, on the second page only
+    assert f"Message {last}<" in second and "Message 0<" not in second
+    item = second.split(f"Message {last}<")[0].rsplit('id="item-', 1)[1].split('"')[0]
+    # The form posts where the browser would: its own action, which keeps the page.
+    [action] = re.findall(rf'action="([^"]*/inbox/{item}/reply[^"]*)"', second)
+    action = html_unescape(action)
+    text = "Thanks! " + "x" * 600  # over Mastodon's 500
+    r = form_post(web, action.split("#")[0], {"body": text}, page=second_url)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert f">{text}</textarea>" in html  # nothing typed is lost
+    error = html.split(f'id="reply-{item}-error">')[1].split("</div>")[0]
+    assert "the limit is 500" in error and "Toots" in error
+    assert f"Message {last}<" in html and "Message 0<" not in html  # the same page
+    assert "alert-danger" not in html  # the error is by the field, not flashed at the top
+    assert "cursor=" in action and action.endswith(f"#item-{item}")  # and the item in view
+    assert (
+        f'id="reply-{item}" aria-invalid="true" aria-describedby="reply-{item}-error" autofocus'
+        in html
+    )
+    # An empty reply on that page: the same, and the next try keeps the page again.
+    r = form_post(web, action.split("#")[0], {"body": " "}, page=second_url)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and f'id="reply-{item}-error">Write the reply.</div>' in html
+    assert html_unescape(re.findall(rf'action="([^"]*/inbox/{item}/reply[^"]*)"', html)[0]) == (
+        action
+    )
+
+
+def test_a_reply_the_policy_approves_at_once_says_it_goes_out_now(app, database_url):
+    desk = make_desk(reply_policy="none")
+    web = _login(app, desk, "staff")
+    url, item_id = _item(web, desk)
+    r = form_post(web, f"{url}{item_id}/reply", {"body": "Yes, from 10!"}, page=url)
+    assert r.status_code == 302
+    html = web.get(r.headers["Location"]).get_data(as_text=True)
+    assert "sent for approval" not in html and "Submitted for review." not in html
+    assert "Reply drafted. Approved at once" in html and "scheduled for" in html
+    assert 'data-status="scheduled"' in html

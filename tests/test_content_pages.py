@@ -95,3 +95,75 @@ def test_editor_shows_limit_errors_naming_the_channel(app, auth, client, desk):
     text = r.get_data(as_text=True)
     assert "Xeet" in text and "280" in text
     assert re.search(r'data-status="draft"', text)
+
+
+def _media_files(app) -> set:  # noqa: ANN001
+    folder = app.config["REGIA"].media_root / "posts"
+    return {p for p in folder.rglob("*") if p.is_file()} if folder.exists() else set()
+
+
+def _editor_post(web, url: str, data: dict, upload: bytes | None):  # noqa: ANN202
+    import io
+
+    from tests.helpers import csrf_from
+
+    fields = {"csrf_token": csrf_from(web.get(url).get_data(as_text=True)), **data}
+    if upload is not None:
+        fields["upload"] = (io.BytesIO(upload), "pic.png")
+    return web.post(url, data=fields, content_type="multipart/form-data")
+
+
+def _error_of(html: str, field_id: str) -> str:
+    return html.split(f'id="{field_id}-error">')[1].split("</div>")[0]
+
+
+def test_a_refused_post_shows_every_fields_error_at_once_and_keeps_what_was_typed(app, auth, desk):
+    staff = _login(app, auth, desk, "staff")
+    new = f"/a/{desk.agency.slug}/posts/new?client_id={desk.ids['client']}"
+    typed = {
+        "body": "Buongiorno a tutti!", "channel_ids": [desk.ids["x"]],
+        f"variant-{desk.ids['x']}": "Ciao X", "scheduled_at": "2001-01-01T10:00",
+    }  # fmt: skip
+    r = _editor_post(staff, new, typed, b"GIF89a not really an image")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    upload_error = _error_of(html, "upload")
+    assert "This is not a JPEG, PNG, GIF or WebP image." in upload_error
+    assert "Choose the image again" in upload_error
+    assert _error_of(html, "scheduled_at") == "Choose a time in the future."  # not hidden
+    summary = html.split("data-error-summary")[1].split("</ul>")[0]
+    assert "Choose a time in the future." in summary and "not a JPEG" in summary
+    # Everything typed is still there.
+    assert "\nBuongiorno a tutti!</textarea>" in html and ">Ciao X</textarea>" in html
+    assert 'value="2001-01-01T10:00"' in html
+    assert re.search(rf'value="{desk.ids["x"]}" id="channel-{desk.ids["x"]}" checked', html)
+    # A good image with a bad time: the time's error, the image asked for again, nothing kept.
+    from tests.content_helpers import tiny_png
+
+    stored = _media_files(app)
+    r = _editor_post(staff, new, {**typed, "channel_ids": []}, tiny_png())
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert _error_of(html, "scheduled_at") == "Choose a time in the future."
+    assert _error_of(html, "channel_ids") == "Choose at least one channel."
+    assert "Choose the image again" in _error_of(html, "upload")
+    with tenant_context(desk.ids["agency"]):
+        assert db.session.scalars(select(Post)).all() == []
+    assert _media_files(app) == stored  # a refused form stores nothing
+
+
+def test_an_edit_refused_for_two_reasons_shows_both(app, auth, client, desk):
+    post = draft(client, desk, body="First words")
+    staff = _login(app, auth, desk, "staff")
+    url = f"/a/{desk.agency.slug}/posts/{post['id']}/edit"
+    data = {"body": "New words", "channel_ids": [desk.ids["mastodon"]], "scheduled_at": "nope"}
+    r = _editor_post(staff, url, {**data, "media": "../../etc/passwd"}, b"%PDF-1.4")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422
+    assert "not a JPEG" in _error_of(html, "upload")
+    assert _error_of(html, "media") == "Attach images uploaded for this client."
+    assert _error_of(html, "scheduled_at") == "Choose a time in the future."
+    assert "\nNew words</textarea>" in html
+    assert "First words" in client.get(
+        f"/api/v1/posts/{post['id']}", headers=desk.h("staff")
+    ).get_data(as_text=True)

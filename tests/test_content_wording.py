@@ -7,7 +7,7 @@ import pytest
 
 from agency.content.forms import ACTION_DONE, ACTION_LABELS, STATUS_LABELS
 from agency.content.portal import CLIENT_STATUS_LABELS
-from tests.content_helpers import act, draft, make_desk
+from tests.content_helpers import act, draft, later, make_desk
 from tests.helpers import form_post
 
 
@@ -84,3 +84,45 @@ def test_a_client_sees_waiting_for_approval_once_after_the_agency_revised_the_po
     manager = _login(app, auth, desk, "manager")
     agency = " ".join(_activity(manager.get(f"/a/{desk.agency.slug}/posts/{post_id}").text).split())
     assert agency.count("Status changed → Waiting for approval") == 2
+
+
+def test_a_submit_the_policy_approves_at_once_says_approved_and_when_it_goes_out(app, auth):
+    from agency.db import db
+    from tenants.context import tenant_context
+
+    desk = make_desk(client_approval="none", internal_review=False)
+    with tenant_context(desk.ids["agency"]):
+        desk.client.timezone = "Asia/Tokyo"
+        db.session.commit()
+    http = app.test_client()
+    timed = draft(http, desk, scheduled_at="2031-06-01T09:30:00+00:00")["id"]
+    untimed = draft(http, desk)["id"]
+    staff = _login(app, auth, desk, "staff")
+    url = f"/a/{desk.agency.slug}/posts/{timed}"
+    html = form_post(staff, f"{url}/submit", {}, page=url, follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "Submitted for review." not in html
+    assert "Approved at once" in html and "scheduled for 2031-06-01 18:30 JST." in html  # Tokyo
+    url = f"/a/{desk.agency.slug}/posts/{untimed}"
+    html = form_post(staff, f"{url}/submit", {}, page=url, follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "Submitted for review." not in html
+    assert "Approved at once" in html and "It has no publishing time yet" in html
+    # The API says it with the status it answers.
+    for fields, status in (({"scheduled_at": later()}, "scheduled"), ({}, "approved")):
+        post_id = draft(http, desk, **fields)["id"]
+        r = act(http, desk, post_id, "submit", "staff")
+        assert r.status_code == 200 and r.get_json()["status"] == status
+
+
+def test_a_submit_straight_to_the_client_says_it_was_sent_to_the_client(app, auth):
+    desk = make_desk(internal_review=False)
+    post_id = draft(app.test_client(), desk)["id"]
+    url = f"/a/{desk.agency.slug}/posts/{post_id}"
+    staff = _login(app, auth, desk, "staff", "it")
+    html = form_post(staff, f"{url}/submit", {}, page=url, follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert "Inviato al cliente per l" in html

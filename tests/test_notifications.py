@@ -193,3 +193,48 @@ def test_a_client_notification_shows_the_text_sent_never_a_later_draft(client, a
     auth.login(desk.users["cm"].email)
     html = client.get(f"/a/{desk.agency.slug}/notifications/").get_data(as_text=True)
     assert "Text the client saw" in html and "Draft not sent yet" not in html
+
+
+def _entries(html: str) -> list[str]:
+    """Each listed notification's text, whitespace squeezed, in the page's order."""
+    items = html.split('id="notification-list"')[1].split("</ul>")[0].split("<li")[1:]
+    return [" ".join(re.sub(r"<[^>]+>", " ", item.split(">", 1)[1]).split()) for item in items]
+
+
+def test_a_notification_whose_post_moved_on_no_longer_asks_for_a_decision(
+    client, auth, database_url
+):
+    desk = make_desk(client_approval="all", internal_review=False)
+    decided, waiting, archived = (draft(client, desk, body=f"Post {n}") for n in range(3))
+    for post in (decided, waiting, archived):
+        act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, decided["id"], "approve", "cm")  # cm has decided; cm2 has not yet
+    r = client.post(f"/api/v1/posts/{archived['id']}/archive", json={}, headers=desk.h("staff"))
+    assert r.status_code == 200, r.get_json()
+    page = f"/a/{desk.agency.slug}/notifications/"
+    auth.login(desk.users["cm"].email)
+    entries = {e.split("Post ")[1][0]: e for e in _entries(client.get(page).get_data(as_text=True))}
+    assert entries["1"].startswith("New Waiting for your approval")  # still waits for cm
+    assert "Now:" not in entries["1"]
+    for n, state in (("0", "Now: Waiting for approval"), ("2", "Now: Withdrawn")):
+        assert "Waiting for your approval" not in entries[n], entries[n]
+        assert entries[n].startswith("New No longer waiting for you") and state in entries[n]
+    auth.logout()
+    act(client, desk, decided["id"], "approve", "cm2")  # the last approval: approved
+    auth.login(desk.users["cm2"].email)
+    entries = {e.split("Post ")[1][0]: e for e in _entries(client.get(page).get_data(as_text=True))}
+    assert "No longer waiting for you" in entries["0"] and "Now: Approved" in entries["0"]
+    assert entries["1"].startswith("New Waiting for your approval")
+
+
+def test_an_internal_review_notification_shows_the_agency_the_state_it_moved_to(
+    client, auth, database_url
+):
+    desk = make_desk()
+    post = draft(client, desk)
+    act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, post["id"], "request-changes", "owner", comment="Shorter")
+    auth.login(desk.users["manager"].email)
+    [entry] = _entries(client.get(f"/a/{desk.agency.slug}/notifications/").get_data(as_text=True))
+    assert "Waiting for your approval" not in entry
+    assert "No longer waiting for you" in entry and "Now: Changes requested" in entry

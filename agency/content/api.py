@@ -105,7 +105,10 @@ def _decide(decision: Decision):  # noqa: ANN202
 
 _transition(
     "submit",
-    "Send a draft for review (the networks' limits are checked: 422 names the channel).",
+    "Send a draft on under the client's approval policy (the networks' limits are checked: 422 "
+    "names the channel). `status` says where it went: `in_review`, `awaiting_client`, or, when "
+    "the policy asks for no approval, `approved` (no publishing time yet, or held: its time has "
+    "passed) or `scheduled`.",
     lambda access, post_id, data: service.submit(access, post_id, via="api"),
 )
 _transition("approve", "Approve the current revision at its step.", _decide(Decision.APPROVE))

@@ -1,7 +1,9 @@
 """Calendar of scheduled posts (DESIGN.md §6): a week or a month, per client or across clients.
 
-Days are the agency's (or the filtered client's) local days; a page costs the same number of
-queries however many posts it shows.
+Days are the agency's (or the filtered client's) local days, and each post sits on its own
+client's local day at its own client's time (read in the same statement), marked with that
+zone where it is not the page's; a page costs the same number of queries however many posts
+it shows.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
@@ -17,6 +18,7 @@ from agency.content import access as seen
 from agency.content.models import Post, PostStatus, PostTarget, Revision, aware
 from agency.content.queries import present_rows, summary, visible_posts, visible_summaries
 from agency.db import db
+from agency.localtime import zone_of
 from tenants.models import ClientCompany
 from tenants.permissions import Access
 
@@ -68,9 +70,11 @@ def calendar_days(
     """Every day from ``start`` to ``end`` (excluded) with the posts scheduled that day;
     ``brief``: posts as ``queries.summary`` dicts (no targets), for pages that show no more."""
     seen.require_see_content(access)
-    zone = ZoneInfo(timezone)
-    lower = datetime.combine(start, time.min, zone)
-    upper = datetime.combine(end, time.min, zone)
+    zone = zone_of(timezone)
+    # A day's margin either side: a post of a client in another zone may fall on one of the
+    # period's days there though not here; its own local day decides below.
+    lower = datetime.combine(start, time.min, zone) - timedelta(days=1)
+    upper = datetime.combine(end, time.min, zone) + timedelta(days=1)
     stmt = (
         (visible_summaries(access) if brief else visible_posts(access))
         .where(Revision.scheduled_at >= lower, Revision.scheduled_at < upper)
@@ -96,8 +100,15 @@ def calendar_days(
     posts = [summary(row) for row in rows] if brief else present_rows(access, rows)
     by_day: dict[date, list[dict]] = {}
     for post in posts:
-        local = aware(post["scheduled_at"]).astimezone(zone)
-        post["local_time"] = local.strftime("%H:%M")
+        own = zone_of(post.get("timezone") or timezone)  # the client's (brief rows carry it)
+        local = aware(post["scheduled_at"]).astimezone(own)
+        if not start <= local.date() < end:
+            continue
+        post["zone_marked"] = own.key != zone.key
+        # The zone is named where the page's would be wrong: another client's zone.
+        post["local_time"] = local.strftime("%H:%M") + (
+            f" {local.tzname()}" if post["zone_marked"] else ""
+        )
         by_day.setdefault(local.date(), []).append(post)
     days = []
     current = start
@@ -105,3 +116,8 @@ def calendar_days(
         days.append(Day(current, by_day.get(current, [])))
         current += timedelta(days=1)
     return days
+
+
+def marks_zones(days: list[Day]) -> bool:
+    """Does any post of ``days`` show a zone other than the page's (its time is marked)?"""
+    return any(post.get("zone_marked") for day in days for post in day.posts)

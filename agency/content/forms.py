@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
@@ -63,6 +64,33 @@ ACTION_DONE = {
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
 
 
+def submit_done(status: str, scheduled_at: datetime | None, timezone: str) -> str:
+    """The flash after a submit: where the post went, which the client's policy decides (a
+    policy that asks no approval approves it at once, and schedules it if it has a time)."""
+    from agency.localtime import local_time
+
+    if status == "awaiting_client":
+        return _("Sent to the client for approval.")
+    if status == "scheduled":
+        return _(
+            "Approved at once (this client's policy asks for no approval) and scheduled for "
+            "%(when)s.",
+            when=local_time(scheduled_at, timezone),
+        )
+    if status == "approved" and scheduled_at is None:
+        return _(
+            "Approved at once (this client's policy asks for no approval). It has no publishing "
+            "time yet: set one to schedule it."
+        )
+    if status == "approved":
+        return _(
+            "Approved at once (this client's policy asks for no approval), but its publishing "
+            "time, %(when)s, has passed: it is held until you set a new time.",
+            when=local_time(scheduled_at, timezone),
+        )
+    return str(ACTION_DONE["submit"])  # in internal review
+
+
 class PostForm(FlaskForm):
     body = TextAreaField(_l("Text"), validators=[Length(max=MAX_BODY)])
     channel_ids = SelectMultipleField(
@@ -104,9 +132,13 @@ class PostForm(FlaskForm):
         values["scheduled_at"] = to_utc(self.scheduled_at.data, timezone)
         return values
 
-    def show_errors(self, errors: dict) -> None:
+    def show_errors(self, errors: dict, *, keep_own: bool = False) -> None:
+        """The service's ``errors`` under their fields; ``keep_own``: not on a field whose own
+        validators already refused it (the same rule, said twice)."""
         for name, messages in errors.items():
             field = self._fields.get(name)
+            if keep_own and field is not None and field.errors:
+                continue
             if field is None:
                 field = self.body  # channel and variant problems are shown with the text
             flat = messages if isinstance(messages, list) else [

@@ -15,10 +15,13 @@ from wtforms.validators import Length, Optional
 
 from agency.channels.models import Channel, ChannelStatus
 from agency.content import inbox
+from agency.content.forms import submit_done
+from agency.content.models import aware
 from agency.db import db
 from agency.errors import IllegalTransition, ValidationFailed, error_messages
 from agency.http_links import is_web_link
 from agency.web.context import add_nav_item
+from tenants.models import ClientCompany
 from tenants.permissions import Permission
 
 bp = Blueprint("inbox", __name__, url_prefix="/a/<agency_slug>/inbox", template_folder="templates")
@@ -79,10 +82,17 @@ def index(agency_slug: str):  # noqa: ANN201
     return _page(form, channels)
 
 
+def _page_args() -> dict[str, str]:
+    """Which page of the inbox this request is about (its cursor and filter): the reply forms
+    carry them, so a refused reply comes back on the page it was typed on."""
+    return {k: request.args[k] for k in ("cursor", "status") if request.args.get(k)}
+
+
 def _page(form: ItemForm, channels: list[Channel], reply: dict | None = None):  # noqa: ANN202
     """The inbox page; ``reply`` is a refused reply (item id, text, errors) to show again."""
+    page_args = _page_args()
     items, next_cursor = inbox.list_items(
-        g.access, status=request.args.get("status") or None, cursor=request.args.get("cursor")
+        g.access, status=page_args.get("status"), cursor=page_args.get("cursor")
     )
     if reply and all(i["id"] != reply["item_id"] for i in items):
         for message in reply["errors"]:  # the item is on a later page: say it here at least
@@ -90,7 +100,7 @@ def _page(form: ItemForm, channels: list[Channel], reply: dict | None = None):  
     names = {c.id: c.name for c in channels}
     return render_template(
         "content/inbox.html", items=items, next_cursor=next_cursor, form=form,
-        reply_form=ReplyForm(), channel_names=names, refused_reply=reply,
+        reply_form=ReplyForm(), channel_names=names, refused_reply=reply, page_args=page_args,
     ), 422 if form.errors or reply else 200  # fmt: skip
 
 
@@ -98,20 +108,29 @@ def _page(form: ItemForm, channels: list[Channel], reply: dict | None = None):  
 @login_required
 def reply(agency_slug: str, item_id: uuid.UUID):  # noqa: ANN201
     form = ReplyForm()
+    back = url_for("inbox.index", **_page_args(), _anchor=f"item-{item_id}")
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "danger")
-        return redirect(url_for("inbox.index")), 303
+        return redirect(back), 303
     try:
         post = inbox.reply(g.access, item_id, {"body": form.body.data or ""}, via="web")
     except IllegalTransition as exc:
         flash(exc.message, "danger")
-        return redirect(url_for("inbox.index")), 303
+        return redirect(back), 303
     except ValidationFailed as exc:
-        # Shown under the item's reply box, with the text as typed (the limits name the channel).
+        # Shown under the item's reply box, with the text as typed (the limits name the channel),
+        # on the page the reply was typed on (its form posts the page's cursor and filter).
         refused = {
             "item_id": item_id, "body": form.body.data or "", "errors": error_messages(exc.errors),
         }  # fmt: skip
         channels = _channels()
         return _page(_item_form(channels, formdata=None), channels, refused)
-    flash(_("Reply drafted and sent for approval."), "success")
+    # What the reply policy did with it: in review, to the client, or approved and on its way.
+    zone = db.session.scalar(
+        select(ClientCompany.timezone).where(ClientCompany.id == post.client_id)
+    )
+    flash(
+        _("Reply drafted.") + " " + submit_done(post.status, aware(post.scheduled_at), zone),
+        "success",
+    )
     return redirect(url_for("content.detail", post_id=post.id))

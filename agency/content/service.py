@@ -187,6 +187,21 @@ def create_post(
     return post
 
 
+def check_content(
+    access: Access,
+    client: ClientCompany,
+    data: Mapping[str, object],
+    *,
+    post_id: uuid.UUID | None = None,
+) -> None:
+    """Raise the ValidationFailed ``create_post`` (or ``update_post`` of ``post_id``) would
+    raise for ``data``, writing nothing: a form refused for another reason (a bad image) shows
+    these errors with it, not one after the other."""
+    _require(access, Permission.DRAFT_CONTENT, client.id)
+    rev = current_revision(get_post(access, post_id)) if post_id is not None else None
+    editing.validate_content(client, editing.merge_content(rev, data), set(data))
+
+
 @atomic
 def update_post(
     access: Access, post_id: uuid.UUID, data: Mapping[str, object], *, via: str = "api"

@@ -37,11 +37,18 @@ from agency.content.forms import (
     CommentForm,
     DecisionForm,
     PostForm,
+    submit_done,
     to_local,
 )
-from agency.content.models import Decision, PostStatus
+from agency.content.models import Decision, PostStatus, aware
 from agency.db import db, utcnow
-from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed, describe
+from agency.errors import (
+    IllegalTransition,
+    PermissionDenied,
+    ValidationFailed,
+    describe,
+    error_messages,
+)
 from agency.web.context import add_nav_item
 from tenants.models import Role
 from tenants.permissions import Permission
@@ -72,6 +79,7 @@ def init_app(app: Flask) -> None:
     app.context_processor(
         lambda: {"waiting_on_me": _waiting_on_me, "approval_turnaround": _turnaround}
     )
+    app.jinja_env.globals["marks_zones"] = cal.marks_zones  # macros/times.html
 
 
 def _turnaround() -> list[dict]:
@@ -218,21 +226,10 @@ def _editor(client, post: dict | None):  # noqa: ANN001, ANN202
         form.channel_ids.data = [str(t["channel_id"]) for t in post["targets"]]
         form.scheduled_at.data = to_local(post["scheduled_at"], client.timezone)
         form.media.data = "\n".join(post["media"])
-    if form.validate_on_submit():
-        values = form.values(request.form, client.timezone)
-        try:
-            if form.upload.data:
-                values["media"].append(media.save_image(g.access, client, form.upload.data.read()))
-                form.media.data = "\n".join(values["media"])
-            if post is None:
-                saved = service.create_post(g.access, {**values, "client_id": client.id}, via="web")
-            else:
-                saved = service.update_post(g.access, post["id"], values, via="web")
-        except ValidationFailed as exc:
-            form.show_errors(exc.errors)
-        else:
-            flash(_("Post saved."), "success")
-            return redirect(url_for("content.detail", post_id=saved.id))
+    saved_id = _save_from_editor(form, client, post) if form.is_submitted() else None
+    if saved_id is not None:
+        flash(_("Post saved."), "success")
+        return redirect(url_for("content.detail", post_id=saved_id))
     variants = dict(post["variants"]) if post and request.method == "GET" else {
         k.removeprefix("variant-"): v for k, v in request.form.items() if k.startswith("variant-")
     }  # fmt: skip
@@ -241,6 +238,43 @@ def _editor(client, post: dict | None):  # noqa: ANN001, ANN202
         "content/editor.html", form=form, client=client, post=post, channels=channels,
         variants=variants,
     ), status  # fmt: skip
+
+
+def _save_from_editor(form: PostForm, client, post: dict | None) -> uuid.UUID | None:  # noqa: ANN001
+    """Save the submitted editor (the post's id), or leave every field's error on the form at
+    once (the form's own checks, the image's and the service's) and write nothing."""
+    form.validate()  # CSRF and the fields' shapes; their errors stay on the fields
+    if form.csrf_token.errors:
+        return None
+    values = form.values(request.form, client.timezone)
+    upload = form.upload.data.read() if form.upload.data else None
+    if upload is not None:
+        try:
+            media.image_kind(upload)  # checked, not stored: a refused form stores nothing
+        except ValidationFailed as exc:
+            form.upload.errors = [*form.upload.errors, *error_messages(exc.errors)]
+    post_id = post["id"] if post else None
+    try:
+        if form.errors or upload is not None:  # nothing is stored before all is known good
+            service.check_content(g.access, client, values, post_id=post_id)
+        if not form.errors:
+            if upload is not None:
+                values["media"].append(media.save_image(g.access, client, upload))
+                form.media.data = "\n".join(values["media"])  # kept if the post is refused
+                upload = None
+            if post is None:
+                saved = service.create_post(g.access, {**values, "client_id": client.id}, via="web")
+            else:
+                saved = service.update_post(g.access, post_id, values, via="web")
+            return saved.id
+    except ValidationFailed as exc:
+        form.show_errors(exc.errors, keep_own=True)
+    if upload is not None:  # a browser cannot put a chosen file back into the form
+        form.upload.errors = [
+            *form.upload.errors,
+            _("Choose the image again: a file cannot be kept when the form is refused."),
+        ]
+    return None
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -330,9 +364,13 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
+    done = str(ACTION_DONE[action])
     try:
         if action == "submit":
-            service.submit(g.access, post_id, via="web")
+            post = service.submit(g.access, post_id, via="web")
+            # What the client's policy did with it: in review, to the client, or approved.
+            zone = get_client(g.access, post.client_id).timezone
+            done = submit_done(post.status, aware(post.scheduled_at), zone)
         elif action == "archive":
             service.archive(g.access, post_id, via="web")
         else:
@@ -344,7 +382,7 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     except (IllegalTransition, ValidationFailed) as exc:
         flash(_flat(exc), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
-    flash(str(ACTION_DONE[action]), "success")
+    flash(done, "success")
     return redirect(url_for("content.detail", post_id=post_id))
 
 

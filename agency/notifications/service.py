@@ -16,7 +16,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, case, func, select, tuple_, update
 
 from agency.content import access as seen
-from agency.content.models import Post, Revision
+from agency.content.models import Approval, Post, PostStatus, Revision
 from agency.db import db, utcnow
 from agency.errors import NotFound, ValidationFailed
 from agency.notifications.models import Event, Notification
@@ -25,6 +25,8 @@ from tenants.permissions import Access
 
 PAGE_SIZE = 25
 EXCERPT = 280
+# Events that ask the recipient to decide: true only while the post still waits for them.
+ASKS_FOR_DECISION = frozenset({Event.SUBMITTED.value, Event.DEADLINE_NEAR.value})
 
 
 def add(
@@ -81,7 +83,13 @@ def list_notifications(
             ),
         )
         .add_columns(
-            _UNREAD.label("unread"), ClientCompany.name, Revision.body, ClientCompany.timezone
+            _UNREAD.label("unread"),
+            ClientCompany.name,
+            Revision.body,
+            ClientCompany.timezone,
+            Post.client_id,
+            Post.status,
+            _decided_by(access).label("decided"),
         )
         .order_by(_UNREAD.desc(), Notification.created_at.desc(), Notification.id.desc())
     )
@@ -93,12 +101,40 @@ def list_notifications(
     rows = db.session.execute(stmt.limit(limit + 1)).all()
     next_cursor = None
     if len(rows) > limit:
-        last, unread, _name, _body, _zone = rows[limit - 1]
+        last, unread = rows[limit - 1][:2]
         next_cursor = _encode(unread, last.created_at, last.id)
-    return [_present(n, *columns) for n, _unread, *columns in rows[:limit]], next_cursor
+    return [_present(access, row) for row in rows[:limit]], next_cursor
 
 
-def _present(n: Notification, client_name: str, post_text: str, timezone: str) -> dict:
+def _decided_by(access: Access):  # noqa: ANN202 - a correlated EXISTS, in the page's statement
+    """SQL: has this member decided on the post's current revision in this review round?"""
+    return (
+        select(Approval.id)
+        .where(
+            Approval.agency_id == Post.agency_id,
+            Approval.post_id == Post.id,
+            Approval.revision_number == Post.revision,
+            Approval.user_id == access.user.id,
+            Approval.voided_at.is_(None),
+        )
+        .exists()
+    )
+
+
+def _still_waiting(
+    access: Access, event: str, client_id: uuid.UUID, status: str, decided: bool
+) -> bool:
+    """Does a notification still ask this member to decide? Only while its post waits at their
+    step (agency: internal review; client: the client's approval) and they have not decided."""
+    if event not in ASKS_FOR_DECISION or decided:
+        return False
+    agency_side = seen.agency_view(access, client_id)
+    step = PostStatus.IN_REVIEW if agency_side else PostStatus.AWAITING_CLIENT
+    return status == step.value
+
+
+def _present(access: Access, row) -> dict:  # noqa: ANN001 - a row of list_notifications
+    n, _unread, client_name, post_text, timezone, client_id, status, decided = row
     return {
         "id": n.id,
         "event": n.event,
@@ -110,6 +146,11 @@ def _present(n: Notification, client_name: str, post_text: str, timezone: str) -
         "created_at": n.created_at,
         "timezone": timezone,  # the post's client's: the time is shown there
         "read": n.read_at is not None,
+        # The post's state now: an event that asked for a decision the post no longer waits
+        # for says so instead of asking again.
+        "post_status": status,
+        "client_view": not seen.agency_view(access, client_id),
+        "waiting": _still_waiting(access, n.event, client_id, status, bool(decided)),
     }
 
 

@@ -11,6 +11,8 @@ from flask_babel import ngettext
 from flask_login import login_required
 from flask_wtf import FlaskForm
 
+from agency.content.forms import STATUS_LABELS
+from agency.content.portal import CLIENT_STATUS_LABELS
 from agency.errors import ValidationFailed
 from agency.notifications import service
 from tenants.permissions import Permission
@@ -30,6 +32,10 @@ EVENT_LABELS = {
     "mentioned": _l("You were mentioned"),
     "deadline_near": _l("Approval deadline near"),
 }
+
+
+# An event that asked for a decision, once the post no longer waits for it: no call to act.
+NO_LONGER_WAITING = _l("No longer waiting for you")
 
 
 def init_app(app: Flask) -> None:
@@ -71,6 +77,10 @@ def index(agency_slug: str):  # noqa: ANN201
         items=items,
         next_cursor=next_cursor,
         labels=EVENT_LABELS,
+        no_longer_waiting=NO_LONGER_WAITING,
+        asks_for_decision=service.ASKS_FOR_DECISION,
+        status_labels=STATUS_LABELS,
+        client_status_labels=CLIENT_STATUS_LABELS,
         form=FlaskForm(),
         unread=_unread_for_navbar(),
     )
