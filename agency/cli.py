@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
@@ -28,7 +31,10 @@ def db_group() -> None:
 def db_upgrade(revision: str) -> None:
     """Migrate the database up to REVISION (default: head), as the migration role."""
     settings = current_app.config["REGIA"]
-    migrate.upgrade(settings.migration_database_url, revision, app_role=settings.app_database_role)
+    with _revision_errors():
+        migrate.upgrade(
+            settings.migration_database_url, revision, app_role=settings.app_database_role
+        )
     click.echo(f"Database at {revision}.")
 
 
@@ -38,10 +44,23 @@ def db_upgrade(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Migrate the database down to REVISION (e.g. -1, base)."""
     settings = current_app.config["REGIA"]
-    migrate.downgrade(
-        settings.migration_database_url, revision, app_role=settings.app_database_role
-    )
+    with _revision_errors():
+        migrate.downgrade(
+            settings.migration_database_url, revision, app_role=settings.app_database_role
+        )
     click.echo(f"Database at {revision}.")
+
+
+@contextmanager
+def _revision_errors() -> Iterator[None]:
+    """Alembic's refusals (an unknown revision, a downgrade past base...) as a one-line
+    error and exit status 1, not a traceback; nothing was migrated."""
+    from alembic.util import CommandError
+
+    try:
+        yield
+    except CommandError as exc:
+        raise click.ClickException(f"{exc} (nothing was migrated).") from exc
 
 
 @click.command("worker")
@@ -101,7 +120,13 @@ def create_agency_command(name: str, owner_email: str, owner_name: str, password
 @click.command("demo")
 @click.option("--serve", is_flag=True, help="Then start the web app and a worker.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True, help="Web port (try another if busy).")
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=5000,
+    show_default=True,
+    help="Web port (try another if busy).",
+)
 @click.option(
     "--force",
     is_flag=True,
@@ -110,11 +135,12 @@ def create_agency_command(name: str, owner_email: str, owner_name: str, password
 @with_appcontext
 def demo_command(serve: bool, host: str, port: int, force: bool) -> None:
     """Migrate, seed a demo agency (idempotent), print the logins; --serve runs web + worker."""
-    from agency.demo import DEMO_PASSWORD, port_is_free, seed_demo, serve_with_worker
+    from agency.demo import DEMO_PASSWORD, bind_problem, seed_demo, serve_with_worker
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    if serve and not port_is_free(host, port):
-        raise click.UsageError(f"{host}:{port} is already in use; choose another with --port.")
+    problem = bind_problem(host, port) if serve else None
+    if problem:
+        raise click.UsageError(problem)
     settings = app.config["REGIA"]
     if not settings.is_sqlite and not force:
         raise click.UsageError(

@@ -4,6 +4,7 @@ twice) and ``serve_with_worker``, the web app and an RQ worker stopped together 
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import socket
@@ -116,13 +117,20 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
     return agency, logins
 
 
-def port_is_free(host: str, port: int) -> bool:
+def bind_problem(host: str, port: int) -> str | None:
+    """Why the web app could not listen on host:port (None: it can), in a sentence."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         try:
             probe.bind((host, port))
-        except OSError:
-            return False
-    return True
+        except socket.gaierror:
+            return f"{host} is not an address or a host name this machine can resolve."
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"{host}:{port} is already in use; choose another with --port."
+            if exc.errno == errno.EACCES:
+                return f"Port {port} needs administrator rights; choose one above 1023."
+            return f"Cannot listen on {host}:{port}: {exc.strerror or exc}."
+    return None
 
 
 def serve_with_worker(app: Flask, host: str, port: int, *, force: bool = False) -> None:
