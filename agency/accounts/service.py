@@ -66,7 +66,16 @@ def request_password_reset(email: str) -> None:
         "accounts/email/password_reset",
         link=f"{_base_url()}/password/reset/{token}",
         expires_at=reset.expires_at,
+        timezone=_zone_of(user),
     )
+
+
+def _zone_of(user: User) -> str:
+    """The time zone to tell ``user`` a time in: their (first) agency's, else UTC."""
+    from tenants.service import agencies_of
+
+    agencies = agencies_of(user)
+    return agencies[0].timezone if agencies else "UTC"
 
 
 def find_reset(token: str, *, lock: bool = False) -> PasswordReset:

@@ -334,6 +334,7 @@ def _email_invitation(invitation: Invitation, token: str, inviter: User) -> None
         client_name=client_name,
         link=in_language(accept_url(token), locale),
         expires_at=invitation.expires_at,
+        timezone=agency.timezone,
         has_account=user is not None,
         logo_cid=logo["cid"] if logo else None,
     )
