@@ -16,11 +16,12 @@ class ValidationFailed(DomainError):
     """Input is well-formed but invalid; ``errors`` maps field names to messages."""
 
     http_status = 422
+    DEFAULT_MESSAGE = "Validation failed."  # the API words it from the errors (web.api_errors)
 
     def __init__(
         self,
         errors: dict[str, list[str]],
-        message: str = "Validation failed.",
+        message: str = DEFAULT_MESSAGE,
         *,
         location: str = "json",
     ) -> None:

@@ -32,9 +32,14 @@ class RegiaApi(Api):
             from agency.web.errors import render_error_page
 
             return render_error_page(error)
+        from agency.web.api_errors import summary, translated
+
         payload, code, headers = super().handle_http_exception(error)
         payload.setdefault("message", error.description)
         payload.setdefault("errors", {})
+        if code in (400, 422) and payload["errors"]:
+            payload["errors"] = translated(payload["errors"])
+            payload["message"] = summary(payload["errors"], payload["message"])
         # The exception's own headers (Allow on a 405, Retry-After...), minus its HTML type.
         for name, value in error.get_headers():
             if name.lower() != "content-type":

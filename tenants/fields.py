@@ -70,3 +70,16 @@ def email_field(**kwargs: Any) -> fields.String:
 def choice_field(choices: Iterable[str], **kwargs: Any) -> fields.String:
     """One of ``choices``; the list is the spec's ``enum``."""
     return fields.String(validate=validate.OneOf([str(c) for c in choices]), **kwargs)
+
+
+NAIVE_TIME = "Give the time with its UTC offset, e.g. 2027-01-01T10:00:00+01:00 or ...Z."
+
+
+def moment_field(**kwargs: Any) -> fields.AwareDateTime:
+    """A moment in time as RFC 3339 (the spec's ``date-time``): with its UTC offset. A time
+    without one is refused, not read as UTC: "10:00" for a client in Rome is 09:00 UTC."""
+    metadata = {**kwargs.pop("metadata", {})}
+    metadata.setdefault("description", "ISO 8601 / RFC 3339, with its UTC offset.")
+    return fields.AwareDateTime(
+        error_messages={"invalid_awareness": NAIVE_TIME}, metadata=metadata, **kwargs
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from tenants.fields import email_field, name_field
+from tenants.fields import email_field, moment_field, name_field
 from tenants.models import CLIENT_ROLES, Role
 from tenants.passwords import MIN_PASSWORD_LENGTH
 
@@ -33,7 +33,7 @@ class TokenIn(Schema):
         metadata={"description": "The agency's slug."},
     )
     name = name_field(100, load_default="API token")
-    expires_at = fields.AwareDateTime(
+    expires_at = moment_field(
         load_default=None,
         allow_none=True,
         metadata={"description": "Optional: the token stops working then (ISO 8601, with zone)."},

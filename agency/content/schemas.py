@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC
 
 from flask_smorest.fields import Upload
 from marshmallow import Schema, fields, validate
@@ -11,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from agency.content.editing import MAX_BODY, MAX_MEDIA
 from agency.content.models import InboxStatus, PostKind, PostStatus, Visibility
 from agency.pagination import Cursor
+from tenants.fields import moment_field
 
 
 def _body(**kwargs: object) -> fields.String:
@@ -18,7 +18,7 @@ def _body(**kwargs: object) -> fields.String:
 
 
 def _when(**kwargs: object) -> fields.AwareDateTime:
-    return fields.AwareDateTime(default_timezone=UTC, **kwargs)
+    return moment_field(**kwargs)
 
 
 CURSOR_KINDS = (str, uuid.UUID)  # (a time, an id): a list's sort key

@@ -6,7 +6,7 @@ from flask import render_template
 from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import HTTPException
 
-from agency.errors import DomainError
+from agency.errors import DomainError, ValidationFailed
 from agency.extensions import wants_json
 
 # What an error page says, in the reader's language (werkzeug's names are English only).
@@ -65,10 +65,15 @@ def handle_domain_error(error: DomainError):  # noqa: ANN201
     if wants_json():
         from werkzeug.http import HTTP_STATUS_CODES
 
+        from agency.web.api_errors import summary
+
+        message = error.message
+        if isinstance(error, ValidationFailed) and message == ValidationFailed.DEFAULT_MESSAGE:
+            message = summary(error.errors, message)
         payload = {
             "code": error.http_status,
             "status": HTTP_STATUS_CODES.get(error.http_status, "Error"),
-            "message": error.message,
+            "message": message,
             "errors": {getattr(error, "location", "json"): error.errors} if error.errors else {},
         }
         return payload, error.http_status
