@@ -25,10 +25,10 @@ from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, ValidationFailed
 from agency.web.context import add_nav_item
 from billing import chart, invoices, jobs, lifecycle, rates
-from billing.forms import ManualLineForm, RunForm
+from billing.forms import ManualLineForm, RunForm, rate_text
 from billing.labels import status_label
 from billing.models import InvoiceStatus
-from billing.money import InvalidAmount, display_money, to_minor
+from billing.money import display_money
 from tenants.models import ClientCompany
 from tenants.permissions import Permission
 
@@ -166,7 +166,8 @@ def invoice(agency_slug: str, invoice_id: uuid.UUID, line_form=None):  # noqa: A
         e_invoice=_e_invoice_problems(found),
         can_fix_agency=g.access.can(Permission.MANAGE_AGENCY),
         can_fix_client=g.access.can(Permission.MANAGE_CLIENTS, found.client_id),
-        line_form=line_form or ManualLineForm(data={"vat_rate": _default_vat(found)}),
+        line_form=line_form
+        or ManualLineForm(currency=found.currency, data={"vat_rate": _default_vat(found)}),
         now=utcnow(),
     ), 422 if line_form is not None and line_form.errors else 200
 
@@ -187,34 +188,30 @@ def _e_invoice_problems(found) -> dict[str, list[str]]:  # noqa: ANN001
 
 def _default_vat(found) -> str:  # noqa: ANN001
     card = rates.card_for_period(found.client_id, found.period)
-    return str(card.vat_rate.normalize()) if card else ""
+    return rate_text(card.vat_rate) if card else ""
 
 
 @bp.post("/invoices/<uuid:invoice_id>/lines")
 @login_required
 def add_line(agency_slug: str, invoice_id: uuid.UUID):  # noqa: ANN201
     found = invoices.editable_draft(g.access, invoice_id)
-    form = ManualLineForm()
-    data = {
-        name: (getattr(form, name).data or "").strip()
-        for name in ("description", "quantity", "vat_rate")
-    }
-    amount_error = _("Enter an amount such as 250.00.")
+    form = ManualLineForm(currency=found.currency)
+    data, unreadable = form.values()  # the numbers as typed in the page's locale
     try:
-        data["unit_amount"] = to_minor(form.unit_amount.data or "", found.currency)
+        if unreadable:
+            # Every field's error at once: the others are checked with stand-in numbers.
+            try:
+                stand_ins = {"quantity": "1", "unit_amount": 100, "vat_rate": "0"}
+                invoices.validate_manual_line(
+                    {**data, **{name: stand_ins[name] for name in unreadable}}, found.currency
+                )
+                others = {}
+            except ValidationFailed as exc:
+                others = exc.errors
+            raise ValidationFailed({**others, **unreadable})
         invoices.add_manual_line(g.access, found.id, data)
-    except InvalidAmount:
-        # Every field's error at once: the others are checked with a stand-in amount.
-        try:
-            invoices.validate_manual_line({**data, "unit_amount": 100}, found.currency)
-            others = {}
-        except ValidationFailed as exc:
-            others = exc.errors
-        form.show_errors({**others, "unit_amount": [amount_error]})
     except ValidationFailed as exc:
         form.show_errors(exc.errors)
-        if "unit_amount" in exc.errors:
-            form.unit_amount.errors = [amount_error]
     else:
         flash(_("Line added."), "success")
         return redirect(url_for("billing.invoice", invoice_id=found.id))
