@@ -27,7 +27,7 @@ from agency.web.context import add_nav_item
 from billing import chart, invoices, jobs, lifecycle, rates
 from billing.forms import ManualLineForm, RunForm, rate_text
 from billing.labels import status_label
-from billing.models import InvoiceStatus
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from billing.money import display_money
 from tenants.models import ClientCompany
 from tenants.permissions import Permission
@@ -173,17 +173,35 @@ def invoice(agency_slug: str, invoice_id: uuid.UUID, line_form=None):  # noqa: A
 
 
 def _e_invoice_problems(found) -> dict[str, list[str]]:  # noqa: ANN001
-    """A draft's FatturaPA problems by where they are fixed: ``seller`` (agency settings),
-    ``buyer`` (the client's details), ``invoice`` (its lines or currency)."""
-    if found.status != InvoiceStatus.DRAFT or found.kind != "invoice":
+    """The FatturaPA problems of the page's next step (finalizing a draft, or crediting a
+    finalized invoice) by where they are fixed: ``seller`` (agency settings), ``buyer`` (the
+    client's details), ``invoice`` (its lines or currency)."""
+    if found.kind != InvoiceKind.INVOICE:
+        return {}
+    if found.status == InvoiceStatus.DRAFT:
+        problems = lifecycle.e_invoice_problems(found)
+    elif found.status in CREDITABLE and not _credited(found):
+        problems = lifecycle.credit_note_problems(found)
+    else:
         return {}
     grouped: dict[str, list[str]] = {}
-    for field, messages in sorted(lifecycle.e_invoice_problems(found).items()):
+    for field, messages in sorted(problems.items()):
         place = field.split(".", 1)[0]
         grouped.setdefault(place if place in ("seller", "buyer") else "invoice", []).extend(
             messages
         )
     return grouped
+
+
+CREDITABLE = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+
+
+def _credited(found) -> bool:  # noqa: ANN001
+    return bool(
+        db.session.scalar(
+            select(select(Invoice.id).where(Invoice.credits_invoice_id == found.id).exists())
+        )
+    )
 
 
 def _default_vat(found) -> str:  # noqa: ANN001
