@@ -26,7 +26,7 @@ from agency.errors import IllegalTransition, NotFound, ValidationFailed
 from agency.web.context import add_nav_item
 from billing import chart, invoices, jobs, lifecycle, rates
 from billing.forms import ManualLineForm, RunForm, rate_text
-from billing.labels import status_label
+from billing.labels import run_message, status_label
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from billing.money import display_money
 from tenants.models import ClientCompany
@@ -129,11 +129,13 @@ def start_run(agency_slug: str):  # noqa: ANN201
 
 
 def _run(run_id: str) -> dict:
+    """The run's progress, with its state in the reader's words (``message``); ``status`` stays
+    RQ's name for it, which the page's script reads."""
     rates.require_billing(g.access)
     status = jobs.run_status(g.access.agency.id, run_id)
     if status is None:
         raise NotFound(_("No such invoice run."))
-    return status
+    return {**status, "message": run_message(status["status"], status["done"], status["total"])}
 
 
 @bp.get("/runs/<run_id>")
