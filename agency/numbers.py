@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from babel.lists import format_list
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
+from flask import Flask
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
@@ -98,3 +99,8 @@ def _readings(suggestions: list[str], places: int | None, locale: str) -> list[s
         if shown not in out:
             out.append(shown)
     return out
+
+
+def init_app(app: Flask) -> None:
+    """``{{ value|number }}``: a quantity, rate or hours as the page's language writes it."""
+    app.add_template_filter(lambda value, places=None: write_number(value, places), "number")
