@@ -1,4 +1,5 @@
-"""Billing forms: shapes and CSRF only; the rules live in the services."""
+"""Billing forms: shapes, CSRF, and numbers read as typed in the page's language (agency.numbers);
+the rules live in the services."""
 
 from __future__ import annotations
 
