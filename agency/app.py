@@ -116,7 +116,7 @@ def select_locale() -> str | None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from agency import localtime
+    from agency import localtime, numbers
     from agency.accounts import views as accounts_views
     from agency.channels import api as channels_api
     from agency.channels import cli as channels_cli
@@ -144,6 +144,7 @@ def _register_blueprints(app: Flask) -> None:
     tenants_web.init_app(app)
     context.init_app(app)
     localtime.init_app(app)
+    numbers.init_app(app)
     for blueprint in (health.bp, tenants_views.bp, views.bp, apidocs.bp, mail_views.bp):
         app.register_blueprint(blueprint)
     for blueprint in (accounts_views.bp,):

@@ -32,11 +32,17 @@ class EInvoiceIncomplete(ExportRefused):
     """Finalizing would issue an invoice whose FatturaPA the SDI refuses; ``errors`` names
     each field (``seller.city``: agency settings, ``buyer.city``: the client's details)."""
 
-    def __init__(self, errors: dict[str, list[str]]) -> None:
-        message = _(
-            "This invoice cannot be finalized yet: its e-invoice (FatturaPA) data is "
-            "incomplete. Nothing was changed and no number was used."
-        )
+    def __init__(self, errors: dict[str, list[str]], *, credit_note: bool = False) -> None:
+        if credit_note:
+            message = _(
+                "This credit note cannot be issued yet: its e-invoice (FatturaPA) data is "
+                "incomplete. Nothing was changed and no number was used."
+            )
+        else:
+            message = _(
+                "This invoice cannot be finalized yet: its e-invoice (FatturaPA) data is "
+                "incomplete. Nothing was changed and no number was used."
+            )
         super(ExportRefused, self).__init__(errors, message)
 
 
@@ -50,6 +56,25 @@ def e_invoice_problems(invoice: Invoice) -> dict[str, list[str]]:
     stripe = agency is not None and stripe_sync.connection_for(agency) is not None
     doc = replace(doc, payment_method="stripe" if stripe else invoice.payment_method)
     return fatturapa.problems(doc, numbered=False)
+
+
+def credit_note_problems(invoice: Invoice) -> dict[str, list[str]]:
+    """What the FatturaPA export would refuse in the credit note of ``invoice`` (finalized),
+    before that note exists: the same checks as finalizing, on the note it would become (TD04,
+    naming ``invoice``, its payment method); empty when no FatturaPA is needed."""
+    doc = document_for(db.session, invoice.id)
+    if not fatturapa.required(doc):
+        return {}
+    note = replace(
+        doc,
+        kind=InvoiceKind.CREDIT_NOTE.value,
+        number="",
+        related_number=invoice.number,
+        related_date=invoice.issued_at.date() if invoice.issued_at else None,
+        payment_method=invoice.payment_method,
+        status=InvoiceStatus.DRAFT.value,
+    )
+    return fatturapa.problems(note, numbered=False)
 
 
 def _locked(access: Access, invoice_id: uuid.UUID) -> Invoice:
@@ -167,6 +192,9 @@ def credit_note(access: Access, invoice_id: uuid.UUID, *, via: str = "web") -> I
     )
     if already:
         raise IllegalTransition(_("This invoice already has a credit note."))
+    problems = credit_note_problems(invoice)
+    if problems:  # checked before anything is written or numbered: a refusal changes nothing
+        raise EInvoiceIncomplete(problems, credit_note=True)
     now = utcnow()
     note = Invoice(
         client_id=invoice.client_id,

@@ -11,10 +11,10 @@ from flask_login import login_required
 
 from agency.clients.service import get_client
 from agency.errors import ValidationFailed
+from agency.numbers import write_number
 from agency.web.context import add_nav_item
 from billing import invoices, rates, timelog
-from billing.forms import RateCardForm, TimeEntryForm
-from billing.money import to_major
+from billing.forms import RateCardForm, TimeEntryForm, amount_text, rate_text
 from tenants.permissions import Permission
 
 bp = Blueprint(
@@ -36,14 +36,17 @@ def _card_data(client) -> dict:  # noqa: ANN001
             "currency": client.currency,
             "payment_terms_days": "30",
         }
-    data = {name: str(getattr(card, name)) for name in ("posts_included", "payment_terms_days")}
+    # Written the page's way ("1.500,00" in Italian), so saving it unchanged reads it back.
+    data = {
+        name: write_number(getattr(card, name)) for name in ("posts_included", "payment_terms_days")
+    }
     data.update(
-        {name: str(to_major(getattr(card, name), card.currency)) for name in RateCardForm.MONEY}
+        {name: amount_text(getattr(card, name), card.currency) for name in RateCardForm.MONEY}
     )
     data.update(
         effective_from=rates.client_today(client).isoformat(),
         currency=card.currency,
-        vat_rate=str(card.vat_rate.normalize()),
+        vat_rate=rate_text(card.vat_rate),
     )
     return data
 
@@ -94,7 +97,7 @@ def time(agency_slug: str):  # noqa: ANN201
                 g.access,
                 {
                     "client_id": form.client_id.data,
-                    "minutes": form.minutes.data,
+                    "minutes": form.read_minutes(),
                     "description": form.description.data,
                     "date": form.date.data,
                 },

@@ -25,10 +25,10 @@ from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, ValidationFailed
 from agency.web.context import add_nav_item
 from billing import chart, invoices, jobs, lifecycle, rates
-from billing.forms import ManualLineForm, RunForm
-from billing.labels import status_label
-from billing.models import InvoiceStatus
-from billing.money import InvalidAmount, display_money, to_minor
+from billing.forms import ManualLineForm, RunForm, rate_text
+from billing.labels import run_message, status_label
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.money import display_money
 from tenants.models import ClientCompany
 from tenants.permissions import Permission
 
@@ -129,11 +129,13 @@ def start_run(agency_slug: str):  # noqa: ANN201
 
 
 def _run(run_id: str) -> dict:
+    """The run's progress, with its state in the reader's words (``message``); ``status`` stays
+    RQ's name for it, which the page's script reads."""
     rates.require_billing(g.access)
     status = jobs.run_status(g.access.agency.id, run_id)
     if status is None:
         raise NotFound(_("No such invoice run."))
-    return status
+    return {**status, "message": run_message(status["status"], status["done"], status["total"])}
 
 
 @bp.get("/runs/<run_id>")
@@ -166,18 +168,26 @@ def invoice(agency_slug: str, invoice_id: uuid.UUID, line_form=None):  # noqa: A
         e_invoice=_e_invoice_problems(found),
         can_fix_agency=g.access.can(Permission.MANAGE_AGENCY),
         can_fix_client=g.access.can(Permission.MANAGE_CLIENTS, found.client_id),
-        line_form=line_form or ManualLineForm(data={"vat_rate": _default_vat(found)}),
+        line_form=line_form
+        or ManualLineForm(currency=found.currency, data={"vat_rate": _default_vat(found)}),
         now=utcnow(),
     ), 422 if line_form is not None and line_form.errors else 200
 
 
 def _e_invoice_problems(found) -> dict[str, list[str]]:  # noqa: ANN001
-    """A draft's FatturaPA problems by where they are fixed: ``seller`` (agency settings),
-    ``buyer`` (the client's details), ``invoice`` (its lines or currency)."""
-    if found.status != InvoiceStatus.DRAFT or found.kind != "invoice":
+    """The FatturaPA problems of the page's next step (finalizing a draft, or crediting a
+    finalized invoice) by where they are fixed: ``seller`` (agency settings), ``buyer`` (the
+    client's details), ``invoice`` (its lines or currency)."""
+    if found.kind != InvoiceKind.INVOICE:
+        return {}
+    if found.status == InvoiceStatus.DRAFT:
+        problems = lifecycle.e_invoice_problems(found)
+    elif found.status in CREDITABLE and not _credited(found):
+        problems = lifecycle.credit_note_problems(found)
+    else:
         return {}
     grouped: dict[str, list[str]] = {}
-    for field, messages in sorted(lifecycle.e_invoice_problems(found).items()):
+    for field, messages in sorted(problems.items()):
         place = field.split(".", 1)[0]
         grouped.setdefault(place if place in ("seller", "buyer") else "invoice", []).extend(
             messages
@@ -185,36 +195,43 @@ def _e_invoice_problems(found) -> dict[str, list[str]]:  # noqa: ANN001
     return grouped
 
 
+CREDITABLE = (InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.UNCOLLECTIBLE)
+
+
+def _credited(found) -> bool:  # noqa: ANN001
+    return bool(
+        db.session.scalar(
+            select(select(Invoice.id).where(Invoice.credits_invoice_id == found.id).exists())
+        )
+    )
+
+
 def _default_vat(found) -> str:  # noqa: ANN001
     card = rates.card_for_period(found.client_id, found.period)
-    return str(card.vat_rate.normalize()) if card else ""
+    return rate_text(card.vat_rate) if card else ""
 
 
 @bp.post("/invoices/<uuid:invoice_id>/lines")
 @login_required
 def add_line(agency_slug: str, invoice_id: uuid.UUID):  # noqa: ANN201
     found = invoices.editable_draft(g.access, invoice_id)
-    form = ManualLineForm()
-    data = {
-        name: (getattr(form, name).data or "").strip()
-        for name in ("description", "quantity", "vat_rate")
-    }
-    amount_error = _("Enter an amount such as 250.00.")
+    form = ManualLineForm(currency=found.currency)
+    data, unreadable = form.values()  # the numbers as typed in the page's locale
     try:
-        data["unit_amount"] = to_minor(form.unit_amount.data or "", found.currency)
+        if unreadable:
+            # Every field's error at once: the others are checked with stand-in numbers.
+            try:
+                stand_ins = {"quantity": "1", "unit_amount": 100, "vat_rate": "0"}
+                invoices.validate_manual_line(
+                    {**data, **{name: stand_ins[name] for name in unreadable}}, found.currency
+                )
+                others = {}
+            except ValidationFailed as exc:
+                others = exc.errors
+            raise ValidationFailed({**others, **unreadable})
         invoices.add_manual_line(g.access, found.id, data)
-    except InvalidAmount:
-        # Every field's error at once: the others are checked with a stand-in amount.
-        try:
-            invoices.validate_manual_line({**data, "unit_amount": 100}, found.currency)
-            others = {}
-        except ValidationFailed as exc:
-            others = exc.errors
-        form.show_errors({**others, "unit_amount": [amount_error]})
     except ValidationFailed as exc:
         form.show_errors(exc.errors)
-        if "unit_amount" in exc.errors:
-            form.unit_amount.errors = [amount_error]
     else:
         flash(_("Line added."), "success")
         return redirect(url_for("billing.invoice", invoice_id=found.id))

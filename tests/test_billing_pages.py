@@ -38,7 +38,7 @@ def test_rate_card_form_stores_minor_units_and_explains_bad_fields(client):
     bad = form_post(client, url, {**CARD_FORM, "monthly_retainer": "15.001", "vat_rate": "x"})
     assert bad.status_code == 422
     html = bad.get_data(as_text=True)
-    assert "Enter an amount such as 1500.00." in html and "between 0 and 100" in html
+    assert "Enter an amount such as 1,500.00." in html and "between 0 and 100" in html
     with tenant_context(agency.id):
         assert db.session.scalar(select(RateCard.id)) is None
     ok = form_post(client, url, CARD_FORM)

@@ -163,3 +163,34 @@ def test_a_broken_channel_is_not_enabled_again_while_the_network_refuses_it(
     mastodon.tokens["revoked"] = mastodon.account_id  # the owner re-authorized the app
     assert client.patch(url, json={"status": "connected"}, headers=headers).status_code == 200
     assert _reload(agency, channel_id).status == "connected"
+
+
+@pytest.mark.parametrize(
+    ("locale", "reason"),
+    [("it", "Impossibile raggiungere 127.0.0.1"), ("en", "Could not reach 127.0.0.1")],
+)
+def test_the_stored_reason_is_in_the_agencys_language(
+    app, agency, target, private_hosts, locale, reason
+):
+    """The check runs in a job (no request, no reader): the reason it stores is read later by
+    the agency's people, so it is written in the agency's language."""
+    import socket
+
+    from tenants.models import Agency
+
+    with socket.socket() as probe:  # a loopback port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    with tenant_context(agency.id):
+        db.session.get(Agency, agency.id).default_locale = locale
+        db.session.commit()
+    channel_id = make_channel(
+        agency,
+        _client(agency),
+        settings={"instance_url": f"http://127.0.0.1:{closed}"},
+        secrets={"access_token": "good-token"},
+    ).id
+    assert jobs.check_channels(str(agency.id))["unreachable"] == 1
+    checked = _reload(agency, channel_id)
+    assert checked.status == "connected"  # unreachable is no verdict on the credentials
+    assert checked.check_error.startswith(reason), checked.check_error

@@ -14,7 +14,7 @@
     bar.style.width = run.percent + "%";
     bar.textContent = run.percent + "%";
     meter.setAttribute("aria-valuenow", String(run.percent));
-    text.textContent = run.done + " / " + run.total + " (" + run.status + ")";
+    text.textContent = run.message; // the state in the reader's words, from the server
   }
 
   function poll() {

@@ -14,7 +14,7 @@ from agency.content import dashboard as dashboard_cards
 from agency.content import portal
 from agency.content.forms import STATUS_LABELS as POST_STATUS_LABELS
 from agency.db import db, utcnow
-from tenants.models import ClientCompany
+from tenants.models import ClientCompany, Role
 
 bp = Blueprint("shell", __name__, url_prefix="/a/<agency_slug>")
 
@@ -35,6 +35,8 @@ def dashboard(agency_slug: str):  # noqa: ANN201
         "dashboard.html",
         clients=clients,
         access=access,
+        finance=_finance_summary(access, now),
+        client_names={c.id: c.name for c in clients},
         overdue=dashboard_cards.overdue_approvals(access, now),
         week=dashboard_cards.week_schedule(
             access, _local_today(g.agency.timezone), g.agency.timezone
@@ -42,6 +44,15 @@ def dashboard(agency_slug: str):  # noqa: ANN201
         week_timezone=g.agency.timezone,
         status_labels=POST_STATUS_LABELS,
     )
+
+
+def _finance_summary(access, now):  # noqa: ANN001, ANN202
+    """Finance's card: drafts to finalize, open and overdue invoices, this month's total."""
+    if access.agency_role != Role.FINANCE.value:
+        return None
+    from billing.summary import finance_summary
+
+    return finance_summary(access, now, g.agency.timezone)
 
 
 def _local_today(timezone: str) -> date:
