@@ -1,4 +1,7 @@
-"""Totals per month as a small server-rendered SVG bar chart (no script, CSP-safe)."""
+"""Totals per month as a small server-rendered SVG bar chart (no script, CSP-safe).
+
+The SVG holds only the bars: the months under them are page text (``billing/index.html``),
+readable at any width; SVG text scales down with the chart (about 6 px on a phone)."""
 
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from billing.models import Invoice, InvoiceStatus
 from billing.money import display_money
 
 MONTHS = 12
-WIDTH, HEIGHT, BAR_GAP, TOP, BOTTOM = 600, 180, 6, 16, 28
+WIDTH, HEIGHT, BAR_GAP, TOP, BOTTOM = 600, 160, 6, 16, 0
 
 
 @dataclass(frozen=True)
@@ -59,10 +62,6 @@ def svg(series: list[tuple[str, int]], currency: str) -> Markup:
         parts.append(
             f'<rect x="{x:.1f}" y="{y}" width="{bar:.1f}" height="{height}" fill="#0b5ed7">'
             f"<title>{label}</title></rect>"
-        )
-        parts.append(
-            f'<text x="{x + bar / 2:.1f}" y="{HEIGHT - 10}" font-size="11" fill="#212529" '
-            f'text-anchor="middle">{escape(period[2:])}</text>'
         )
     parts.append("</svg>")
     return Markup("".join(parts))  # noqa: S704 - every interpolated text is escaped

@@ -109,6 +109,10 @@ def test_invoice_list_highlights_overdue_and_charts_monthly_totals(client):
     assert html.count("table-danger") == 1 and "Overdue" in html
     assert "<svg" in html and "2026-09" in html and "2026-10" in html
     assert "€1,220.00" in html  # the monthly total, in the table behind the chart
+    # The months are page text under the bars: SVG text shrank with the chart (6 px on phones).
+    chart = html[html.index('id="chart-EUR"') :].split("</section>")[0]
+    assert "<text" not in chart
+    assert '<span>26-09</span><span>26-10</span></div>' in chart
 
 
 def test_a_refused_line_names_every_bad_field_at_once(client):
