@@ -16,6 +16,7 @@ from billing.models import Invoice, InvoiceStatus
 from billing.money import display_money
 
 MONTHS = 12
+MIN_SLOTS = 6  # a chart of one or two months keeps bars of a monthly width, from the left
 WIDTH, HEIGHT, BAR_GAP, TOP, BOTTOM = 600, 160, 6, 16, 0
 
 
@@ -24,6 +25,7 @@ class Chart:
     currency: str
     svg: Markup
     rows: list[tuple[str, int]]  # (period, total): the same data as a table
+    empty_slots: int = 0  # columns after the last month (the axis under the bars keeps them)
 
 
 def monthly_totals() -> dict[str, list[tuple[str, int]]]:
@@ -46,7 +48,7 @@ def monthly_totals() -> dict[str, list[tuple[str, int]]]:
 
 def svg(series: list[tuple[str, int]], currency: str) -> Markup:
     top = max([total for _p, total in series] + [1])
-    bar = (WIDTH - BAR_GAP) / max(len(series), 1) - BAR_GAP
+    bar = (WIDTH - BAR_GAP) / max(len(series), MIN_SLOTS) - BAR_GAP
     plot = HEIGHT - TOP - BOTTOM
     title = _("Invoiced per month (%(currency)s)", currency=currency)
     parts = [
@@ -69,6 +71,6 @@ def svg(series: list[tuple[str, int]], currency: str) -> Markup:
 
 def monthly_totals_svgs() -> list[Chart]:
     return [
-        Chart(currency, svg(series, currency), series)
+        Chart(currency, svg(series, currency), series, max(MIN_SLOTS - len(series), 0))
         for currency, series in monthly_totals().items()
     ]

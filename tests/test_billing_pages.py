@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -112,7 +113,10 @@ def test_invoice_list_highlights_overdue_and_charts_monthly_totals(client):
     # The months are page text under the bars: SVG text shrank with the chart (6 px on phones).
     chart = html[html.index('id="chart-EUR"') :].split("</section>")[0]
     assert "<text" not in chart
-    assert '<span>26-09</span><span>26-10</span></div>' in chart
+    months = re.findall(r"<span>(\d\d-\d\d)<span[^>]*>([^<]+)</span></span>", chart)
+    assert months == [("26-09", "€1,220.00"), ("26-10", "€1,220.00")]
+    assert "<span></span>" * 4 + "</div>" in chart  # the empty months of a 6-month axis
+    assert chart.count("<rect") == 2 and 'width="93.0"' in chart  # a month's width of 6
 
 
 def test_a_refused_line_names_every_bad_field_at_once(client):
