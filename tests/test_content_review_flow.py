@@ -359,3 +359,92 @@ def test_a_late_deadline_is_after_the_lead_time(client, app, database_url):
     assert row.approval_deadline.replace(tzinfo=None) < (utcnow() - timedelta(hours=13)).replace(
         tzinfo=None
     )
+
+
+# -- 6. a new review link, confirmations ----------------------------------------------------
+
+
+def test_the_agency_sends_the_review_link_again(smtp, database_url):
+    from agency.content.models import ReviewLink
+
+    desk = make_desk(internal_review=False)
+    http = smtp.client
+    post = draft(http, desk, scheduled_at=later())
+    act(http, desk, post["id"], "submit", "staff")
+    old = next(m for m in smtp.messages if m["To"] == desk.users["cm"].email)
+    old_token = LINK_RE.search(old.get_body(("plain",)).get_content()).group(1)
+    with tenant_context(desk.ids["agency"]):  # the client's links were revoked
+        for link in db.session.scalars(select(ReviewLink)):
+            link.revoked_at = utcnow()
+        db.session.commit()
+    assert http.get(f"/review/{old_token}").status_code == 403
+    smtp.messages.clear()
+    web = _web(smtp.app, desk.users["staff"])
+    page = web.get(f"/a/{desk.agency.slug}/posts/{post['id']}").get_data(as_text=True)
+    assert "Send the review link again" in page
+    r = web.post(
+        f"/a/{desk.agency.slug}/posts/{post['id']}/resend-link",
+        data={"csrf_token": csrf_from(page)},
+    )
+    assert r.status_code == 302
+    flashed = web.get(r.headers["Location"]).get_data(as_text=True)
+    assert "A new review link was e-mailed to 2 client approvers." in flashed, flashed[-3000:]
+    to = sorted(m["To"] for m in smtp.messages)
+    assert to == sorted([desk.users["cm"].email, desk.users["cm2"].email])
+    mail = next(m for m in smtp.messages if m["To"] == desk.users["cm"].email)
+    token = LINK_RE.search(mail.get_body(("plain",)).get_content()).group(1)
+    assert token != old_token and http.get(f"/review/{token}").status_code == 200
+    _told, actions = _events(desk, post["id"])
+    assert "post.review_link_resent" in actions
+
+
+def test_a_review_link_is_sent_again_only_for_a_post_awaiting_the_client(client, app, desk):
+    post = draft(client, desk, scheduled_at=later())
+    web = _web(app, desk.users["staff"])
+    page = web.get(f"/a/{desk.agency.slug}/posts/{post['id']}").get_data(as_text=True)
+    assert "Send the review link again" not in page
+    r = web.post(
+        f"/a/{desk.agency.slug}/posts/{post['id']}/resend-link",
+        data={"csrf_token": csrf_from(page)},
+        follow_redirects=True,
+    )
+    assert "still a draft" in r.get_data(as_text=True)
+    _told, actions = _events(desk, post["id"])
+    assert "post.review_link_resent" not in actions
+
+
+def test_revoking_links_and_tokens_asks_first(app, desk):
+    from tests.factories import token_for  # noqa: F401 - the desk's users have tokens
+
+    web = _web(app, desk.users["owner"])
+    posts = web.get(f"/a/{desk.agency.slug}/posts/?client_id={desk.ids['client']}")
+    html = posts.get_data(as_text=True)
+    assert re.search(r'revoke[^"]*"[^>]*data-confirm="', html), "revoke links asks first"
+    tokens = web.get("/account/tokens").get_data(as_text=True)
+    assert "revoke" in tokens and re.search(r'/revoke"[^>]*data-confirm="', tokens)
+
+
+# -- 7. a client switched to "no client approval" -------------------------------------------
+
+
+def test_a_post_sent_before_client_approval_was_switched_off_stays_the_clients(client, app, desk):
+    from agency.workflow.models import ApprovalPolicy
+
+    post = draft(client, desk, scheduled_at=later())
+    act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, post["id"], "approve", "manager")
+    with tenant_context(desk.ids["agency"]):
+        db.session.scalar(select(ApprovalPolicy)).client_approval = "none"
+        db.session.commit()
+    cm = _web(app, desk.users["cm"])
+    home = cm.get(f"/a/{desk.agency.slug}/").get_data(as_text=True)
+    assert post["id"] in home  # the portal lists it as waiting for them
+    staff_page = (
+        _web(app, desk.users["staff"])
+        .get(f"/a/{desk.agency.slug}/posts/{post['id']}")
+        .get_data(as_text=True)
+    )
+    assert "no longer approves posts" in staff_page
+    r = act(client, desk, post["id"], "approve", "cm")
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["status"] == "scheduled"

@@ -40,6 +40,7 @@ ACTIVITY_LABELS = {
     "post.commented": _l("Commented"),
     "post.late_held": _l("Held: approved after its approval deadline, not scheduled"),
     "post.approved_late": _l("Approved after its approval deadline; the agency was told"),
+    "post.review_link_resent": _l("Review link sent to the client again"),
     "approve": _l("Approved"),
     "request_changes": _l("Asked for changes"),
     "reject": _l("Rejected"),

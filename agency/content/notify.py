@@ -54,11 +54,17 @@ def excerpt_of(post: Post) -> str:
 
 
 def request_review(
-    post: Post, approver_ids: frozenset[uuid.UUID], *, reminder: bool = False
+    post: Post,
+    approver_ids: frozenset[uuid.UUID],
+    *,
+    reminder: bool = False,
+    resent: bool = False,
 ) -> None:
     """Each approver gets a fresh magic link by e-mail once this transaction commits, and an
-    in-app notification written in it (a reminder says the deadline is near)."""
+    in-app notification written in it (a reminder says the deadline is near). ``resent``:
+    the agency sends the link again; the mail reads as a reminder."""
     inapp.add(approver_ids, Event.DEADLINE_NEAR if reminder else Event.SUBMITTED, post)
+    reminder = reminder or resent
     pending = db.session.info.setdefault(_PENDING, [])
     excerpt = excerpt_of(post)
     for user, token in links.links_for_review(post, approver_ids):

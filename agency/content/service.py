@@ -33,7 +33,7 @@ from agency.content.models import (
     TargetStatus,
     aware,
 )
-from agency.content.policy import EffectivePolicy, effective_policy
+from agency.content.policy import EffectivePolicy, awaiting_client_policy, effective_policy
 from agency.db import db, utcnow
 from agency.errors import (
     DomainError,
@@ -482,7 +482,11 @@ def decide(
         raise IllegalTransition(_("This post is not awaiting your approval."))
     _require_action(post, decision.value)
     step = Step.INTERNAL if post.status == S.IN_REVIEW else Step.CLIENT
-    policy = effective_policy(_client_of(post.client_id), post.kind)
+    client = _client_of(post.client_id)
+    # A post already sent to the client stays theirs to decide, whatever the policy says now.
+    policy = (awaiting_client_policy if step == Step.CLIENT else effective_policy)(
+        client, post.kind
+    )
     if step == Step.INTERNAL:
         _require(access, Permission.INTERNAL_REVIEW, post.client_id)
     else:
@@ -542,6 +546,34 @@ def _live_decisions(post: Post, step: Step) -> set[uuid.UUID]:
             )
         )
     )
+
+
+@atomic
+def resend_review_link(access: Access, post_id: uuid.UUID, *, via: str = "web") -> int:
+    """A post awaiting the client: a new review link e-mailed to each client approver who has
+    not approved it yet (an expired or revoked link leaves them nothing to open); how many."""
+    post = get_post(access, post_id, lock=True)
+    _require(access, Permission.DRAFT_CONTENT, post.client_id)
+    if post.status != S.AWAITING_CLIENT.value:
+        raise IllegalTransition(
+            _(
+                "%(state)s Only a post waiting for the client's approval has a review link to "
+                "send again.",
+                state=_STATE_NOW[PostStatus(post.status)],
+            )
+        )
+    policy = awaiting_client_policy(_client_of(post.client_id), post.kind)
+    waiting = policy.approver_ids - _live_decisions(post, Step.CLIENT)
+    if not waiting:
+        raise IllegalTransition(
+            _("This client has no client manager to approve it: invite one or change the policy.")
+        )
+    notify.request_review(post, frozenset(waiting), resent=True)
+    _record(
+        access, post, "post.review_link_resent", via, revision=post.revision, count=len(waiting)
+    )
+    notify.commit()
+    return len(waiting)
 
 
 @atomic

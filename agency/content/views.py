@@ -43,6 +43,7 @@ from agency.content.forms import (
     to_local,
 )
 from agency.content.models import Decision, PostStatus, aware
+from agency.content.policy import effective_policy
 from agency.db import db, utcnow
 from agency.errors import (
     IllegalTransition,
@@ -341,6 +342,13 @@ def _detail_page(post_id: uuid.UUID, decision_form: DecisionForm | None = None) 
         can_edit=agency_side
         and g.access.can(Permission.DRAFT_CONTENT, client.id)
         and PostStatus(post["status"]) in service.ACTIONS["edit"],
+        can_resend=agency_side
+        and g.access.can(Permission.DRAFT_CONTENT, client.id)
+        and post["status"] == PostStatus.AWAITING_CLIENT.value,
+        # Sent to the client before their approval was switched off: it still waits for them.
+        sent_before_policy=agency_side
+        and post["status"] == PostStatus.AWAITING_CLIENT.value
+        and not effective_policy(client, post["kind"]).needs_client,
         comments=discussion.list_comments(g.access, post_id),
         revisions=revisions,
         activity=discussion.activity(g.access, post_id),
@@ -461,6 +469,32 @@ def revoke_links(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         ngettext("%(num)d review link revoked.", "%(num)d review links revoked.", count), "success"
     )
     return redirect(url_for("content.index", client_id=client.id))
+
+
+@bp.post("/<uuid:post_id>/resend-link")
+@login_required
+def resend_link(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
+    """A post awaiting the client: e-mail its approvers a new review link."""
+    service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
+    if not FlaskForm().validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    try:
+        count = service.resend_review_link(g.access, post_id, via="web")
+    except IllegalTransition as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    except PermissionDenied:
+        abort(403)
+    flash(
+        ngettext(
+            "A new review link was e-mailed to %(num)d client approver.",
+            "A new review link was e-mailed to %(num)d client approvers.",
+            count,
+        ),
+        "success",
+    )
+    return redirect(url_for("content.detail", post_id=post_id))
 
 
 @bp.post("/<uuid:post_id>/comments")
