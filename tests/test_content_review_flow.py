@@ -448,3 +448,26 @@ def test_a_post_sent_before_client_approval_was_switched_off_stays_the_clients(c
     r = act(client, desk, post["id"], "approve", "cm")
     assert r.status_code == 200, r.get_json()
     assert r.get_json()["status"] == "scheduled"
+
+
+def test_the_link_page_keeps_the_mails_language_through_its_forms(smtp, database_url):
+    desk = make_desk(internal_review=False)
+    http = smtp.client
+    post = draft(http, desk, scheduled_at=later())
+    token = _link_for(smtp, desk, post["id"])
+    page = http.get(f"/review/{token}?lang=it", headers={"Accept-Language": "en"})
+    html = page.get_data(as_text=True)
+    assert f"/review/{token}/{post['id']}/approve?lang=it" in html
+    r = http.post(
+        f"/review/{token}/{post['id']}/request-changes?lang=it",
+        data={"csrf_token": csrf_from(html), "revision": "1", "comment": "x" * 10_001},
+        headers={"Accept-Language": "en"},
+    )
+    assert r.status_code == 422
+    assert "il massimo è 10000" in r.get_data(as_text=True)
+    r = http.post(
+        f"/review/{token}/{post['id']}/approve?lang=it",
+        data={"csrf_token": csrf_from(html), "revision": "1"},
+        headers={"Accept-Language": "en"},
+    )
+    assert r.status_code == 302 and r.headers["Location"].endswith("?lang=it")

@@ -10,7 +10,16 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from flask import Blueprint, Flask, flash, redirect, render_template, send_file, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from agency.content import changes, discussion, links, media, queries, service
@@ -69,6 +78,7 @@ def _page(
         token=token,
         status_labels=STATUS_LABELS,
         comment_max=COMMENT_MAX,
+        lang=_lang(),
         image_url=lambda pid, ref: url_for("review.image", token=token, post_id=pid, ref=ref),
     )
 
@@ -88,7 +98,7 @@ def _act(token: str, post_id: uuid.UUID, action: str):  # noqa: ANN202
         if not form.validate_on_submit():
             if form.csrf_token.errors:
                 flash(_("The form expired; try again."), "danger")
-                return redirect(url_for("review.page", token=token)), 303
+                return redirect(url_for("review.page", token=token, lang=_lang())), 303
             # A field's own problem (a comment too long): said next to it, the text kept.
             reasons = [str(m) for m in form.comment.errors] or [_("Check the comment.")]
             return _page(reviewer, token, (post.id, reasons, form.comment.data)), 422
@@ -108,12 +118,21 @@ def _act(token: str, post_id: uuid.UUID, action: str):  # noqa: ANN202
                     done = approve_done(service.approval_outcome(decided))
         except IllegalTransition as exc:
             flash(exc.message, "danger")
-            return redirect(url_for("review.page", token=token)), 303
+            return redirect(url_for("review.page", token=token, lang=_lang())), 303
         except ValidationFailed as exc:
             reasons = error_messages(exc.errors)
             return _page(reviewer, token, (post.id, reasons, form.comment.data)), 422
     flash(done, "success")
-    return redirect(url_for("review.page", token=token))
+    return redirect(url_for("review.page", token=token, lang=_lang()))
+
+
+def _lang() -> str | None:
+    """The e-mail's language (``?lang=``), kept on the page's forms and redirects: the
+    reviewer, who is not signed in, reads every step in the language the link opened in."""
+    from agency.app import SUPPORTED_LOCALES
+
+    lang = request.args.get("lang")
+    return lang if lang in SUPPORTED_LOCALES else None
 
 
 def _act_view(action: str):  # noqa: ANN202
