@@ -208,6 +208,7 @@ WEB: dict[tuple[str, str], Callable[[World], Body]] = {
     ("content.comment", "POST"): lambda w: [("body", "Looks good"), ("visibility", "shared")],
     ("content.bulk_approve", "POST"): lambda w: [("post", f"{w.objects['post']}:1")],
     ("content.revoke_links", "POST"): lambda w: [],
+    ("content.resend_link", "POST"): lambda w: [],
     ("publishing.retry", "POST"): lambda w: [],
     ("inbox.index", "POST"): lambda w: [
         ("channel_id", str(w.objects["content_channel"])),

@@ -11,7 +11,7 @@ from agency.content.changes import word_changes
 from tests.content_helpers import act, draft, later, make_desk
 from tests.helpers import page_as
 
-LINK_RE = re.compile(r"https?://\S+/review/(\S+)")
+LINK_RE = re.compile(r"https?://\S+/review/([^\s?]+)")
 JARGON = ("@@", "+++", "---", "/ 100000", "(mastodon)", "· mastodon")
 
 

@@ -24,7 +24,7 @@ from tests.helpers import page_as
 
 LA, TOKYO = "America/Los_Angeles", "Asia/Tokyo"
 SCHEDULED = "2031-06-01T16:30:00+00:00"  # 09:30 in Los Angeles, 01:30 next day in Tokyo
-LINK_RE = re.compile(r"https?://\S+/review/(\S+)")
+LINK_RE = re.compile(r"https?://\S+/review/([^\s?]+)")
 
 
 def _wall(moment: datetime, zone: str) -> str:

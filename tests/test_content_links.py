@@ -18,7 +18,7 @@ from tenants.context import tenant_context
 from tests.content_helpers import act, draft, make_desk
 from tests.helpers import csrf_from
 
-LINK_RE = re.compile(r"https?://\S+/review/(\S+)")
+LINK_RE = re.compile(r"https?://\S+/review/([^\s?]+)")
 
 
 @pytest.fixture

@@ -42,5 +42,9 @@ def test_the_author_hears_of_changes_requested(smtp, database_url):
     act(smtp.client, desk, post["id"], "submit", "staff")
     act(smtp.client, desk, post["id"], "request-changes", "manager", comment="Less emoji")
     assert _to(smtp.messages) == [
-        (desk.users["staff"].email, f"{desk.users['manager'].name} asked for changes to your post")
+        (
+            desk.users["staff"].email,
+            f"{desk.users['manager'].name} asked for changes to your post"
+            ' – "Hello from Bellavista"',
+        )
     ]

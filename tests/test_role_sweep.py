@@ -216,6 +216,8 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("content.approval_record", "GET"): page(SEES_ACME_POST),
     ("content.approval_record_pdf", "GET"): page(SEES_ACME_POST),
     ("content.revoke_links", "POST"): write(MANAGERS),
+    # Acme's post awaits the client manager: a drafter sends its review link again.
+    ("content.resend_link", "POST"): write(DRAFTS_ACME),
     ("api-content.Posts", "GET"): page(SEES_CONTENT),
     ("api-content.Posts", "POST"): write(DRAFTS_ACME),
     ("api-content.PostResource", "GET"): page(SEES_ACME_POST),

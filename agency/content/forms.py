@@ -38,7 +38,9 @@ ACTIVITY_LABELS = {
     # A decision reads as itself ("Approved (revision 2, on the web)"), with no verb before it.
     "post.decided": "",
     "post.commented": _l("Commented"),
-    "post.late_held": _l("Held: approved after its publishing time"),
+    "post.late_held": _l("Held: approved after its approval deadline, not scheduled"),
+    "post.approved_late": _l("Approved after its approval deadline; the agency was told"),
+    "post.review_link_resent": _l("Review link sent to the client again"),
     "approve": _l("Approved"),
     "request_changes": _l("Asked for changes"),
     "reject": _l("Rejected"),
@@ -62,6 +64,19 @@ ACTION_DONE = {
     "archive": _l("Archived."),
 }
 DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+
+def approve_done(outcome: str | None) -> str:
+    """The flash after an approval: a late one says what the client's policy did with it."""
+    if outcome == "held":
+        return _(
+            "Approved, but after the approval deadline: under the agreed policy the post is held "
+            "and will not go out at its time. The agency has been told and will agree a new "
+            "time with you."
+        )
+    if outcome == "late":
+        return _("Approved after the approval deadline: the post is scheduled all the same.")
+    return _("Approved.")
 
 
 def submit_done(status: str, scheduled_at: datetime | None, timezone: str) -> str:
@@ -166,8 +181,23 @@ class ClientChoiceForm(FlaskForm):
     client_id = SelectField(_l("Client"), choices=[])
 
 
+COMMENT_MAX = 10_000
+
+
 class DecisionForm(FlaskForm):
-    comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=10_000)])
+    comment = TextAreaField(
+        _l("Comment"),
+        validators=[
+            Optional(),
+            Length(
+                max=COMMENT_MAX,
+                message=_l(
+                    "The comment is %(length)d characters long; the limit is %(max)d. Shorten it "
+                    "and send it again."
+                ),
+            ),
+        ],
+    )
     # The revision the reviewer saw: deciding on a post that changed since is refused.
     revision = IntegerField(validators=[Optional()], widget=HiddenInput())
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from agency.content import notify
 from agency.content.models import Approval, Decision, Post, PostStatus, Step
-from agency.content.policy import effective_policy
+from agency.content.policy import awaiting_client_policy
 from agency.db import db
 from agency.jobs import job
 from tenants.models import ClientCompany
@@ -38,7 +38,7 @@ def remind_approvers(agency_id: uuid.UUID | None, post_id: str, revision: int) -
             )
         )
     )
-    waiting = effective_policy(client, post.kind).approver_ids - decided
+    waiting = awaiting_client_policy(client, post.kind).approver_ids - decided
     notify.request_review(post, frozenset(waiting), reminder=True)
     notify.commit()
     return len(waiting)

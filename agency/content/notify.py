@@ -35,15 +35,38 @@ class _ReviewRequest:
     client_id: uuid.UUID
     scheduled_at: datetime | None
     approval_deadline: datetime | None
+    excerpt: str = ""
+    reminder: bool = False
+
+
+EXCERPT = 120
+
+
+def excerpt_of(post: Post) -> str:
+    """The current text's opening, on one line: what an e-mail names the post by."""
+    from agency.content.models import Revision
+
+    body = db.session.scalar(
+        select(Revision.body).where(Revision.post_id == post.id, Revision.number == post.revision)
+    )
+    text = " ".join((body or "").split())
+    return text if len(text) <= EXCERPT else text[: EXCERPT - 1].rstrip() + "…"
 
 
 def request_review(
-    post: Post, approver_ids: frozenset[uuid.UUID], *, reminder: bool = False
+    post: Post,
+    approver_ids: frozenset[uuid.UUID],
+    *,
+    reminder: bool = False,
+    resent: bool = False,
 ) -> None:
     """Each approver gets a fresh magic link by e-mail once this transaction commits, and an
-    in-app notification written in it (a reminder says the deadline is near)."""
+    in-app notification written in it (a reminder says the deadline is near). ``resent``:
+    the agency sends the link again; the mail reads as a reminder."""
     inapp.add(approver_ids, Event.DEADLINE_NEAR if reminder else Event.SUBMITTED, post)
+    reminder = reminder or resent
     pending = db.session.info.setdefault(_PENDING, [])
+    excerpt = excerpt_of(post)
     for user, token in links.links_for_review(post, approver_ids):
         pending.append(
             _ReviewRequest(
@@ -55,6 +78,8 @@ def request_review(
                 post.client_id,
                 post.scheduled_at,
                 post.approval_deadline,
+                excerpt,
+                reminder,
             )  # fmt: skip
         )
 
@@ -62,11 +87,13 @@ def request_review(
 @dataclass(frozen=True)
 class _Update:
     user_id: uuid.UUID
-    event: str  # mentioned | changes_requested | approved | rejected
+    event: str  # mentioned | changes_requested | approved | rejected | held_late | approved_late
     agency_id: uuid.UUID
     post_id: uuid.UUID
     actor: str
     comment: str | None
+    client_id: uuid.UUID | None = None
+    excerpt: str = ""
 
 
 def tell(user_ids, event: str, post: Post, actor: str, comment: str | None = None) -> None:  # noqa: ANN001
@@ -75,24 +102,34 @@ def tell(user_ids, event: str, post: Post, actor: str, comment: str | None = Non
     user_ids = list(user_ids)
     inapp.add(user_ids, Event(event), post, actor, comment)
     pending = db.session.info.setdefault(_PENDING, [])
+    excerpt = excerpt_of(post)
     for user_id in dict.fromkeys(u for u in user_ids if u is not None):
-        pending.append(_Update(user_id, event, post.agency_id, post.id, actor, comment))
+        pending.append(
+            _Update(
+                user_id, event, post.agency_id, post.id, actor, comment, post.client_id, excerpt
+            )
+        )
+
+
+def agency_reviewers(post: Post) -> list[uuid.UUID]:
+    """The agency's owners and managers (active)."""
+    from tenants.models import Membership, Role
+
+    return list(
+        db.session.scalars(
+            select(Membership.user_id).where(
+                Membership.agency_id == post.agency_id,
+                Membership.client_id.is_(None),
+                Membership.active.is_(True),
+                Membership.role.in_([Role.OWNER.value, Role.MANAGER.value]),
+            )
+        )
+    )
 
 
 def internal_review(post: Post, actor_id: uuid.UUID) -> None:
     """In-app only: the agency's reviewers (owners, managers) learn a post waits for them."""
-    from tenants.models import Membership, Role
-
-    reviewers = db.session.scalars(
-        select(Membership.user_id).where(
-            Membership.agency_id == post.agency_id,
-            Membership.client_id.is_(None),
-            Membership.active.is_(True),
-            Membership.role.in_([Role.OWNER.value, Role.MANAGER.value]),
-            Membership.user_id != actor_id,
-        )
-    )
-    inapp.add(list(reviewers), Event.SUBMITTED, post)
+    inapp.add([u for u in agency_reviewers(post) if u != actor_id], Event.SUBMITTED, post)
 
 
 @dataclass(frozen=True)
@@ -135,23 +172,36 @@ def commit() -> None:
             log.exception("could not queue a workflow mail (%s)", type(mail).__name__)
 
 
-def _send_review_request(mail: _ReviewRequest) -> None:
-    from agency.mail.service import render_mail, send_mail
+def _client(agency_id: uuid.UUID, client_id: uuid.UUID | None) -> ClientCompany | None:
     from tenants.context import tenant_context
 
+    if client_id is None:
+        return None
+    with tenant_context(agency_id):
+        return db.session.scalar(select(ClientCompany).where(ClientCompany.id == client_id))
+
+
+def _send_review_request(mail: _ReviewRequest) -> None:
+    from agency.mail.service import in_language, render_mail, send_mail
+
     agency = db.session.scalar(select(Agency).where(Agency.id == mail.agency_id))
-    with tenant_context(mail.agency_id):
-        client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == mail.client_id))
+    client = _client(mail.agency_id, mail.client_id)
+    locale = mail.locale or (client.language if client else None) or agency.default_locale
+    deadline = mail.approval_deadline
     rendered = render_mail(
         "content/email/review_request",
-        mail.locale or (client.language if client else None) or agency.default_locale,
+        locale,
         name=mail.name,
         agency_name=agency.name,
         client_name=client.name if client else "",
+        excerpt=mail.excerpt,
+        reminder=mail.reminder,
         scheduled=mail.scheduled_at,
-        deadline=mail.approval_deadline,
+        deadline=deadline,
+        # A deadline already past is not asked for: the mail says the post is overdue.
+        overdue=deadline is not None and _aware(deadline) <= utcnow(),
         timezone=client.timezone if client else agency.timezone,  # the client's, as on its pages
-        link=links.link_url(mail.token),
+        link=in_language(links.link_url(mail.token), locale),  # opens in the mail's language
         expires_at=utcnow() + links.LINK_TTL,
         logo_cid=None,
     )
@@ -159,7 +209,7 @@ def _send_review_request(mail: _ReviewRequest) -> None:
 
 
 def _send_update(mail: _Update) -> None:
-    from agency.mail.service import render_mail, send_mail
+    from agency.mail.service import in_language, render_mail, send_mail
     from tenants.models import User
 
     user = db.session.scalar(select(User).where(User.id == mail.user_id))
@@ -167,18 +217,28 @@ def _send_update(mail: _Update) -> None:
     if user is None or not user.active or agency is None:
         return
     base = current_app.config["REGIA"].base_url
+    client = _client(mail.agency_id, mail.client_id)
+    locale = user.locale or agency.default_locale
     rendered = render_mail(
         "content/email/update",
-        user.locale or agency.default_locale,
+        locale,
         event=mail.event,
         name=user.name,
         actor=mail.actor,
         comment=mail.comment,
+        client_name=client.name if client else "",
+        excerpt=mail.excerpt,
         agency_name=agency.name,
-        link=f"{base}/a/{agency.slug}/posts/{mail.post_id}",
+        link=in_language(f"{base}/a/{agency.slug}/posts/{mail.post_id}", locale),
         logo_cid=None,
     )
     send_mail(user.email, rendered.subject, rendered.text, rendered.html)
+
+
+def _aware(when: datetime) -> datetime:
+    from agency.content.models import aware
+
+    return aware(when)
 
 
 def _enqueue_reminder(reminder: _Reminder) -> None:

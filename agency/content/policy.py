@@ -7,7 +7,7 @@ client step), or ``none`` (no approval at all: replies are time-critical).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from agency.content.models import PostKind
@@ -41,6 +41,24 @@ class EffectivePolicy:
         if self.client_approval == ClientApproval.ALL.value:
             return relevant == self.approver_ids
         return bool(relevant)
+
+
+def awaiting_client_policy(client: ClientCompany, kind: str) -> EffectivePolicy:
+    """The policy a post already waiting for the client is decided under.
+
+    The client's approval may be switched off after a post was sent to them: that post keeps
+    waiting under the rule it was sent with, and stays theirs to decide (in the portal and on
+    its review link), not stranded. Its client step is then settled by any one of the client
+    managers the policy names (every client manager if it names none).
+    """
+    policy = effective_policy(client, kind)
+    if policy.needs_client:
+        return policy
+    saved: ApprovalPolicy | None = find_policy(client)
+    active = {u.id for u in eligible_approvers(client)}
+    named = {uuid.UUID(str(i)) for i in (saved.approver_ids if saved else None) or []}
+    approvers = frozenset(named & active) if named & active else frozenset(active)
+    return replace(policy, client_approval=ClientApproval.ANY.value, approver_ids=approvers)
 
 
 def effective_policy(client: ClientCompany, kind: str) -> EffectivePolicy:

@@ -236,7 +236,7 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE, *, brief: bool = Fals
     """Posts awaiting this user: internal review for reviewers, the client step for client
     managers, changes requested on the author's own posts; soonest scheduled first. A constant
     number of queries. ``brief``: ``summary`` dicts (no targets), for pages that show no more."""
-    from agency.content.policy import effective_policy
+    from agency.content.policy import awaiting_client_policy
     from tenants.models import Role
     from tenants.permissions import Permission
 
@@ -269,7 +269,7 @@ def waiting_on(access: Access, limit: int = MAX_PAGE_SIZE, *, brief: bool = Fals
         mine: set[tuple[uuid.UUID, str]] = set()
         for c in db.session.scalars(select(ClientCompany).where(ClientCompany.id.in_(managed))):
             for kind in PostKind:
-                if access.user.id in effective_policy(c, kind.value).approver_ids:
+                if access.user.id in awaiting_client_policy(c, kind.value).approver_ids:
                     mine.add((c.id, kind.value))
         rows = [
             row

@@ -14,9 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import ParamSpec, TypeVar
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
 from agency import audit
+from agency.channels.models import Channel
 from agency.content import access as seen
 from agency.content import editing, notify
 from agency.content.models import (
@@ -31,7 +33,7 @@ from agency.content.models import (
     TargetStatus,
     aware,
 )
-from agency.content.policy import EffectivePolicy, effective_policy
+from agency.content.policy import EffectivePolicy, awaiting_client_policy, effective_policy
 from agency.db import db, utcnow
 from agency.errors import (
     DomainError,
@@ -48,6 +50,8 @@ S = PostStatus
 P = ParamSpec("P")
 R = TypeVar("R")
 REVIEW = frozenset({S.IN_REVIEW, S.AWAITING_CLIENT})
+# Posts a network refused (all or some targets): editable, the published targets kept.
+REFUSED = frozenset({S.FAILED, S.PARTIALLY_PUBLISHED})
 
 # The state graph: every status change goes through _move, which refuses any other edge.
 EDGES: dict[PostStatus, frozenset[PostStatus]] = {
@@ -83,15 +87,20 @@ EDGES: dict[PostStatus, frozenset[PostStatus]] = {
     ),
     S.PUBLISHING: frozenset({S.PUBLISHED, S.PARTIALLY_PUBLISHED, S.FAILED}),
     S.PUBLISHED: frozenset({S.ARCHIVED}),
-    S.PARTIALLY_PUBLISHED: frozenset({S.PUBLISHING, S.ARCHIVED}),
-    S.FAILED: frozenset({S.PUBLISHING, S.ARCHIVED}),
+    # A refused post is fixed by an edit: a new revision goes through the approval again.
+    S.PARTIALLY_PUBLISHED: frozenset(
+        {S.PUBLISHING, S.IN_REVIEW, S.AWAITING_CLIENT, S.APPROVED, S.SCHEDULED, S.ARCHIVED}
+    ),
+    S.FAILED: frozenset(
+        {S.PUBLISHING, S.IN_REVIEW, S.AWAITING_CLIENT, S.APPROVED, S.SCHEDULED, S.ARCHIVED}
+    ),
     S.REJECTED: frozenset({S.ARCHIVED}),
     S.ARCHIVED: frozenset(),
 }
 
 # What each user action may start from.
 ACTIONS: dict[str, frozenset[PostStatus]] = {
-    "edit": frozenset({S.DRAFT, S.CHANGES_REQUESTED, *REVIEW, S.APPROVED, S.SCHEDULED}),
+    "edit": frozenset({S.DRAFT, S.CHANGES_REQUESTED, *REVIEW, S.APPROVED, S.SCHEDULED, *REFUSED}),
     "submit": frozenset({S.DRAFT}),
     "approve": REVIEW,
     "request_changes": REVIEW,
@@ -153,11 +162,44 @@ def _require(access: Access, permission: Permission, client_id: uuid.UUID) -> No
         raise PermissionDenied(_("Your role does not allow this."))
 
 
+# A refused action in words: where the post is now, and what that means for the action.
+_STATE_NOW = {
+    S.DRAFT: _l("This post is still a draft: it has not been submitted yet."),
+    S.IN_REVIEW: _l("This post was already submitted and is in internal review."),
+    S.AWAITING_CLIENT: _l("This post was already sent to the client."),
+    S.APPROVED: _l("This post is already approved."),
+    S.SCHEDULED: _l("This post is already approved and scheduled."),
+    S.PUBLISHING: _l("This post is being published right now."),
+    S.PUBLISHED: _l("This post is already published."),
+    S.PARTIALLY_PUBLISHED: _l("This post is already published on some of its channels."),
+    S.FAILED: _l("The networks refused this post."),
+    S.CHANGES_REQUESTED: _l("Changes were requested on this post."),
+    S.REJECTED: _l("This post was rejected."),
+    S.ARCHIVED: _l("This post is archived."),
+}
+_REFUSED = {
+    "edit": _l("It can no longer be edited."),
+    "submit": _l("It cannot be submitted now."),
+    "approve": _l("It is not waiting for an approval."),
+    "request_changes": _l("It is not waiting for a decision."),
+    "reject": _l("It is not waiting for a decision."),
+    "archive": _l("It cannot be archived now."),
+    "move": _l("This step is not possible from there."),
+}
+
+
+def conflict_message(status: PostStatus, action: str) -> str:
+    """Why ``action`` is refused for a post in ``status``, as a person reads it."""
+    return _(
+        "%(state)s %(refused)s Reload the page to see it as it is now.",
+        state=_STATE_NOW[status],
+        refused=_REFUSED[action],
+    )
+
+
 def _require_action(post: Post, action: str) -> None:
     if PostStatus(post.status) not in ACTIONS[action]:
-        raise IllegalTransition(
-            _("A post that is %(status)s cannot be %(action)s.", status=post.status, action=action)
-        )
+        raise IllegalTransition(conflict_message(PostStatus(post.status), action))
 
 
 @atomic
@@ -216,6 +258,8 @@ def update_post(
     if editing.content_hash(content) == rev.content_hash:
         db.session.rollback()
         return get_post(access, post_id)
+    if PostStatus(post.status) == S.PARTIALLY_PUBLISHED:
+        _keep_published_targets(post, content)
     post.revision += 1
     new = editing.add_revision(access, post, content)
     _record(access, post, "post.revised", via, revision=post.revision, hash=new.content_hash)
@@ -227,6 +271,34 @@ def update_post(
         _enter_review(access, post, effective_policy(client, post.kind), via)
     notify.commit()
     return post
+
+
+def _keep_published_targets(post: Post, content: Mapping[str, object]) -> None:
+    """A channel the post already went out on stays a target: its publication is on record
+    (and billed), and it is not sent again (``schedule`` leaves published targets alone)."""
+    kept = {str(c) for c in content["channel_ids"]}  # type: ignore[union-attr]
+    gone = db.session.scalars(
+        select(Channel.name)
+        .join(PostTarget, PostTarget.channel_id == Channel.id)
+        .where(
+            PostTarget.post_id == post.id,
+            PostTarget.status == TargetStatus.PUBLISHED.value,
+            Channel.id.not_in([uuid.UUID(c) for c in kept]),
+        )
+    ).all()
+    if gone:
+        raise ValidationFailed(
+            {
+                "channel_ids": [
+                    _(
+                        "%(channel)s already published this post: it stays a channel of it "
+                        "(it will not be published there again).",
+                        channel=name,
+                    )
+                    for name in gone
+                ]
+            }
+        )
 
 
 # -- transitions --------------------------------------------------------------------------
@@ -250,9 +322,7 @@ def _record(
 def _move(access: Access, post: Post, new: PostStatus, via: str) -> None:
     old = PostStatus(post.status)
     if new not in EDGES[old]:
-        raise IllegalTransition(
-            _("A post that is %(status)s cannot become %(new)s.", status=old.value, new=new.value)
-        )
+        raise IllegalTransition(conflict_message(old, "move"))
     if new == old:
         return
     post.status = new.value
@@ -304,12 +374,20 @@ def _show_to_client(post: Post) -> None:
         post.shown_revisions = [*(post.shown_revisions or []), post.revision]
 
 
-def _approve(access: Access, post: Post, policy: EffectivePolicy, via: str) -> None:
+def _approve(
+    access: Access, post: Post, policy: EffectivePolicy, via: str, comment: str | None = None
+) -> None:
     post.approved_revision = post.revision
     _show_to_client(post)
     _move(access, post, S.APPROVED, via)
-    if post.created_by_id != access.user.id:
-        notify.tell([post.created_by_id], "approved", post, access.user.name)
+    late = post.scheduled_at is not None and is_late(post, policy)
+    rule = policy.late_rule if late else None
+    if rule in (LateRule.HOLD.value, LateRule.NOTIFY.value):
+        # The author, owners and managers hear that it came late (and what that did).
+        event = "held_late" if rule == LateRule.HOLD.value else "approved_late"
+        notify.tell(_agency_side_of(post, access.user.id), event, post, access.user.name, comment)
+    elif post.created_by_id != access.user.id:
+        notify.tell([post.created_by_id], "approved", post, access.user.name, comment)
     if post.scheduled_at is None and post.kind == PostKind.REPLY.value:
         # Replies are time-critical: one approved without a time goes out at once.
         post.scheduled_at = utcnow()
@@ -317,10 +395,44 @@ def _approve(access: Access, post: Post, policy: EffectivePolicy, via: str) -> N
         return
     if post.scheduled_at is None:
         return
-    if aware(post.scheduled_at) <= utcnow() and policy.late_rule == LateRule.HOLD.value:
+    if rule == LateRule.HOLD.value:
+        # Approved, not scheduled: the agency decides what to do with the time.
         _record(access, post, "post.late_held", via, shared=True, revision=post.revision)
         return
+    if rule == LateRule.NOTIFY.value:
+        _record(access, post, "post.approved_late", via, shared=True, revision=post.revision)
     schedule(access, post, via)
+
+
+def is_late(post: Post, policy: EffectivePolicy) -> bool:
+    """Approved after its approval deadline (a policy that asks for an approval), or after
+    its publishing time."""
+    now = utcnow()
+    if post.scheduled_at is not None and aware(post.scheduled_at) <= now:
+        return True
+    asks = policy.internal_review or policy.needs_client
+    deadline = aware(post.approval_deadline) if post.approval_deadline is not None else None
+    return asks and deadline is not None and deadline < now
+
+
+def approval_outcome(post: Post) -> str | None:
+    """What an approval just did, if it came late: ``held`` (approved with a time but not
+    scheduled: the hold rule) or ``late`` (scheduled after its deadline passed)."""
+    if post.approved_revision != post.revision or post.scheduled_at is None:
+        return None
+    if post.status == S.APPROVED.value:
+        return "held"
+    deadline = post.approval_deadline
+    if post.status == S.SCHEDULED.value and deadline is not None and aware(deadline) < utcnow():
+        return "late"
+    return None
+
+
+def _agency_side_of(post: Post, actor_id: uuid.UUID) -> list[uuid.UUID]:
+    """Who at the agency hears about a late approval: the post's author and the owners and
+    managers (not the approver themself)."""
+    ids = [post.created_by_id, *notify.agency_reviewers(post)]
+    return [i for i in dict.fromkeys(ids) if i is not None and i != actor_id]
 
 
 def schedule(access: Access, post: Post, via: str) -> None:
@@ -329,7 +441,10 @@ def schedule(access: Access, post: Post, via: str) -> None:
         raise IllegalTransition(_("Only the approved revision of a post can be scheduled."))
     _move(access, post, S.SCHEDULED, via)
     for target in db.session.scalars(select(PostTarget).where(PostTarget.post_id == post.id)):
-        target.status = TargetStatus.SCHEDULED.value
+        # A target that already went out (a fixed, partially published post) is not sent
+        # again: only the others are scheduled, and only they get a publish job.
+        if target.status != TargetStatus.PUBLISHED.value:
+            target.status = TargetStatus.SCHEDULED.value
     from agency.publishing import service as publishing
 
     publishing.on_scheduled(post)  # a publish job per target, once this commits
@@ -367,7 +482,11 @@ def decide(
         raise IllegalTransition(_("This post is not awaiting your approval."))
     _require_action(post, decision.value)
     step = Step.INTERNAL if post.status == S.IN_REVIEW else Step.CLIENT
-    policy = effective_policy(_client_of(post.client_id), post.kind)
+    client = _client_of(post.client_id)
+    # A post already sent to the client stays theirs to decide, whatever the policy says now.
+    policy = (awaiting_client_policy if step == Step.CLIENT else effective_policy)(
+        client, post.kind
+    )
     if step == Step.INTERNAL:
         _require(access, Permission.INTERNAL_REVIEW, post.client_id)
     else:
@@ -407,9 +526,9 @@ def decide(
         if policy.needs_client:
             _send_to_client(access, post, policy, via)
         else:
-            _approve(access, post, policy, via)
+            _approve(access, post, policy, via, comment)
     elif policy.client_step_complete({*live, access.user.id}):
-        _approve(access, post, policy, via)
+        _approve(access, post, policy, via, comment)
     notify.commit()
     return post
 
@@ -427,6 +546,34 @@ def _live_decisions(post: Post, step: Step) -> set[uuid.UUID]:
             )
         )
     )
+
+
+@atomic
+def resend_review_link(access: Access, post_id: uuid.UUID, *, via: str = "web") -> int:
+    """A post awaiting the client: a new review link e-mailed to each client approver who has
+    not approved it yet (an expired or revoked link leaves them nothing to open); how many."""
+    post = get_post(access, post_id, lock=True)
+    _require(access, Permission.DRAFT_CONTENT, post.client_id)
+    if post.status != S.AWAITING_CLIENT.value:
+        raise IllegalTransition(
+            _(
+                "%(state)s Only a post waiting for the client's approval has a review link to "
+                "send again.",
+                state=_STATE_NOW[PostStatus(post.status)],
+            )
+        )
+    policy = awaiting_client_policy(_client_of(post.client_id), post.kind)
+    waiting = policy.approver_ids - _live_decisions(post, Step.CLIENT)
+    if not waiting:
+        raise IllegalTransition(
+            _("This client has no client manager to approve it: invite one or change the policy.")
+        )
+    notify.request_review(post, frozenset(waiting), resent=True)
+    _record(
+        access, post, "post.review_link_resent", via, revision=post.revision, count=len(waiting)
+    )
+    notify.commit()
+    return len(waiting)
 
 
 @atomic

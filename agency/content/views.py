@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 
 from agency.channels.models import Channel, ChannelStatus
@@ -37,10 +38,12 @@ from agency.content.forms import (
     CommentForm,
     DecisionForm,
     PostForm,
+    approve_done,
     submit_done,
     to_local,
 )
 from agency.content.models import Decision, PostStatus, aware
+from agency.content.policy import effective_policy
 from agency.db import db, utcnow
 from agency.errors import (
     IllegalTransition,
@@ -181,7 +184,7 @@ def queue(agency_slug: str):  # noqa: ANN201
 @bp.post("/queue/approve")
 @login_required
 def bulk_approve(agency_slug: str):  # noqa: ANN201
-    form = DecisionForm()
+    form = FlaskForm()  # the bulk form carries no comment: only its CSRF token can fail
     if not form.validate_on_submit():
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("content.queue")), 303
@@ -309,6 +312,12 @@ def image(agency_slug: str, post_id: uuid.UUID, ref: str):  # noqa: ANN201
 @bp.get("/<uuid:post_id>")
 @login_required
 def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
+    return _detail_page(post_id)
+
+
+def _detail_page(post_id: uuid.UUID, decision_form: DecisionForm | None = None) -> str:
+    """The post's page; ``decision_form``: a refused decision, its comment and the reason
+    kept on the field."""
     post = queries.post_view(g.access, post_id)
     client = get_client(g.access, post["client_id"])
     agency_side = seen.agency_view(g.access, client.id)
@@ -327,12 +336,19 @@ def detail(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
         activity_labels=ACTIVITY_LABELS,
         actions=_actions(post, agency_side),
         action_labels=ACTION_LABELS,
-        decision_form=DecisionForm(),
+        decision_form=decision_form or DecisionForm(),
         comment_form=comment_form,
         can_comment=g.access.can(Permission.COMMENT, client.id),
         can_edit=agency_side
         and g.access.can(Permission.DRAFT_CONTENT, client.id)
         and PostStatus(post["status"]) in service.ACTIONS["edit"],
+        can_resend=agency_side
+        and g.access.can(Permission.DRAFT_CONTENT, client.id)
+        and post["status"] == PostStatus.AWAITING_CLIENT.value,
+        # Sent to the client before their approval was switched off: it still waits for them.
+        sent_before_policy=agency_side
+        and post["status"] == PostStatus.AWAITING_CLIENT.value
+        and not effective_policy(client, post["kind"]).needs_client,
         comments=discussion.list_comments(g.access, post_id),
         revisions=revisions,
         activity=discussion.activity(g.access, post_id),
@@ -362,8 +378,10 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
     service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
     form = DecisionForm()
     if not form.validate_on_submit():
-        flash(_("The form expired; try again."), "danger")
-        return redirect(url_for("content.detail", post_id=post_id)), 303
+        if form.csrf_token.errors:
+            flash(_("The form expired; try again."), "danger")
+            return redirect(url_for("content.detail", post_id=post_id)), 303
+        return _detail_page(post_id, form), 422  # the comment's own problem, the text kept
     done = str(ACTION_DONE[action])
     try:
         if action == "submit":
@@ -375,11 +393,19 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
             service.archive(g.access, post_id, via="web")
         else:
             decision = Decision(action.replace("-", "_"))
-            service.decide(
+            post = service.decide(
                 g.access, post_id, decision, comment=form.comment.data,
                 revision=form.revision.data, via="web",
             )  # fmt: skip
-    except (IllegalTransition, ValidationFailed) as exc:
+            if decision == Decision.APPROVE:
+                done = approve_done(service.approval_outcome(post))
+    except IllegalTransition as exc:
+        flash(_flat(exc), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    except ValidationFailed as exc:
+        if "comment" in exc.errors and action not in ("submit", "archive"):
+            form.comment.errors = error_messages(exc.errors["comment"])
+            return _detail_page(post_id, form), 422
         flash(_flat(exc), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
     flash(done, "success")
@@ -443,6 +469,32 @@ def revoke_links(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         ngettext("%(num)d review link revoked.", "%(num)d review links revoked.", count), "success"
     )
     return redirect(url_for("content.index", client_id=client.id))
+
+
+@bp.post("/<uuid:post_id>/resend-link")
+@login_required
+def resend_link(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
+    """A post awaiting the client: e-mail its approvers a new review link."""
+    service.get_post(g.access, post_id)  # 404 before anything else for an invisible post
+    if not FlaskForm().validate_on_submit():
+        flash(_("The form expired; try again."), "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    try:
+        count = service.resend_review_link(g.access, post_id, via="web")
+    except IllegalTransition as exc:
+        flash(exc.message, "danger")
+        return redirect(url_for("content.detail", post_id=post_id)), 303
+    except PermissionDenied:
+        abort(403)
+    flash(
+        ngettext(
+            "A new review link was e-mailed to %(num)d client approver.",
+            "A new review link was e-mailed to %(num)d client approvers.",
+            count,
+        ),
+        "success",
+    )
+    return redirect(url_for("content.detail", post_id=post_id))
 
 
 @bp.post("/<uuid:post_id>/comments")

@@ -20,6 +20,8 @@ class Event(enum.StrEnum):
     REJECTED = "rejected"
     MENTIONED = "mentioned"
     DEADLINE_NEAR = "deadline_near"
+    HELD_LATE = "held_late"  # approved after its deadline: held, not scheduled
+    APPROVED_LATE = "approved_late"  # approved after its deadline, scheduled all the same
 
 
 class Notification(UUIDPrimaryKey, Timestamped, TenantScoped, Base):

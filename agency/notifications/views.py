@@ -31,6 +31,8 @@ EVENT_LABELS = {
     "rejected": _l("Rejected"),
     "mentioned": _l("You were mentioned"),
     "deadline_near": _l("Approval deadline near"),
+    "held_late": _l("Approved late: held, not scheduled"),
+    "approved_late": _l("Approved after the deadline"),
 }
 
 

@@ -33,13 +33,15 @@ def _recipients(agency_id: uuid.UUID, extra: uuid.UUID | None = None) -> list[Us
 
 
 def _send(template: str, agency: Agency, users: list[User], **context: object) -> None:
-    from agency.mail.service import render_mail, send_mail
+    from agency.mail.service import in_language, render_mail, send_mail
 
     for user in users:
         try:
+            locale = user.locale or agency.default_locale
+            # The link opens the page in the mail's language.
+            mine = {**context, "link": in_language(str(context["link"]), locale)}
             rendered = render_mail(
-                template, user.locale or agency.default_locale, name=user.name,
-                agency_name=agency.name, logo_cid=None, **context,
+                template, locale, name=user.name, agency_name=agency.name, logo_cid=None, **mine,
             )  # fmt: skip
             send_mail(
                 user.email, rendered.subject, rendered.text, rendered.html, agency_id=agency.id

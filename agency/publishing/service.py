@@ -63,7 +63,7 @@ def on_scheduled(post: Post) -> None:
     for target_id, network in session.execute(
         select(PostTarget.id, Channel.network)
         .join(Channel, Channel.id == PostTarget.channel_id)
-        .where(PostTarget.post_id == post.id)
+        .where(PostTarget.post_id == post.id, PostTarget.status == TargetStatus.SCHEDULED.value)
     ):
         if network not in HAND_PUBLISHED:
             pending.append((post.agency_id, target_id, post.revision, aware(post.scheduled_at)))
