@@ -277,7 +277,11 @@ def _fail(claim: engine.Claim, ids: tuple[uuid.UUID, uuid.UUID], message: str) -
 
 
 def _maybe_notify(post_id: uuid.UUID, status: str | None) -> None:
-    if status in (PostStatus.FAILED.value, PostStatus.PARTIALLY_PUBLISHED.value):
+    """The failure e-mail, once the automatic channels have all ended and one failed: also
+    while a manual channel still waits to be published by hand (which may take days)."""
+    if status in (PostStatus.FAILED.value, PostStatus.PARTIALLY_PUBLISHED.value) or (
+        status == PostStatus.PUBLISHING.value and service.failed_with_only_hand_left(post_id)
+    ):
         notices.publishing_failed(post_id)
 
 

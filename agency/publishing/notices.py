@@ -10,7 +10,7 @@ import uuid
 from flask import current_app
 from sqlalchemy import select
 
-from agency.channels.models import Channel
+from agency.channels.models import Channel, Network
 from agency.content.models import Post, PostTarget, TargetStatus
 from agency.db import db
 from tenants.models import Agency, ClientCompany, Membership, Role, User
@@ -61,11 +61,21 @@ def publishing_failed(post_id: uuid.UUID) -> None:
         .where(PostTarget.post_id == post.id, PostTarget.status == TargetStatus.FAILED.value)
         .order_by(Channel.name)
     ).all()
+    by_hand = db.session.scalars(
+        select(Channel.name)
+        .join(PostTarget, PostTarget.channel_id == Channel.id)
+        .where(
+            PostTarget.post_id == post.id,
+            Channel.network == Network.MANUAL.value,
+            PostTarget.status != TargetStatus.PUBLISHED.value,
+        )
+        .order_by(Channel.name)
+    ).all()
     base = current_app.config["REGIA"].base_url
     _send(
         "publishing/email/failed", agency, _recipients(agency.id, post.created_by_id),
         status=post.status, client_name=client.name if client else "",
-        failures=[(name, error or "") for name, error in failures],
+        failures=[(name, error or "") for name, error in failures], by_hand=by_hand,
         link=f"{base}/a/{agency.slug}/posts/{post.id}",
     )  # fmt: skip
 

@@ -224,6 +224,24 @@ def _sweep_inbound(agency_id: uuid.UUID, now: datetime) -> int:
     return enqueued
 
 
+def failed_with_only_hand_left(post_id: uuid.UUID) -> bool:
+    """A target of the post failed and every target still open is published by hand: the
+    automatic channels have all ended, so the failure is known now (the post stays
+    publishing until the manual ones are marked published)."""
+    rows = db.session.execute(
+        select(PostTarget.status, Channel.network)
+        .join(Channel, Channel.id == PostTarget.channel_id)
+        .where(PostTarget.post_id == post_id)
+    ).all()
+    failed = any(status == TargetStatus.FAILED.value for status, _network in rows)
+    automatic_open = any(
+        status in engine.OPEN_TARGET + (TargetStatus.PENDING.value,)
+        and network not in HAND_PUBLISHED
+        for status, network in rows
+    )
+    return failed and not automatic_open
+
+
 # -- a person retries a failed target -------------------------------------------------------
 
 

@@ -1,0 +1,128 @@
+# ruff: noqa: F811 - the publishing fixtures are imported from tests.publishing_support
+"""A post for automatic channels and a manual one: it ends like any other once the manual one
+is marked published, the failure is e-mailed as soon as the automatic channels have ended,
+and a retry is refused while the channel cannot publish."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import select
+
+from agency.db import db
+from tenants.context import tenant_context
+from tenants.models import User
+from tests.factories import make_channel
+from tests.helpers import csrf_from
+from tests.publishing_support import Shop, mastodon  # noqa: F401
+from tests.world import sign_in
+
+LINK = "https://forum.example/t/hello/1"
+
+
+@pytest.fixture(scope="session")
+def _mail_app(make_app, smtp_server):
+    _sink, port = smtp_server
+    return make_app(
+        allow_private_hosts=True, publish_retry_base_seconds=1, publish_lease_seconds=5,
+        smtp_host="127.0.0.1", smtp_port=port,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def app(_mail_app, smtp_server) -> Iterator:
+    sink, _port = smtp_server
+    sink.messages.clear()
+    with _mail_app.app_context():
+        yield _mail_app
+
+
+@pytest.fixture
+def sent(smtp_server) -> list:
+    return smtp_server[0].messages
+
+
+def _publish_automatic(shop: Shop, post_id: uuid.UUID, channel_ids: list) -> list[str]:
+    """What the worker runs: a job per automatic target (manual ones get none)."""
+    from agency.publishing.jobs import publish_target
+
+    targets = shop.targets(post_id)
+    return [publish_target(str(shop.agency_id), str(targets[c].id), 1) for c in channel_ids]
+
+
+def _web_as_manager(app, shop: Shop):  # noqa: ANN202
+    web = app.test_client()
+    with tenant_context(shop.agency_id):
+        manager = db.session.scalar(select(User).where(User.id == shop.manager_id))
+    sign_in(web, manager)
+    return web
+
+
+def _slug(shop: Shop) -> str:
+    return shop._fresh()[0].slug
+
+
+def _forum(shop: Shop, name: str = "Forum") -> uuid.UUID:
+    return make_channel(*shop._fresh(), network="manual", name=name).id
+
+
+def _mark(web, shop: Shop, post_id: uuid.UUID, channel_id: uuid.UUID):  # noqa: ANN202
+    page = f"/a/{_slug(shop)}/posts/{post_id}"
+    html = web.get(page).get_data(as_text=True)
+    return web.post(
+        f"{page}/manual-publish",
+        data={"csrf_token": csrf_from(html), "channel_id": str(channel_id), "url": LINK},
+    )
+
+
+def _failure_mails(sent: list, shop: Shop) -> list:
+    with tenant_context(shop.agency_id):
+        email = db.session.scalar(select(User.email).where(User.id == shop.manager_id))
+    return [m for m in sent if email in m["To"] and "Toots" in str(m)]
+
+
+def test_a_failed_channel_and_a_manual_one_end_partially_published_and_are_emailed(
+    app, mastodon, sent
+):
+    shop = Shop()
+    toots, forum = shop.mastodon(mastodon), _forum(shop)
+    mastodon.fail("POST", "/api/v1/statuses", 422, {"error": "Validation failed: Nope"})
+    post_id = shop.approved_post([toots, forum], "Both ways")
+    assert _publish_automatic(shop, post_id, [toots]) == ["failed"]
+    # The manual channel still waits: the post is publishing, but the failure is known now.
+    assert shop.post(post_id).status == "publishing"
+    mails = _failure_mails(sent, shop)
+    assert len(mails) == 1, [m["Subject"] for m in sent]
+    body = mails[0].get_body(("plain",)).get_content()
+    assert "Validation failed: Nope" in body and "by hand on: Forum" in body
+    web = _web_as_manager(app, shop)
+    assert _mark(web, shop, post_id, forum).status_code == 302
+    assert shop.targets(post_id)[forum].status == "published"
+    assert shop.post(post_id).status == "partially_published"
+    assert len(_failure_mails(sent, shop)) == 1  # told once, not again on the manual mark
+    page = web.get(f"/a/{_slug(shop)}/posts/{post_id}").get_data(as_text=True)
+    assert "Retry publishing on Toots" in page
+
+
+def test_the_manual_one_marked_last_publishes_the_post_when_the_rest_went_out(app, mastodon):
+    shop = Shop()
+    toots, forum = shop.mastodon(mastodon), _forum(shop)
+    post_id = shop.approved_post([toots, forum], "Both ways")
+    assert _publish_automatic(shop, post_id, [toots]) == ["published"]
+    assert shop.post(post_id).status == "publishing"
+    assert _mark(_web_as_manager(app, shop), shop, post_id, forum).status_code == 302
+    assert shop.post(post_id).status == "published"
+
+
+def test_the_manual_one_marked_first_waits_for_the_automatic_outcome(app, mastodon, sent):
+    shop = Shop()
+    toots, forum = shop.mastodon(mastodon), _forum(shop)
+    mastodon.fail("POST", "/api/v1/statuses", 422, {"error": "Validation failed: Nope"})
+    post_id = shop.approved_post([toots, forum], "Both ways")
+    assert _mark(_web_as_manager(app, shop), shop, post_id, forum).status_code == 302
+    assert shop.post(post_id).status == "scheduled"  # the automatic channel has not run yet
+    assert _publish_automatic(shop, post_id, [toots]) == ["failed"]
+    assert shop.post(post_id).status == "partially_published"
+    assert len(_failure_mails(sent, shop)) == 1
