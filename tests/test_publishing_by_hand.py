@@ -126,3 +126,48 @@ def test_the_manual_one_marked_first_waits_for_the_automatic_outcome(app, mastod
     assert _publish_automatic(shop, post_id, [toots]) == ["failed"]
     assert shop.post(post_id).status == "partially_published"
     assert len(_failure_mails(sent, shop)) == 1
+
+
+def _set_channel_status(shop: Shop, channel_id: uuid.UUID, status: str) -> None:
+    from sqlalchemy import update
+
+    from agency.channels.models import Channel
+
+    with tenant_context(shop.agency_id):
+        db.session.execute(update(Channel).where(Channel.id == channel_id).values(status=status))
+        db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("status", "pointer", "refusal"),
+    [
+        ("needs_reconnect", "Reconnect the channel first", "Toots needs reconnecting"),
+        ("disabled", "Enable the channel first", "Toots is disabled"),
+    ],
+)
+def test_no_retry_on_a_channel_that_cannot_publish(app, mastodon, sent, status, pointer, refusal):
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    mastodon.fail("POST", "/api/v1/statuses", 422, {"error": "Validation failed: Nope"})
+    post_id = shop.approved_post([toots], "Refused")
+    assert _publish_automatic(shop, post_id, [toots]) == ["failed"]
+    _set_channel_status(shop, toots, status)
+    mailed = len(sent)
+    web = _web_as_manager(app, shop)
+    page = web.get(f"/a/{_slug(shop)}/posts/{post_id}").get_data(as_text=True)
+    assert "Retry publishing on Toots" not in page
+    assert pointer in page
+    edit_link = f"/clients/{shop.client_id}/channels/{toots}/edit"
+    list_link = f'href="/a/{_slug(shop)}/clients/{shop.client_id}/channels/"'
+    assert (edit_link in page) if status == "needs_reconnect" else (list_link in page)
+    # A forced POST is refused with the reason and changes nothing.
+    response = web.post(
+        f"/a/{_slug(shop)}/posts/{post_id}/channels/{toots}/retry",
+        data={"csrf_token": csrf_from(page)},
+        follow_redirects=True,
+    )
+    assert refusal in response.get_data(as_text=True)
+    assert shop.targets(post_id)[toots].status == "failed"
+    assert shop.post(post_id).status == "failed"
+    assert len(sent) == mailed
+    assert len(mastodon.statuses) == 0

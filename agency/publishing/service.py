@@ -259,6 +259,7 @@ def retry_target(access: Access, post_id: uuid.UUID, target_id: uuid.UUID) -> Po
     if target.status != TargetStatus.FAILED.value or post.approved_revision != post.revision:
         db.session.rollback()
         raise IllegalTransition(_("Only a failed target of the approved text can be retried."))
+    _require_channel_ready(target.channel_id)
     state = engine.ensure_state(target, post.revision)
     state.next_attempt_at = state.claimed_until = None
     state.in_flight, state.job_id = False, None
@@ -276,6 +277,25 @@ def retry_target(access: Access, post_id: uuid.UUID, target_id: uuid.UUID) -> Po
         event.listen(session, "after_rollback", _drop_pending)
     db.session.commit()
     return post
+
+
+def _require_channel_ready(channel_id: uuid.UUID) -> None:
+    """A retry on a channel that cannot publish would fail at once (and e-mail everyone
+    again): refused, with what to do first; nothing changes."""
+    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id))
+    if channel is None or channel.status == ChannelStatus.CONNECTED.value:
+        return
+    db.session.rollback()
+    if channel.status == ChannelStatus.NEEDS_RECONNECT.value:
+        raise IllegalTransition(
+            _(
+                "%(channel)s needs reconnecting: reconnect the channel first, then retry.",
+                channel=channel.name,
+            )
+        )
+    raise IllegalTransition(
+        _("%(channel)s is disabled: enable the channel first, then retry.", channel=channel.name)
+    )
 
 
 # -- expired credentials --------------------------------------------------------------------
