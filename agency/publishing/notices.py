@@ -90,5 +90,5 @@ def channel_needs_reconnect(channel_id: uuid.UUID, error: str) -> None:
     _send(
         "publishing/email/reconnect", agency, _recipients(agency.id),
         channel_name=channel.name, client_name=client.name if client else "", error=error,
-        link=f"{base}/a/{agency.slug}/clients/{channel.client_id}",
+        link=f"{base}/a/{agency.slug}/clients/{channel.client_id}/channels/{channel.id}/edit",
     )  # fmt: skip

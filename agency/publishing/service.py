@@ -310,6 +310,8 @@ def mark_needs_reconnect(channel_id: uuid.UUID, message: str) -> bool:
     if channel is None or channel.status == ChannelStatus.NEEDS_RECONNECT.value:
         return False
     channel.status = ChannelStatus.NEEDS_RECONNECT.value
+    # What the channel pages show as the reason (the network's words), as the health check.
+    channel.verified_at, channel.checked_at, channel.check_error = None, utcnow(), message
     audit.record(
         "channel.needs_reconnect", actor_id=None, subject_type="channel", subject_id=channel.id,
         client_id=channel.client_id, via="job", error=message,
