@@ -171,3 +171,47 @@ def test_no_retry_on_a_channel_that_cannot_publish(app, mastodon, sent, status, 
     assert shop.post(post_id).status == "failed"
     assert len(sent) == mailed
     assert len(mastodon.statuses) == 0
+
+
+def _italian(shop: Shop) -> None:
+    from sqlalchemy import update
+
+    from tenants.models import Agency
+
+    with tenant_context(shop.agency_id):
+        db.session.execute(
+            update(Agency).where(Agency.id == shop.agency_id).values(default_locale="it")
+        )
+        db.session.commit()
+
+
+def test_our_failure_reasons_are_stored_in_the_agencys_language(app, mastodon):
+    shop = Shop()
+    _italian(shop)
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots], "Off")
+    _set_channel_status(shop, toots, "disabled")
+    assert _publish_automatic(shop, post_id, [toots]) == ["failed"]
+    assert shop.targets(post_id)[toots].last_error == "Il canale Toots non è collegato."
+
+
+def test_refused_credentials_read_in_the_agencys_language_and_mail_links_the_channel(
+    app, mastodon, sent
+):
+    from agency.channels.models import Channel
+
+    shop = Shop()
+    _italian(shop)
+    toots = shop.mastodon(mastodon, token="revoked-token")
+    post_id = shop.approved_post([toots], "Revoked")
+    assert _publish_automatic(shop, post_id, [toots]) == ["failed"]
+    error = shop.targets(post_id)[toots].last_error
+    assert error.startswith("Toots va ricollegato") and "The access token is invalid" in error
+    with tenant_context(shop.agency_id):
+        channel = db.session.scalar(select(Channel).where(Channel.id == toots))
+        assert channel.status == "needs_reconnect"
+        assert channel.check_error == "The access token is invalid"  # the network's words
+    reconnect = [m for m in sent if "Toots" in m["Subject"] and "ricollega" in m["Subject"].lower()]
+    assert reconnect, [m["Subject"] for m in sent]
+    body = reconnect[0].get_body(("plain",)).get_content()
+    assert f"/clients/{shop.client_id}/channels/{toots}/edit" in body
