@@ -198,9 +198,9 @@ def test_pasting_the_restored_token_again_reconnects_the_channel(
 
     channel_id = _broken(agency, mastodon, "restored-token").id
     sign_in(client, owner_of(agency))
-    page = client.get(
-        f"/a/{agency.slug}/clients/{target.id}/channels/{channel_id}/edit"
-    ).get_data(as_text=True)
+    page = client.get(f"/a/{agency.slug}/clients/{target.id}/channels/{channel_id}/edit").get_data(
+        as_text=True
+    )
     assert 'id="needs-reconnect"' in page and "The access token is invalid" in page
     assert f"connect/mastodon?channel={channel_id}" in page
     mastodon.tokens["restored-token"] = mastodon.account_id  # restored on the network's side
@@ -226,4 +226,3 @@ def test_a_token_still_refused_leaves_the_channel_broken_and_says_why(
     assert "The network refused these credentials" in page and 'value="Renamed"' in page
     channel = _reload(agency, channel_id)
     assert channel.status == "needs_reconnect" and channel.name != "Renamed"
-

@@ -215,3 +215,80 @@ def test_refused_credentials_read_in_the_agencys_language_and_mail_links_the_cha
     assert reconnect, [m["Subject"] for m in sent]
     body = reconnect[0].get_body(("plain",)).get_content()
     assert f"/clients/{shop.client_id}/channels/{toots}/edit" in body
+
+
+def _notifications(shop: Shop, event: str) -> list:
+    from agency.notifications.models import Notification
+
+    with tenant_context(shop.agency_id):
+        return list(
+            db.session.scalars(
+                select(Notification).where(
+                    Notification.event == event, Notification.user_id == shop.manager_id
+                )
+            )
+        )
+
+
+def _due_mails(sent: list, shop: Shop) -> list:
+    """The manager's (owners and the post's author get theirs too)."""
+    with tenant_context(shop.agency_id):
+        email = db.session.scalar(select(User.email).where(User.id == shop.manager_id))
+    return [m for m in sent if "due to be published by hand" in m["Subject"] and email in m["To"]]
+
+
+def _revision_time_as_posts(shop: Shop, post_ids: list) -> None:
+    """approved_post moves the post's time only: its approved revision says the same."""
+    from sqlalchemy import update
+
+    from agency.content.models import Post, Revision
+
+    with tenant_context(shop.agency_id):
+        for post_id in post_ids:
+            when = db.session.scalar(select(Post.scheduled_at).where(Post.id == post_id))
+            db.session.execute(
+                update(Revision).where(Revision.post_id == post_id).values(scheduled_at=when)
+            )
+        db.session.commit()
+
+
+def test_a_manual_post_whose_time_came_is_announced_once_and_shown_as_due(app, sent):
+    from agency.publishing import service
+
+    shop = Shop()
+    forum = _forum(shop)
+    later = shop.approved_post([forum], "Not yet", due_in=3600)
+    post_id = shop.approved_post([forum], "By hand")
+    _revision_time_as_posts(shop, [later, post_id])
+    web = _web_as_manager(app, shop)
+    before = web.get(f"/a/{_slug(shop)}/posts/{later}").get_data(as_text=True)
+    assert "Due now" not in before
+    assert service.sweep()["by_hand"] == 1
+    assert shop.post(post_id).status == "publishing"
+    assert shop.post(later).status == "scheduled"  # its time has not come
+    assert len(_notifications(shop, "due_by_hand")) == 1
+    mails = _due_mails(sent, shop)
+    assert len(mails) == 1 and "Forum" in mails[0].get_body(("plain",)).get_content()
+    assert service.sweep()["by_hand"] == 0  # told once
+    assert len(_due_mails(sent, shop)) == 1 and len(_notifications(shop, "due_by_hand")) == 1
+    page = web.get(f"/a/{_slug(shop)}/posts/{post_id}").get_data(as_text=True)
+    assert "Due now: publish the approved text on Forum by hand" in page
+    assert "Due to be published by hand" in page  # the timeline
+    listing = web.get(f"/a/{_slug(shop)}/notifications/").get_data(as_text=True)
+    assert "Due to be published by hand" in listing
+    assert _mark(web, shop, post_id, forum).status_code == 302
+    assert shop.post(post_id).status == "published"
+    page = web.get(f"/a/{_slug(shop)}/posts/{post_id}").get_data(as_text=True)
+    assert "Due now" not in page
+
+
+def test_a_publishing_failure_is_an_in_app_notification_too(app, mastodon):
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    mastodon.fail("POST", "/api/v1/statuses", 422, {"error": "Validation failed: Nope"})
+    post_id = shop.approved_post([toots], "Refused")
+    assert _publish_automatic(shop, post_id, [toots]) == ["failed"]
+    (notice,) = _notifications(shop, "publishing_failed")
+    assert notice.post_id == post_id
+    listing = _web_as_manager(app, shop).get(f"/a/{_slug(shop)}/notifications/")
+    assert "Publishing failed" in listing.get_data(as_text=True)

@@ -155,3 +155,14 @@ def manual_targets(access: Access, post: dict) -> list[dict]:
     if not may_record(access, post["client_id"]):
         return []
     return [t for t in post["targets"] if t["network"] == Network.MANUAL.value]
+
+
+def is_due(post: dict) -> bool:
+    """The approved text's time has come and the post is still going out."""
+    when = post.get("scheduled_at")
+    return (
+        post["status"] in (PostStatus.SCHEDULED.value, PostStatus.PUBLISHING.value)
+        and post.get("approved_revision") == post.get("revision")
+        and when is not None
+        and when <= utcnow()
+    )

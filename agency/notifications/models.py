@@ -20,6 +20,8 @@ class Event(enum.StrEnum):
     REJECTED = "rejected"
     MENTIONED = "mentioned"
     DEADLINE_NEAR = "deadline_near"
+    PUBLISHING_FAILED = "publishing_failed"  # on some channel or all: retry or fix it
+    DUE_BY_HAND = "due_by_hand"  # its time came and a manual channel waits for someone
 
 
 class Notification(UUIDPrimaryKey, Timestamped, TenantScoped, Base):

@@ -31,6 +31,8 @@ EVENT_LABELS = {
     "rejected": _l("Rejected"),
     "mentioned": _l("You were mentioned"),
     "deadline_near": _l("Approval deadline near"),
+    "publishing_failed": _l("Publishing failed"),
+    "due_by_hand": _l("Due to be published by hand"),
 }
 
 

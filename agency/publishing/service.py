@@ -148,9 +148,12 @@ def missed_by_scheduler(job: Job, now: datetime) -> bool:
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Enqueue every due, approved, unpublished target without a live job, in every agency,
-    and the inbound sync of every channel that is due for one. Counts what it enqueued."""
+    and the inbound sync of every channel that is due for one; announce the posts due to be
+    published by hand (``by_hand``). Counts what it enqueued and announced."""
     now = now or utcnow()
-    counts = {"publish": 0, "inbound": 0}
+    from agency.publishing import by_hand
+
+    counts = {"publish": 0, "inbound": 0, "by_hand": 0}
     agency_ids = list(db.session.scalars(select(Agency.id)))
     db.session.rollback()
     for agency_id in agency_ids:
@@ -158,6 +161,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             try:
                 counts["publish"] += _sweep_targets(agency_id, now)
                 counts["inbound"] += _sweep_inbound(agency_id, now)
+                counts["by_hand"] += by_hand.announce_due(now)
             finally:
                 db.session.rollback()  # read-only: end the transaction under this agency
     return counts
