@@ -194,3 +194,66 @@ def test_the_stored_reason_is_in_the_agencys_language(
     checked = _reload(agency, channel_id)
     assert checked.status == "connected"  # unreachable is no verdict on the credentials
     assert checked.check_error.startswith(reason), checked.check_error
+
+
+def _edit(client, agency, mastodon, channel_id, token: str, name: str = "Toots"):  # noqa: ANN202
+    from tests.helpers import form_post
+
+    url = f"/a/{agency.slug}/clients/{_client(agency).id}/channels/{channel_id}/edit"
+    return form_post(
+        client, url,
+        {
+            "name": name, "handle": "", "settings-instance_url": mastodon.url,
+            "settings-access_token": token,
+        },
+    )  # fmt: skip
+
+
+def _broken(agency, mastodon, token: str) -> Channel:
+    channel = _channel(agency, mastodon, token=token, status="needs_reconnect")
+    with tenant_context(agency.id):
+        from agency.db import utcnow
+
+        row = db.session.scalar(select(Channel).where(Channel.id == channel.id))
+        # Verified once, then refused (still stamped verified: what the publishing engine left).
+        row.check_error, row.checked_at = "The access token is invalid", utcnow()
+        row.verified_at = utcnow()
+        db.session.commit()
+    return channel
+
+
+def test_pasting_the_restored_token_again_reconnects_the_channel(
+    client, app, agency, target, mastodon
+):
+    from tests.world import sign_in
+
+    channel_id = _broken(agency, mastodon, "restored-token").id
+    sign_in(client, owner_of(agency))
+    page = client.get(f"/a/{agency.slug}/clients/{target.id}/channels/{channel_id}/edit").get_data(
+        as_text=True
+    )
+    assert 'id="needs-reconnect"' in page and "The access token is invalid" in page
+    assert f"connect/mastodon?channel={channel_id}" in page
+    mastodon.tokens["restored-token"] = mastodon.account_id  # restored on the network's side
+    asked = len(mastodon.calls("GET", "/api/v1/accounts/verify_credentials"))
+    response = _edit(client, agency, mastodon, channel_id, "restored-token")
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert len(mastodon.calls("GET", "/api/v1/accounts/verify_credentials")) == asked + 1
+    channel = _reload(agency, channel_id)
+    assert channel.status == "connected" and channel.verified_at is not None
+    assert channel.check_error is None
+
+
+def test_a_token_still_refused_leaves_the_channel_broken_and_says_why(
+    client, app, agency, target, mastodon
+):
+    from tests.world import sign_in
+
+    channel_id = _broken(agency, mastodon, "revoked-token").id
+    sign_in(client, owner_of(agency))
+    response = _edit(client, agency, mastodon, channel_id, "revoked-token", name="Renamed")
+    assert response.status_code == 422
+    page = response.get_data(as_text=True)
+    assert "The network refused these credentials" in page and 'value="Renamed"' in page
+    channel = _reload(agency, channel_id)
+    assert channel.status == "needs_reconnect" and channel.name != "Renamed"

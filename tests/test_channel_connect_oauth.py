@@ -174,3 +174,39 @@ def test_a_forged_state_in_the_right_session_is_refused(client, auth, agency, ta
     page = client.get(forged, follow_redirects=True).get_data(as_text=True)
     assert "not valid any more" in page
     assert _channels(agency) == [] and mastodon.calls("POST", "/oauth/token") == []
+
+
+def test_connect_with_mastodon_again_reconnects_the_channel_it_came_from(
+    client, auth, agency, target, mastodon
+):
+    from tests.factories import make_channel
+
+    channel_id = make_channel(
+        agency, target, name="Acme toots", settings={"instance_url": mastodon.url},
+        secrets={"access_token": "revoked"}, status="needs_reconnect",
+    ).id  # fmt: skip
+    auth.login(owner_of(agency).email)
+    edit = f"/a/{agency.slug}/clients/{target.id}/channels/{channel_id}/edit"
+    page = client.get(edit).get_data(as_text=True)
+    start = f"/a/{agency.slug}/clients/{target.id}/channels/connect/mastodon?channel={channel_id}"
+    assert html.escape(start) in page or start in page
+    form = client.get(start).get_data(as_text=True)
+    assert "Reconnect Acme toots with Mastodon" in form and mastodon.url in form
+    link = _authorize_link(form_post(client, start, {"instance_url": mastodon.url}))
+    done = client.get(_local(_approve(link)), follow_redirects=True)
+    assert "Reconnected Acme toots." in done.get_data(as_text=True)
+    (channel,) = _channels(agency)  # the same channel, not a second one
+    assert channel.id == channel_id and channel.status == "connected"
+    token = crypto.decrypt_json(channel.credentials_encrypted)["access_token"]
+    assert token != "revoked" and mastodon.tokens[token] == mastodon.account_id
+
+
+def test_reconnecting_another_clients_channel_is_not_found(client, auth, agency, target, mastodon):
+    from tests.factories import make_channel
+
+    other = make_client(agency, "Other Co")
+    channel_id = make_channel(agency, other, status="needs_reconnect").id
+    auth.login(owner_of(agency).email)
+    start = f"/a/{agency.slug}/clients/{target.id}/channels/connect/mastodon?channel={channel_id}"
+    assert client.get(start).status_code == 404
+    assert client.get(start.replace(str(channel_id), "nonsense")).status_code == 404

@@ -126,3 +126,55 @@ def test_a_submit_straight_to_the_client_says_it_was_sent_to_the_client(app, aut
         as_text=True
     )
     assert "Inviato al cliente per l" in html
+
+
+def _post_audit_actions() -> set[str]:
+    """Every "post.…" action the code can record: the string constants of the application's
+    modules (the webhook connector's event names are a network payload, not audit actions)."""
+    import ast
+    import re
+    from pathlib import Path
+
+    import agency
+
+    root = Path(agency.__file__).parent
+    found: set[str] = set()
+    for path in root.rglob("*.py"):
+        if "connectors" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            text = node.value if isinstance(node, ast.Constant) else None
+            if isinstance(text, str) and re.fullmatch(r"post\.[a-z_]+", text):
+                found.add(text)
+    return found
+
+
+def test_every_post_audit_action_has_an_activity_label():
+    from agency.content.forms import ACTIVITY_LABELS
+
+    actions = _post_audit_actions()
+    # What the sweep saw (so a broken scan cannot pass by finding nothing).
+    assert {"post.created", "post.target_failed", "post.published_by_hand"} <= actions
+    missing = sorted(a for a in actions if a not in ACTIVITY_LABELS)
+    assert not missing, f"activity labels missing for {missing}"
+
+
+def test_the_timeline_names_publishing_events_in_italian(app, auth, desk):
+    import uuid
+
+    from agency import audit
+    from agency.db import db
+    from tenants.context import tenant_context
+
+    post = draft(app.test_client(), desk)
+    with tenant_context(desk.ids["agency"]):
+        for action in ("post.target_failed", "post.target_retried", "post.published_by_hand"):
+            audit.record(
+                action, actor_id=None, subject_type="post", subject_id=uuid.UUID(post["id"]),
+                client_id=desk.client.id, via="job",
+            )  # fmt: skip
+        db.session.commit()
+    web = _login(app, auth, desk, "manager", "it")
+    shown = _activity(web.get(f"/a/{desk.agency.slug}/posts/{post['id']}").get_data(as_text=True))
+    assert "post.target" not in shown and "post.published_by_hand" not in shown
+    assert "Pubblicazione non riuscita" in shown

@@ -255,6 +255,11 @@ def update_channel(
     """Change details (and, from the API, status); new credentials are verified first."""
     require_manage(access, channel.client_id)
     before = service.connection_settings(channel)
+    # Credentials typed again for a channel the network refused: ask the network, even when
+    # they are the ones stored (a token restored on the network's side is the same token).
+    reconnecting = channel.status == ChannelStatus.NEEDS_RECONNECT.value and _secret_entered(
+        channel.network, data
+    )
     try:
         if status is not None:
             service._check_status(status)
@@ -262,7 +267,13 @@ def update_channel(
             service.update_channel(access, channel, data, via=via, commit=False)
         after = service.connection_settings(channel)
         reviving = status == ChannelStatus.CONNECTED.value and channel.status != status
-        if after != before or reviving or channel.verified_at is None and data.get("settings"):
+        if (
+            after != before
+            or reviving
+            or reconnecting
+            or channel.verified_at is None
+            and data.get("settings")
+        ):
             stamp(channel, verify_or_refuse(channel.network, after))
         if status is not None:
             service.set_channel_status(access, channel, status, via=via, commit=False)
@@ -271,6 +282,15 @@ def update_channel(
         raise
     names.commit()
     return channel
+
+
+def _secret_entered(network: str, data: Mapping[str, object]) -> bool:
+    settings = data.get("settings")
+    if not isinstance(settings, Mapping):
+        return False
+    return any(
+        str(settings.get(s.name) or "").strip() for s in service.specs_for(network) if s.secret
+    )
 
 
 def enable_channel(access: Access, channel: Channel, *, via: str = "web") -> Channel:

@@ -98,7 +98,7 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
 
     agency = db.session.scalar(select(Agency).where(Agency.id == agency_id))
     rows = db.session.execute(
-        select(Channel.name, Channel.check_error, ClientCompany.name, Channel.client_id)
+        select(Channel.name, Channel.check_error, ClientCompany.name, Channel.client_id, Channel.id)
         .join(ClientCompany, ClientCompany.id == Channel.client_id)
         .where(Channel.id.in_(channel_ids))
         .order_by(ClientCompany.name, Channel.name)
@@ -108,9 +108,9 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
             "channel": name,
             "client": client_name,
             "reason": reason or "",
-            "link": f"{_base_url()}/a/{agency.slug}/clients/{client_id}/channels/",
+            "link": f"{_base_url()}/a/{agency.slug}/clients/{client_id}/channels/{channel_id}/edit",
         }
-        for name, reason, client_name, client_id in rows
+        for name, reason, client_name, client_id, channel_id in rows
     ]
     recipients = db.session.execute(
         select(User.email, User.name, User.locale)

@@ -1,7 +1,8 @@
 """Manual channels: someone publishes the approved post by hand and records where it is.
 
 Marking a manual target published stores its link, records the billable usage once (billing
-is idempotent per target) and, when every target of the post is out, the post is published.
+is idempotent per target) and, when no target of the post is left to go out, the post ends
+published (or partially published, when an automatic channel failed).
 """
 
 from __future__ import annotations
@@ -91,7 +92,7 @@ def mark_published(
             url=link,
             revision=post.approved_revision,
         )
-        _finish_if_all_out(access, post, via)
+        _settle(access, post, via)
         db.session.commit()
     except Exception:
         db.session.rollback()
@@ -118,14 +119,20 @@ def _manual_target(post: Post, channel_id: object) -> PostTarget:
     return target
 
 
-def _finish_if_all_out(access: Access, post: Post, via: str) -> None:
+def _settle(access: Access, post: Post, via: str) -> None:
+    """Once no target is left to go out, the post ends as the engine would end it: published,
+    or partially published when an automatic channel failed (its failure e-mail went out when
+    the automatic channels had all ended). While a target is still open nothing changes."""
+    from agency.publishing.engine import settled_status
+
     statuses = set(
         db.session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id))
     )
-    if statuses != {TargetStatus.PUBLISHED.value} or post.status == PostStatus.PUBLISHED.value:
+    new = settled_status(statuses)
+    if new == PostStatus.PUBLISHING or post.status == new.value:
         return
     old = post.status
-    post.status = PostStatus.PUBLISHED.value
+    post.status = new.value
     post.updated_at = utcnow()
     audit.record_by(
         access,
@@ -148,3 +155,14 @@ def manual_targets(access: Access, post: dict) -> list[dict]:
     if not may_record(access, post["client_id"]):
         return []
     return [t for t in post["targets"] if t["network"] == Network.MANUAL.value]
+
+
+def is_due(post: dict) -> bool:
+    """The approved text's time has come and the post is still going out."""
+    when = post.get("scheduled_at")
+    return (
+        post["status"] in (PostStatus.SCHEDULED.value, PostStatus.PUBLISHING.value)
+        and post.get("approved_revision") == post.get("revision")
+        and when is not None
+        and when <= utcnow()
+    )

@@ -22,6 +22,11 @@ def init_app(app: Flask) -> None:
         """Channel ids of ``post`` whose link the signed-in user may record by hand."""
         return {str(t["channel_id"]) for t in manual.manual_targets(g.access, post)}
 
+    @app.template_global()
+    def due_by_hand(post: dict) -> bool:
+        """``post``'s time has come: its manual channels wait for someone to publish it."""
+        return manual.is_due(post)
+
 
 @bp.post("/<uuid:post_id>/manual-publish")
 @login_required

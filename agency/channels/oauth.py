@@ -53,6 +53,7 @@ class Pending:
     instance_url: str
     redirect_uri: str
     code_verifier: str | None
+    channel_id: str | None = None  # reconnecting this channel, not adding one
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -151,15 +152,22 @@ def pkce_challenge(verifier: str) -> str:
 
 
 def start_mastodon(
-    access: Access, client: ClientCompany, data: dict[str, object], redirect_uri: str
+    access: Access,
+    client: ClientCompany,
+    data: dict[str, object],
+    redirect_uri: str,
+    channel: Channel | None = None,
 ) -> tuple[str, Pending]:
-    """The instance's authorize URL to send the manager to, and the flow to keep in session."""
+    """The instance's authorize URL to send the manager to, and the flow to keep in session.
+
+    ``channel``: an existing channel to reconnect (its name is kept; a new token replaces the
+    one the network refused)."""
     require_manage(access, client.id)
     errors: dict[str, list[str]] = {}
     instance = name = ""
     for field, clean in (
         ("instance_url", lambda: clean_instance(data.get("instance_url"))),
-        ("name", lambda: _clean_draft_name(client, data.get("name"))),
+        ("name", lambda: channel.name if channel else _clean_draft_name(client, data.get("name"))),
     ):
         try:
             value = clean()
@@ -182,7 +190,10 @@ def start_mastodon(
     }
     if verifier:
         query |= {"code_challenge": pkce_challenge(verifier), "code_challenge_method": "S256"}
-    pending = Pending(state, str(client.id), name, instance, redirect_uri, verifier)
+    pending = Pending(
+        state, str(client.id), name, instance, redirect_uri, verifier,
+        str(channel.id) if channel else None,
+    )  # fmt: skip
     return f"{instance}/oauth/authorize?{urlencode(query)}", pending
 
 
@@ -224,6 +235,16 @@ def finish_mastodon(access: Access, client: ClientCompany, pending: Pending, cod
         account = connect.verify_or_refuse(Network.MASTODON.value, settings).account
         if account is None:  # no Mastodon connector installed: the flow's own check
             account = _verify_credentials(http, settings)
+    if pending.channel_id:
+        channel = db.session.scalar(
+            select(Channel).where(
+                Channel.id == uuid.UUID(pending.channel_id), Channel.client_id == client.id
+            )
+        )
+        if channel is None or channel.network != Network.MASTODON.value:
+            raise _fail("code", _("This channel no longer exists. Start connecting again."))
+        # Verified again on save (connect.update_channel): a refused token changes nothing.
+        return connect.update_channel(access, channel, {"settings": settings}, via="oauth")
     data = {"network": Network.MASTODON.value, "name": pending.name, "settings": settings}
     return connect.add_channel(access, client, data, via="oauth", account=account)
 

@@ -6,6 +6,7 @@ import uuid
 
 from flask import (
     Blueprint,
+    abort,
     flash,
     g,
     redirect,
@@ -17,9 +18,11 @@ from flask import (
 from flask_babel import gettext as _
 from flask_login import login_required
 
-from agency.channels import oauth
+from agency.channels import oauth, service
+from agency.channels.models import Channel, Network
 from agency.clients.service import get_manageable_client
 from agency.errors import ValidationFailed
+from tenants.models import ClientCompany
 
 SESSION_KEY = "channel_oauth"
 
@@ -51,13 +54,18 @@ def _take(state: str) -> oauth.Pending | None:
 @login_required
 def mastodon(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     client = get_manageable_client(g.access, client_id)
+    channel = _reconnecting(client)
     data = {"instance_url": "", "name": ""}
+    if channel is not None:
+        data = {"instance_url": channel.settings.get("instance_url", ""), "name": channel.name}
     errors: dict = {}
     if request.method == "POST":
-        data = {k: request.form.get(k, "") for k in data}
+        data = {k: request.form.get(k, data[k]) for k in data}
         redirect_uri = url_for("channel_oauth.mastodon_callback", _external=True)
         try:
-            authorize_url, pending = oauth.start_mastodon(g.access, client, data, redirect_uri)
+            authorize_url, pending = oauth.start_mastodon(
+                g.access, client, data, redirect_uri, channel
+            )
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -71,8 +79,23 @@ def mastodon(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
                 instance=pending.instance_url,
             )
     return render_template(
-        "channels/mastodon_connect.html", client=client, data=data, errors=errors
+        "channels/mastodon_connect.html", client=client, data=data, errors=errors, channel=channel
     ), (422 if errors else 200)
+
+
+def _reconnecting(client: ClientCompany) -> Channel | None:
+    """The Mastodon channel named by ``?channel=`` (reconnect it); another answers 404."""
+    wanted = request.args.get("channel")
+    if not wanted:
+        return None
+    try:
+        channel_id = uuid.UUID(wanted)
+    except ValueError:
+        abort(404)
+    channel = service.get_channel(g.access, client, channel_id)
+    if channel.network != Network.MASTODON.value:
+        abort(404)
+    return channel
 
 
 @callback_bp.get("/mastodon/callback")
@@ -94,10 +117,13 @@ def mastodon_callback(agency_slug: str):  # noqa: ANN201
         reasons = " ".join(_messages(exc.errors))
         flash(reasons or _("The channel could not be connected."), "danger")
         return redirect(back)
-    flash(
-        _("Connected %(name)s as %(handle)s.", name=channel.name, handle=channel.handle or ""),
-        "success",
-    )
+    if pending.channel_id:
+        flash(_("Reconnected %(name)s.", name=channel.name), "success")
+    else:
+        flash(
+            _("Connected %(name)s as %(handle)s.", name=channel.name, handle=channel.handle or ""),
+            "success",
+        )
     return redirect(back)
 
 

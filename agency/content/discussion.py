@@ -15,9 +15,10 @@ from sqlalchemy import select
 
 from agency import audit
 from agency.audit import AuditEvent
+from agency.channels.models import Channel
 from agency.content import access as seen
 from agency.content import notify
-from agency.content.models import Comment, Post, Revision, Visibility, aware
+from agency.content.models import Comment, Post, PostTarget, Revision, Visibility, aware
 from agency.content.service import atomic, get_post
 from agency.db import db
 from agency.errors import PermissionDenied, ValidationFailed
@@ -193,4 +194,21 @@ def activity(access: Access, post_id: uuid.UUID) -> list[dict]:
                 "data": {k: v for k, v in data.items() if k != "shared"},
             }
         )
+    _name_channels(post.id, out)
     return out
+
+
+def _name_channels(post_id: uuid.UUID, entries: list[dict]) -> None:
+    """Publishing entries name their channel (they store the target's or channel's id)."""
+    if not any("target" in e["data"] or "channel_id" in e["data"] for e in entries):
+        return
+    rows = db.session.execute(
+        select(PostTarget.id, PostTarget.channel_id, Channel.name)
+        .join(Channel, Channel.id == PostTarget.channel_id)
+        .where(PostTarget.post_id == post_id)
+    ).all()
+    names = {str(t): name for t, _c, name in rows} | {str(c): name for _t, c, name in rows}
+    for entry in entries:
+        key = entry["data"].get("target") or entry["data"].get("channel_id")
+        if key is not None and str(key) in names:
+            entry["channel_name"] = names[str(key)]

@@ -186,6 +186,7 @@ def present(
                 "channel_id": channel.id,
                 "channel_name": channel.name,
                 "network": channel.network,
+                "channel_status": channel.status,
                 "status": target.status,
                 "external_id": target.external_id,
                 "external_url": target.external_url,

@@ -22,6 +22,8 @@ class Event(enum.StrEnum):
     DEADLINE_NEAR = "deadline_near"
     HELD_LATE = "held_late"  # approved after its deadline: held, not scheduled
     APPROVED_LATE = "approved_late"  # approved after its deadline, scheduled all the same
+    PUBLISHING_FAILED = "publishing_failed"  # on some channel or all: retry or fix it
+    DUE_BY_HAND = "due_by_hand"  # its time came and a manual channel waits for someone
 
 
 class Notification(UUIDPrimaryKey, Timestamped, TenantScoped, Base):

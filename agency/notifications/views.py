@@ -33,6 +33,8 @@ EVENT_LABELS = {
     "deadline_near": _l("Approval deadline near"),
     "held_late": _l("Approved late: held, not scheduled"),
     "approved_late": _l("Approved after the deadline"),
+    "publishing_failed": _l("Publishing failed"),
+    "due_by_hand": _l("Due to be published by hand"),
 }
 
 

@@ -401,6 +401,12 @@ def _shared(new: PostStatus, client_revision: int | None) -> bool:
     return new in CLIENT_FACING and client_revision is not None
 
 
+def settled_status(statuses: set[str]) -> PostStatus:
+    """The post's status from its targets' statuses: publishing while any is still to go out
+    (a manual one waiting to be published by hand included), else what they ended as."""
+    return _aggregate(statuses)
+
+
 def _aggregate(statuses: set[str]) -> PostStatus:
     if statuses & {T.PENDING.value, T.SCHEDULED.value, T.PUBLISHING.value} or not statuses:
         return S.PUBLISHING

@@ -11,8 +11,8 @@ import uuid
 from datetime import timedelta
 
 from flask import current_app
-from flask_babel import gettext as _
-from flask_babel import ngettext
+from flask_babel import force_locale, lazy_ngettext
+from flask_babel import lazy_gettext as _l
 from rq import get_current_job
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -36,6 +36,7 @@ from agency.publishing.connectors.base import (
 )
 from agency.publishing.models import ChannelSync
 from agency.publishing.sessions import RedisSessionStore
+from tenants.models import Agency
 
 MIMETYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif", "webp": "image/webp"}
 
@@ -136,11 +137,11 @@ def _attempt(claim: engine.Claim) -> str:
     ids = (claim.post_id, work.agency_id)
     if work.network not in load():
         return _fail(
-            claim, ids, _("Publishing to %(network)s is not available.", network=work.network)
+            claim, ids, _l("Publishing to %(network)s is not available.", network=work.network)
         )
     if work.channel_status != ChannelStatus.CONNECTED.value:
         return _fail(
-            claim, ids, _("The channel %(name)s is not connected.", name=work.channel_name)
+            claim, ids, _l("The channel %(name)s is not connected.", name=work.channel_name)
         )
     connector = _connector_for(
         work.network,
@@ -153,11 +154,11 @@ def _attempt(claim: engine.Claim) -> str:
     missing = [m.path.name for m in outgoing.media if not m.path.is_file()]
     if missing:
         return _fail(
-            claim, ids, _("An image of this post is missing: %(files)s", files=", ".join(missing))
+            claim, ids, _l("An image of this post is missing: %(files)s", files=", ".join(missing))
         )
     is_reply = work.kind == PostKind.REPLY.value
     if is_reply and not outgoing.reply_to:
-        return _fail(claim, ids, _("This reply has no inbox item to answer."))
+        return _fail(claim, ids, _l("This reply has no inbox item to answer."))
     channel_id, channel_name = claim.channel_id, work.channel_name
     db.session.rollback()  # no transaction (and no lock) across the network call
     error = None
@@ -235,7 +236,7 @@ def _handle_error(
 ) -> str:
     settings = current_app.config["REGIA"]
     if error.error_class == ErrorClass.AUTH_EXPIRED:
-        message = _(
+        message = _l(
             "%(channel)s needs reconnecting: the network refused its credentials (%(error)s). "
             "Reconnect the channel, then retry.",
             channel=channel_name,
@@ -251,7 +252,7 @@ def _handle_error(
         return _fail(
             claim,
             ids,
-            ngettext(
+            lazy_ngettext(
                 "%(error)s (gave up after %(num)d attempt)",
                 "%(error)s (gave up after %(num)d attempts)",
                 claim.attempt,
@@ -269,15 +270,25 @@ def _handle_error(
     return "retry"
 
 
-def _fail(claim: engine.Claim, ids: tuple[uuid.UUID, uuid.UUID], message: str) -> str:
+def _fail(claim: engine.Claim, ids: tuple[uuid.UUID, uuid.UUID], message: object) -> str:
+    """``message``: the network's own words, or ours (lazy) stored in the agency's language,
+    as the channel health check stores its reason: read by the agency's people."""
     db.session.rollback()
-    status = engine.record_failure(claim, message)
+    locale = db.session.scalar(select(Agency.default_locale).where(Agency.id == ids[1]))
+    with force_locale(locale or "en"):
+        text = str(message)
+    db.session.rollback()  # the outcome's transaction takes its lock first
+    status = engine.record_failure(claim, text)
     _maybe_notify(ids[0], status)
     return "failed"
 
 
 def _maybe_notify(post_id: uuid.UUID, status: str | None) -> None:
-    if status in (PostStatus.FAILED.value, PostStatus.PARTIALLY_PUBLISHED.value):
+    """The failure e-mail, once the automatic channels have all ended and one failed: also
+    while a manual channel still waits to be published by hand (which may take days)."""
+    if status in (PostStatus.FAILED.value, PostStatus.PARTIALLY_PUBLISHED.value) or (
+        status == PostStatus.PUBLISHING.value and service.failed_with_only_hand_left(post_id)
+    ):
         notices.publishing_failed(post_id)
 
 

@@ -1,6 +1,7 @@
 """E-mails the engine sends: a post failed (wholly or on some channels), a channel needs
-reconnecting. Sent to the agency's owners and managers (and the post's author), queued on
-the ``mail`` queue after the change is committed; a mail outage never undoes an outcome."""
+reconnecting, a post is due to be published by hand. Sent to the agency's owners and managers
+(and the post's author), queued on the ``mail`` queue after the change is committed; a mail
+outage never undoes an outcome. A failure and a due post are in-app notifications too."""
 
 from __future__ import annotations
 
@@ -10,15 +11,18 @@ import uuid
 from flask import current_app
 from sqlalchemy import select
 
-from agency.channels.models import Channel
+from agency.channels.models import Channel, Network
 from agency.content.models import Post, PostTarget, TargetStatus
 from agency.db import db
+from agency.notifications import service as inapp
+from agency.notifications.models import Event
 from tenants.models import Agency, ClientCompany, Membership, Role, User
 
 log = logging.getLogger(__name__)
 
 
-def _recipients(agency_id: uuid.UUID, extra: uuid.UUID | None = None) -> list[User]:
+def recipients(agency_id: uuid.UUID, extra: uuid.UUID | None = None) -> list[User]:
+    """The agency's active owners and managers, and ``extra`` (the post's author)."""
     members = select(Membership.user_id).where(
         Membership.agency_id == agency_id,
         Membership.client_id.is_(None),
@@ -63,11 +67,28 @@ def publishing_failed(post_id: uuid.UUID) -> None:
         .where(PostTarget.post_id == post.id, PostTarget.status == TargetStatus.FAILED.value)
         .order_by(Channel.name)
     ).all()
+    by_hand = db.session.scalars(
+        select(Channel.name)
+        .join(PostTarget, PostTarget.channel_id == Channel.id)
+        .where(
+            PostTarget.post_id == post.id,
+            Channel.network == Network.MANUAL.value,
+            PostTarget.status != TargetStatus.PUBLISHED.value,
+        )
+        .order_by(Channel.name)
+    ).all()
     base = current_app.config["REGIA"].base_url
+    users = recipients(agency.id, post.created_by_id)
+    try:  # in-app too, beside the e-mail (the outcome is already committed)
+        inapp.add([u.id for u in users], Event.PUBLISHING_FAILED, post)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("could not write the publishing failure notifications")
     _send(
-        "publishing/email/failed", agency, _recipients(agency.id, post.created_by_id),
+        "publishing/email/failed", agency, users,
         status=post.status, client_name=client.name if client else "",
-        failures=[(name, error or "") for name, error in failures],
+        failures=[(name, error or "") for name, error in failures], by_hand=by_hand,
         link=f"{base}/a/{agency.slug}/posts/{post.id}",
     )  # fmt: skip
 
@@ -80,7 +101,22 @@ def channel_needs_reconnect(channel_id: uuid.UUID, error: str) -> None:
     client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == channel.client_id))
     base = current_app.config["REGIA"].base_url
     _send(
-        "publishing/email/reconnect", agency, _recipients(agency.id),
+        "publishing/email/reconnect", agency, recipients(agency.id),
         channel_name=channel.name, client_name=client.name if client else "", error=error,
-        link=f"{base}/a/{agency.slug}/clients/{channel.client_id}",
+        link=f"{base}/a/{agency.slug}/clients/{channel.client_id}/channels/{channel.id}/edit",
+    )  # fmt: skip
+
+
+def due_by_hand(post_id: uuid.UUID, channels: list[str]) -> None:
+    """The post's time has come and these manual channels wait for someone to publish it."""
+    post = db.session.scalar(select(Post).where(Post.id == post_id))
+    if post is None:
+        return
+    agency = db.session.scalar(select(Agency).where(Agency.id == post.agency_id))
+    client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == post.client_id))
+    base = current_app.config["REGIA"].base_url
+    _send(
+        "publishing/email/due_by_hand", agency, recipients(agency.id, post.created_by_id),
+        client_name=client.name if client else "", channels=channels,
+        link=f"{base}/a/{agency.slug}/posts/{post.id}",
     )  # fmt: skip

@@ -148,9 +148,12 @@ def missed_by_scheduler(job: Job, now: datetime) -> bool:
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
     """Enqueue every due, approved, unpublished target without a live job, in every agency,
-    and the inbound sync of every channel that is due for one. Counts what it enqueued."""
+    and the inbound sync of every channel that is due for one; announce the posts due to be
+    published by hand (``by_hand``). Counts what it enqueued and announced."""
     now = now or utcnow()
-    counts = {"publish": 0, "inbound": 0}
+    from agency.publishing import by_hand
+
+    counts = {"publish": 0, "inbound": 0, "by_hand": 0}
     agency_ids = list(db.session.scalars(select(Agency.id)))
     db.session.rollback()
     for agency_id in agency_ids:
@@ -158,6 +161,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             try:
                 counts["publish"] += _sweep_targets(agency_id, now)
                 counts["inbound"] += _sweep_inbound(agency_id, now)
+                counts["by_hand"] += by_hand.announce_due(now)
             finally:
                 db.session.rollback()  # read-only: end the transaction under this agency
     return counts
@@ -224,6 +228,24 @@ def _sweep_inbound(agency_id: uuid.UUID, now: datetime) -> int:
     return enqueued
 
 
+def failed_with_only_hand_left(post_id: uuid.UUID) -> bool:
+    """A target of the post failed and every target still open is published by hand: the
+    automatic channels have all ended, so the failure is known now (the post stays
+    publishing until the manual ones are marked published)."""
+    rows = db.session.execute(
+        select(PostTarget.status, Channel.network)
+        .join(Channel, Channel.id == PostTarget.channel_id)
+        .where(PostTarget.post_id == post_id)
+    ).all()
+    failed = any(status == TargetStatus.FAILED.value for status, _network in rows)
+    automatic_open = any(
+        status in engine.OPEN_TARGET + (TargetStatus.PENDING.value,)
+        and network not in HAND_PUBLISHED
+        for status, network in rows
+    )
+    return failed and not automatic_open
+
+
 # -- a person retries a failed target -------------------------------------------------------
 
 
@@ -241,6 +263,7 @@ def retry_target(access: Access, post_id: uuid.UUID, target_id: uuid.UUID) -> Po
     if target.status != TargetStatus.FAILED.value or post.approved_revision != post.revision:
         db.session.rollback()
         raise IllegalTransition(_("Only a failed target of the approved text can be retried."))
+    _require_channel_ready(target.channel_id)
     state = engine.ensure_state(target, post.revision)
     state.next_attempt_at = state.claimed_until = None
     state.in_flight, state.job_id = False, None
@@ -260,6 +283,25 @@ def retry_target(access: Access, post_id: uuid.UUID, target_id: uuid.UUID) -> Po
     return post
 
 
+def _require_channel_ready(channel_id: uuid.UUID) -> None:
+    """A retry on a channel that cannot publish would fail at once (and e-mail everyone
+    again): refused, with what to do first; nothing changes."""
+    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id))
+    if channel is None or channel.status == ChannelStatus.CONNECTED.value:
+        return
+    db.session.rollback()
+    if channel.status == ChannelStatus.NEEDS_RECONNECT.value:
+        raise IllegalTransition(
+            _(
+                "%(channel)s needs reconnecting: reconnect the channel first, then retry.",
+                channel=channel.name,
+            )
+        )
+    raise IllegalTransition(
+        _("%(channel)s is disabled: enable the channel first, then retry.", channel=channel.name)
+    )
+
+
 # -- expired credentials --------------------------------------------------------------------
 
 
@@ -272,6 +314,8 @@ def mark_needs_reconnect(channel_id: uuid.UUID, message: str) -> bool:
     if channel is None or channel.status == ChannelStatus.NEEDS_RECONNECT.value:
         return False
     channel.status = ChannelStatus.NEEDS_RECONNECT.value
+    # What the channel pages show as the reason (the network's words), as the health check.
+    channel.verified_at, channel.checked_at, channel.check_error = None, utcnow(), message
     audit.record(
         "channel.needs_reconnect", actor_id=None, subject_type="channel", subject_id=channel.id,
         client_id=channel.client_id, via="job", error=message,
