@@ -98,6 +98,9 @@ def test_a_failed_channel_and_a_manual_one_end_partially_published_and_are_email
     body = mails[0].get_body(("plain",)).get_content()
     assert "Validation failed: Nope" in body and "by hand on: Forum" in body
     web = _web_as_manager(app, shop)
+    # The e-mail asks for a retry: the page offers it while the manual channel still waits.
+    waiting = web.get(f"/a/{_slug(shop)}/posts/{post_id}").get_data(as_text=True)
+    assert "Retry publishing on Toots" in waiting
     assert _mark(web, shop, post_id, forum).status_code == 302
     assert shop.targets(post_id)[forum].status == "published"
     assert shop.post(post_id).status == "partially_published"
