@@ -328,8 +328,9 @@ def _deactivate_bystander(world: World) -> None:
 
 
 def _failed_target(world: World) -> None:
-    """The world's post approved and failed on its Mastodon channel (now disconnected, so a
-    retry fails again at once without calling out)."""
+    """The world's post approved and failed on its Mastodon channel, still connected (a retry
+    on a channel that needs reconnecting is refused, writing nothing). The retry only
+    schedules a job (RQ's scheduler, which the sweep does not run): nothing calls out."""
     from agency.channels.models import Channel
     from agency.content.models import Post, PostTarget
     from agency.db import db, utcnow
@@ -339,7 +340,7 @@ def _failed_target(world: World) -> None:
         post = db.session.get(Post, world.objects["post"])
         post.status, post.approved_revision, post.scheduled_at = "failed", post.revision, utcnow()
         channel = db.session.get(Channel, world.objects["channel"])
-        channel.status = "needs_reconnect"
+        assert channel.status == "connected"
         db.session.add(
             PostTarget(post_id=post.id, channel_id=channel.id, status="failed", last_error="x")
         )
