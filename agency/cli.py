@@ -135,12 +135,23 @@ def create_agency_command(name: str, owner_email: str, owner_name: str, password
 @with_appcontext
 def demo_command(serve: bool, host: str, port: int, force: bool) -> None:
     """Migrate, seed a demo agency (idempotent), print the logins; --serve runs web + worker."""
-    from agency.demo import DEMO_PASSWORD, bind_problem, seed_demo, serve_with_worker
+    from agency.demo import (
+        DEMO_PASSWORD,
+        bind_problem,
+        hold_demo_lock,
+        seed_demo,
+        serve_with_worker,
+    )
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     problem = bind_problem(host, port) if serve else None
     if problem:
         raise click.UsageError(problem)
+    if serve and not hold_demo_lock(app.instance_path):
+        raise click.UsageError(
+            f"Another Regia demo is serving from {app.instance_path}; stop it first (Ctrl+C), "
+            "or give this one a folder of its own with REGIA_INSTANCE_PATH."
+        )
     settings = app.config["REGIA"]
     if not settings.is_sqlite and not force:
         raise click.UsageError(

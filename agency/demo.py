@@ -117,6 +117,28 @@ def seed_demo() -> tuple[Agency, list[tuple[str, str]]]:
     return agency, logins
 
 
+_demo_lock: list = []  # the open lock file, held for the life of this process
+
+
+def hold_demo_lock(instance_path: str) -> bool:
+    """Take the instance folder's demo lock (False: another demo serves from it).
+
+    Two demos on one folder would share its embedded Redis, and the first to stop shuts it
+    down under the other (which then answers 500). The lock is the kernel's (flock): it goes
+    with the process, however it ends."""
+    import fcntl
+
+    os.makedirs(instance_path, exist_ok=True)
+    handle = open(os.path.join(instance_path, "demo.lock"), "a")  # noqa: SIM115 - held open
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return False
+    _demo_lock.append(handle)
+    return True
+
+
 def bind_problem(host: str, port: int) -> str | None:
     """Why the web app could not listen on host:port (None: it can), in a sentence."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:

@@ -37,3 +37,29 @@ def test_a_busy_port_and_an_unknown_host_are_told_apart():
         "no-such-host.invalid is not an address or a host name this machine can resolve."
     )
     assert bind_problem("127.0.0.1", port) is None
+
+
+def test_a_second_demo_on_the_same_folder_is_refused_before_it_touches_anything(
+    runner, app, monkeypatch
+):
+    """Two demos on one instance folder share its embedded Redis: the first to stop shut it
+    down under the other, whose sign-in then answered 500."""
+    import fcntl
+    import os
+
+    from agency import demo
+
+    def must_not_serve(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the second demo served")
+
+    monkeypatch.setattr(demo, "serve_with_worker", must_not_serve)
+    monkeypatch.setattr(demo, "seed_demo", must_not_serve)
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    os.makedirs(app.instance_path, exist_ok=True)
+    with open(os.path.join(app.instance_path, "demo.lock"), "a") as first:
+        fcntl.flock(first, fcntl.LOCK_EX | fcntl.LOCK_NB)  # the first demo, serving
+        result = runner.invoke(args=["demo", "--serve", "--port", str(port), "--force"])
+    assert result.exit_code == 2
+    assert f"Another Regia demo is serving from {app.instance_path}" in result.output
