@@ -32,8 +32,8 @@ TEXTS = [
 def seed_demo_posts(agency: Agency, client: ClientCompany, emails: dict[str, str]) -> None:
     """Channels, a policy and posts in every state for ``client``; ``emails`` by role."""
     with tenant_context(agency.id):
-        facebook = Channel(client_id=client.id, network="manual", name="Facebook (by hand)")
-        instagram = Channel(client_id=client.id, network="manual", name="Instagram (by hand)")
+        facebook = Channel(client_id=client.id, network="manual", name="Facebook")
+        instagram = Channel(client_id=client.id, network="manual", name="Instagram")
         db.session.add_all([facebook, instagram])
         db.session.add(ApprovalPolicy(client_id=client.id, internal_review=True))
         db.session.commit()
