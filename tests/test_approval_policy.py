@@ -165,3 +165,20 @@ def test_put_without_the_whole_policy_is_refused_and_keeps_it(
     assert response.status_code == 422, response.json
     assert response.json["errors"]["json"]
     assert client.get(_url(target), headers=headers).json == saved.json
+
+
+def test_the_documented_put_names_every_required_field_and_promises_no_defaults(client):
+    """Its description said "omitted fields take their defaults" while five were required."""
+    document = client.get("/api/v1/openapi.json").get_json()
+    (path,) = [p for p in document["paths"] if p.endswith("/approval-policy")]
+    operation = document["paths"][path]["put"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+    if "$ref" in schema:
+        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
+    described = operation.get("summary", "") + " " + operation.get("description", "")
+    assert "take their defaults" not in described
+    assert schema["required"]
+    for field in schema["required"]:
+        assert f"`{field}`" in described, field
+    for field in set(schema["properties"]) - set(schema["required"]):
+        assert f"`{field}`" in described, field  # and what leaving it out means

@@ -33,7 +33,12 @@ class ApprovalPolicyResource(MethodView):
     @blp.response(200, PolicyOut)
     @blp.alt_response(422, description="Field errors in `errors.json`.")
     def put(self, data: dict, client_id: uuid.UUID):
-        """Replace the client's approval policy; omitted fields take their defaults."""
+        """Replace the client's approval policy.
+
+        The whole policy: `internal_review`, `client_approval`, `reply_policy`,
+        `lead_time_hours` and `late_rule` are required (an empty body is a 422, never a silent
+        reset); `approver_ids` and `reminder_hours` default to empty lists (all of the client's
+        managers approve; no reminders)."""
         client = get_manageable_client(g.access, client_id)
         return service.save_policy(g.access, client, data, via="api")
 
