@@ -54,13 +54,25 @@ def _send(template: str, agency: Agency, users: list[User], **context: object) -
             log.exception("could not queue a publishing notice (%s)", template)
 
 
-def publishing_failed(post_id: uuid.UUID) -> None:
-    """Tell the agency which channels failed and why, with a link straight to the post."""
+def _about_post(post_id: uuid.UUID) -> tuple[Post, Agency, str, str] | None:
+    """What a mail about a post names: the post, its agency, its client's name and the link
+    to the post's page (None: the post is gone)."""
     post = db.session.scalar(select(Post).where(Post.id == post_id))
     if post is None:
-        return
+        return None
     agency = db.session.scalar(select(Agency).where(Agency.id == post.agency_id))
     client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == post.client_id))
+    base = current_app.config["REGIA"].base_url
+    link = f"{base}/a/{agency.slug}/posts/{post.id}"
+    return post, agency, client.name if client else "", link
+
+
+def publishing_failed(post_id: uuid.UUID) -> None:
+    """Tell the agency which channels failed and why, with a link straight to the post."""
+    about = _about_post(post_id)
+    if about is None:
+        return
+    post, agency, client_name, link = about
     failures = db.session.execute(
         select(Channel.name, PostTarget.last_error)
         .join(Channel, Channel.id == PostTarget.channel_id)
@@ -77,7 +89,6 @@ def publishing_failed(post_id: uuid.UUID) -> None:
         )
         .order_by(Channel.name)
     ).all()
-    base = current_app.config["REGIA"].base_url
     users = recipients(agency.id, post.created_by_id)
     try:  # in-app too, beside the e-mail (the outcome is already committed)
         inapp.add([u.id for u in users], Event.PUBLISHING_FAILED, post)
@@ -87,9 +98,8 @@ def publishing_failed(post_id: uuid.UUID) -> None:
         log.exception("could not write the publishing failure notifications")
     _send(
         "publishing/email/failed", agency, users,
-        status=post.status, client_name=client.name if client else "",
-        failures=[(name, error or "") for name, error in failures], by_hand=by_hand,
-        link=f"{base}/a/{agency.slug}/posts/{post.id}",
+        status=post.status, client_name=client_name,
+        failures=[(name, error or "") for name, error in failures], by_hand=by_hand, link=link,
     )  # fmt: skip
 
 
@@ -109,14 +119,11 @@ def channel_needs_reconnect(channel_id: uuid.UUID, error: str) -> None:
 
 def due_by_hand(post_id: uuid.UUID, channels: list[str]) -> None:
     """The post's time has come and these manual channels wait for someone to publish it."""
-    post = db.session.scalar(select(Post).where(Post.id == post_id))
-    if post is None:
+    about = _about_post(post_id)
+    if about is None:
         return
-    agency = db.session.scalar(select(Agency).where(Agency.id == post.agency_id))
-    client = db.session.scalar(select(ClientCompany).where(ClientCompany.id == post.client_id))
-    base = current_app.config["REGIA"].base_url
+    post, agency, client_name, link = about
     _send(
         "publishing/email/due_by_hand", agency, recipients(agency.id, post.created_by_id),
-        client_name=client.name if client else "", channels=channels,
-        link=f"{base}/a/{agency.slug}/posts/{post.id}",
+        client_name=client_name, channels=channels, link=link,
     )  # fmt: skip
