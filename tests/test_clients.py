@@ -362,7 +362,7 @@ def test_onboarding_checklist_tracks_each_step_and_offers_activation(client, aut
 def test_pending_invitation_counts_but_revoked_or_expired_does_not(app, agency):
     from datetime import timedelta
 
-    from agency.clients.service import onboarding_checklist
+    from agency.clients.onboarding import onboarding_checklist
     from agency.db import utcnow
 
     target = _complete_client(agency)

@@ -18,6 +18,7 @@ from flask_login import login_required
 
 from agency.channels import network_oauth, service
 from agency.channels.models import Channel, Network
+from agency.channels.network_oauth_providers import NETWORK_NAMES
 from agency.channels.oauth_views import _messages
 from agency.clients.service import get_manageable_client
 from agency.errors import ValidationFailed
@@ -151,7 +152,7 @@ def agency_callback(agency_slug: str, provider: str):  # noqa: ANN201
         flash(
             _(
                 "%(network)s did not grant access (%(reason)s), so nothing was connected.",
-                network=network_oauth.NETWORK_NAMES[provider],
+                network=NETWORK_NAMES[provider],
                 reason=reason[:200] or "-",
             ),
             "warning",

@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Api, Blueprint
 from marshmallow import RAISE
 
-from agency.clients import service
+from agency.clients import details, service
 from agency.clients.schemas import (
     ClientCreateIn,
     ClientListArgs,
@@ -76,7 +76,7 @@ def client_json(row) -> dict:  # noqa: ANN001 - a row of service.LISTED_COLUMNS
 
 def _saved(client) -> dict:  # noqa: ANN001
     out = {field: getattr(client, field) for field in ClientOut().fields}
-    out["warnings"] = service.vat_warnings(client)
+    out["warnings"] = details.vat_warnings(client)
     return out
 
 

@@ -1,4 +1,6 @@
-"""Client companies: creation, edits, status transitions, listing and the onboarding checklist.
+"""Client companies: who may see and change which, listing, creation, edits and status
+transitions. The details' validation and defaults live in ``details``, the onboarding checklist
+in ``onboarding``.
 
 Every function takes the caller's ``Access``: an invisible client is ``NotFound`` (404, no
 existence oracle), a visible one the role may not change is ``PermissionDenied`` (403).
@@ -8,38 +10,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from flask_babel import gettext as _
 from sqlalchemy import Row, Select, func, select, tuple_
 from sqlalchemy.exc import IntegrityError
 
 from agency import audit
-from agency.clients import validation as v
-from agency.db import db, utcnow, violates_unique
+from agency.clients.details import EDITABLE_FIELDS, client_defaults, validate_details
+from agency.clients.onboarding import onboarding_checklist
+from agency.db import db, violates_unique
 from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from agency.pagination import BadCursor, decode_cursor, encode_cursor
-from tenants.models import ClientCompany, ClientStatus, Invitation, Membership, Role
-from tenants.names import InvalidName, clean_name
+from tenants.models import ClientCompany, ClientStatus
 from tenants.permissions import Access, Permission
-
-EDITABLE_FIELDS = (
-    "name",
-    "legal_name",
-    "country",
-    "vat_number",
-    "fiscal_code",
-    "address",
-    "postal_code",
-    "city",
-    "province",
-    "billing_email",
-    "sdi_code",
-    "pec",
-    "currency",
-    "timezone",
-    "language",
-)
 
 # Status actions and the states they may start from.
 TRANSITIONS: dict[str, tuple[set[ClientStatus], ClientStatus]] = {
@@ -140,78 +123,6 @@ def _page(
 
 
 # -- create / edit ------------------------------------------------------------------------
-
-
-def validate_details(data: Mapping[str, object]) -> dict[str, object]:
-    """Every editable field normalised; raises ValidationFailed with all field errors at once."""
-    errors: dict[str, list[str]] = {}
-    out: dict[str, object] = {}
-
-    def run(field: str, fn, *args) -> None:  # noqa: ANN001
-        try:
-            out[field] = fn(data.get(field), *args)
-        except (v.FieldError, InvalidName) as exc:
-            errors[field] = [str(exc)]
-
-    run("name", clean_name, 200)
-    run("legal_name", v.clean_text, 300)
-    run("address", v.clean_text, 500)
-    run("city", v.clean_text, 100)
-    run("country", v.clean_country)
-    country = out.get("country") if "country" not in errors else None
-    if "country" not in errors:
-        run("vat_number", v.clean_vat, country)
-        run("fiscal_code", v.clean_fiscal_code, country)
-        run("postal_code", v.clean_postal_code, country)
-        run("province", v.clean_province, country)
-    run("billing_email", v.clean_email)
-    run("pec", v.clean_email)
-    run("sdi_code", v.clean_sdi)
-    run("currency", v.clean_currency)
-    run("timezone", v.clean_timezone)
-    run("language", v.clean_language)
-    if not errors.keys() & {"country", "sdi_code", "pec"}:
-        sdi, pec = out.get("sdi_code"), out.get("pec")
-        if country == "IT" and not sdi and not pec:
-            errors["sdi_code"] = [_("Italian clients need an SDI code or a PEC address.")]
-        elif sdi == v.SDI_PEC_ONLY and not pec:
-            errors["pec"] = [_("The SDI code 0000000 needs a PEC address.")]
-    if errors:
-        raise ValidationFailed(errors)
-    return out
-
-
-def client_defaults(access: Access) -> dict[str, str]:
-    """What a new client starts with: the agency's currency, time zone and language."""
-    agency = access.agency
-    timezone = agency.timezone
-    if timezone not in v.timezones():
-        timezone = v.canonical_timezone(timezone) or "UTC"
-    language = agency.default_locale if agency.default_locale in v.LANGUAGES else "en"
-    currency = agency.default_currency if agency.default_currency in v.currencies() else "EUR"
-    return {"currency": currency, "timezone": timezone, "language": language}
-
-
-def vat_warnings(client: ClientCompany) -> list[str]:
-    """A warning naming another client with the same VAT id (allowed: two brands of one
-    company), or nothing."""
-    if not client.vat_number:
-        return []
-    other = db.session.scalar(
-        select(ClientCompany.name)
-        .where(ClientCompany.vat_number == client.vat_number, ClientCompany.id != client.id)
-        .order_by(ClientCompany.name)
-        .limit(1)
-    )
-    if other is None:
-        return []
-    return [
-        _(
-            "%(other)s has the same VAT id (%(vat)s). Saved anyway: check it is not a duplicate.",
-            other=other,
-            vat=client.vat_number,
-        )
-    ]
 
 
 def _name_taken(name: str, exclude_id: uuid.UUID | None) -> bool:
@@ -374,93 +285,3 @@ def allowed_actions(client: ClientCompany) -> list[str]:
     if current == ClientStatus.PAUSED:
         actions.remove("activate")  # shown as "resume"
     return actions
-
-
-# -- onboarding checklist -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Step:
-    key: str
-    label: str
-    done: bool
-    counts: bool = True  # False: shown but not (yet) required for completion
-
-
-@dataclass(frozen=True)
-class Checklist:
-    steps: list[Step]
-
-    @property
-    def missing(self) -> list[Step]:
-        return [s for s in self.steps if s.counts and not s.done]
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing
-
-
-def details_complete(client: ClientCompany) -> bool:
-    basics = client.legal_name and client.country and client.address and client.billing_email
-    tax_id = client.vat_number or client.fiscal_code
-    italian_delivery = client.country != "IT" or client.sdi_code or client.pec
-    return bool(basics and tax_id and italian_delivery)
-
-
-def onboarding_checklist(client: ClientCompany) -> Checklist:
-    """The onboarding steps of DESIGN.md §5; a constant number of queries."""
-    from agency.channels.models import Channel
-    from agency.workflow.models import ApprovalPolicy
-    from billing.models import RateCard
-    from billing.rates import client_today
-
-    now = utcnow()
-    # ORM-enabled EXISTS subqueries (``select(...).exists()``), so tenant scoping applies.
-    has_channel = db.session.scalar(
-        select(select(Channel.id).where(Channel.client_id == client.id).exists())
-    )
-    has_policy = db.session.scalar(
-        select(select(ApprovalPolicy.id).where(ApprovalPolicy.client_id == client.id).exists())
-    )
-    has_rate_card = db.session.scalar(
-        select(
-            select(RateCard.id)
-            .where(RateCard.client_id == client.id, RateCard.effective_from <= client_today(client))
-            .exists()
-        )
-    )
-    # Global tables: filter by agency explicitly (DESIGN.md §3).
-    invited = db.session.scalar(
-        select(
-            select(Invitation.id)
-            .where(
-                Invitation.agency_id == client.agency_id,
-                Invitation.client_id == client.id,
-                Invitation.role == Role.CLIENT_MANAGER.value,
-                Invitation.revoked_at.is_(None),
-                (Invitation.accepted_at.is_not(None)) | (Invitation.expires_at > now),
-            )
-            .exists()
-        )
-    )
-    member = db.session.scalar(
-        select(
-            select(Membership.id)
-            .where(
-                Membership.agency_id == client.agency_id,
-                Membership.client_id == client.id,
-                Membership.role == Role.CLIENT_MANAGER.value,
-                Membership.active.is_(True),
-            )
-            .exists()
-        )
-    )
-    return Checklist(
-        [
-            Step("details", _("Legal and billing details complete"), details_complete(client)),
-            Step("channel", _("At least one channel connected"), bool(has_channel)),
-            Step("policy", _("Approval policy saved"), bool(has_policy)),
-            Step("rate_card", _("A rate card in force"), bool(has_rate_card)),
-            Step("client_manager", _("A client manager invited"), bool(invited or member)),
-        ]
-    )

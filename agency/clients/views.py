@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import login_required
 
-from agency.clients import service
+from agency.clients import details, onboarding, service
 from agency.clients.forms import ClientForm
 from agency.errors import IllegalTransition, ValidationFailed
 from agency.web.context import STATUS_LABELS, add_nav_item
@@ -60,7 +60,7 @@ def index(agency_slug: str):  # noqa: ANN201
 @login_required
 def create(agency_slug: str):  # noqa: ANN201
     service.require_manage(g.access)
-    form = ClientForm(data=service.client_defaults(g.access))
+    form = ClientForm(data=details.client_defaults(g.access))
     if form.validate_on_submit():
         try:
             client = service.create_client(g.access, form.details())
@@ -83,7 +83,7 @@ def detail(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
 
     client = service.get_client(g.access, client_id)
     can_manage = g.access.can(Permission.MANAGE_CLIENTS, client.id)
-    checklist = service.onboarding_checklist(client)
+    checklist = onboarding.onboarding_checklist(client)
     return render_template(
         "clients/detail.html",
         client=client,
@@ -133,5 +133,5 @@ def change_status(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
 
 
 def _flash_warnings(client) -> None:  # noqa: ANN001
-    for warning in service.vat_warnings(client):
+    for warning in details.vat_warnings(client):
         flash(warning, "warning")
