@@ -28,8 +28,18 @@ from sqlalchemy import select
 from agency.channels.models import Channel, ChannelStatus
 from agency.clients.service import get_client
 from agency.content import access as seen
+from agency.content import (
+    approval,
+    changes,
+    decisions,
+    discussion,
+    portal,
+    queries,
+    record,
+    review_resend,
+    service,
+)
 from agency.content import calendar as cal
-from agency.content import changes, discussion, portal, queries, record, service
 from agency.content.forms import (
     ACTION_DONE,
     ACTION_LABELS,
@@ -42,6 +52,7 @@ from agency.content.forms import (
 )
 from agency.content.models import Decision, PostStatus, aware
 from agency.content.policy import effective_policy
+from agency.content.states import ACTIONS
 from agency.db import db, utcnow
 from agency.errors import (
     IllegalTransition,
@@ -198,7 +209,7 @@ def bulk_approve(agency_slug: str):  # noqa: ANN201
     if not choices:
         flash(_("Tick the posts to approve."), "warning")
         return redirect(url_for("content.queue")), 303
-    done, problems = service.approve_many(g.access, choices, via="web")
+    done, problems = decisions.approve_many(g.access, choices, via="web")
     flash(
         ngettext("%(num)d post approved.", "%(num)d posts approved.", done),
         "success" if not problems else "warning",
@@ -253,7 +264,7 @@ def _detail_page(post_id: uuid.UUID, decision_form: DecisionForm | None = None) 
         can_comment=g.access.can(Permission.COMMENT, client.id),
         can_edit=agency_side
         and g.access.can(Permission.DRAFT_CONTENT, client.id)
-        and PostStatus(post["status"]) in service.ACTIONS["edit"],
+        and PostStatus(post["status"]) in ACTIONS["edit"],
         can_resend=agency_side
         and g.access.can(Permission.DRAFT_CONTENT, client.id)
         and post["status"] == PostStatus.AWAITING_CLIENT.value,
@@ -273,7 +284,7 @@ def _actions(post: dict, agency_side: bool) -> list[str]:
     status, client_id = PostStatus(post["status"]), post["client_id"]
     can = g.access.can
     drafter = agency_side and can(Permission.DRAFT_CONTENT, client_id)
-    out = ["submit"] if drafter and status in service.ACTIONS["submit"] else []
+    out = ["submit"] if drafter and status in ACTIONS["submit"] else []
     internal = status == PostStatus.IN_REVIEW and agency_side
     if (internal and can(Permission.INTERNAL_REVIEW, client_id)) or (
         status == PostStatus.AWAITING_CLIENT
@@ -281,7 +292,7 @@ def _actions(post: dict, agency_side: bool) -> list[str]:
         and can(Permission.CLIENT_APPROVAL, client_id)
     ):
         out += ["approve", "request-changes", "reject"]
-    if drafter and status in service.ACTIONS["archive"]:
+    if drafter and status in ACTIONS["archive"]:
         out.append("archive")
     return out
 
@@ -305,12 +316,12 @@ def _transition(post_id: uuid.UUID, action: str):  # noqa: ANN202
             service.archive(g.access, post_id, via="web")
         else:
             decision = Decision(action.replace("-", "_"))
-            post = service.decide(
+            post = decisions.decide(
                 g.access, post_id, decision, comment=form.comment.data,
                 revision=form.revision.data, via="web",
             )  # fmt: skip
             if decision == Decision.APPROVE:
-                done = approve_done(service.approval_outcome(post))
+                done = approve_done(approval.approval_outcome(post))
     except IllegalTransition as exc:
         flash(_flat(exc), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
@@ -392,7 +403,7 @@ def resend_link(agency_slug: str, post_id: uuid.UUID):  # noqa: ANN201
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
     try:
-        count = service.resend_review_link(g.access, post_id, via="web")
+        count = review_resend.resend_review_link(g.access, post_id, via="web")
     except IllegalTransition as exc:
         flash(exc.message, "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
