@@ -178,7 +178,7 @@ class Desktop:
             return {"id": str(service.create_post(self._access(who), data).id)}
 
     def act(self, post_id: str, action: str, who: str, **body) -> None:
-        from agency.content import service
+        from agency.content import decisions, service
         from agency.content.models import Decision
         from tenants.context import tenant_context
 
@@ -187,7 +187,7 @@ class Desktop:
             if action == "submit":
                 service.submit(access, post)
             else:
-                service.decide(access, post, Decision(action.replace("-", "_")), **body)
+                decisions.decide(access, post, Decision(action.replace("-", "_")), **body)
 
     def comment(self, post_id: str, who: str, body: str, visibility: str) -> None:
         from agency.content import discussion
@@ -203,7 +203,7 @@ def content_objects(agency, client, author) -> dict:  # noqa: ANN001
     inbox item of ``client`` (on a new manual channel), for the sweeps
     over every route (tests/test_route_isolation.py, tests/test_no_server_errors.py)."""
     from agency.channels.models import Channel
-    from agency.content import discussion, media, service
+    from agency.content import decisions, discussion, media, service
     from agency.content.models import Decision, InboxItem
     from agency.db import db
     from tenants.context import tenant_context
@@ -224,7 +224,7 @@ def content_objects(agency, client, author) -> dict:  # noqa: ANN001
         )  # fmt: skip
         # Through review to the client: an approval, a review link, a comment exist too.
         service.submit(access, post.id)
-        service.decide(access, post.id, Decision.APPROVE)
+        decisions.decide(access, post.id, Decision.APPROVE)
         discussion.add_comment(access, post.id, {"body": "Sweep note", "visibility": "shared"})
         item = InboxItem(
             client_id=client.id, channel_id=channel.id, external_id="sweep-1",

@@ -10,14 +10,17 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from types import ModuleType
 
 import pytest
 from sqlalchemy import select
 
 from agency.audit import AuditEvent
+from agency.content import decisions as content_decisions
 from agency.content import service
 from agency.content.models import Approval, Decision, Post, PostStatus
 from agency.db import db
+from agency.errors import IllegalTransition
 from tenants.context import tenant_context
 from tenants.models import Agency, User
 from tenants.service import load_access
@@ -28,16 +31,16 @@ pytestmark = pytest.mark.postgresql
 PAUSE = 0.4
 
 
-def _slow(monkeypatch, name: str) -> None:
-    """Pause after ``service.<name>`` reads: the other transaction runs meanwhile."""
-    real = getattr(service, name)
+def _slow(monkeypatch, module: ModuleType, name: str) -> None:
+    """Pause after ``<module>.<name>`` reads: the other transaction runs meanwhile."""
+    real = getattr(module, name)
 
     def slow(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         result = real(*args, **kwargs)
         time.sleep(PAUSE)
         return result
 
-    monkeypatch.setattr(service, name, slow)
+    monkeypatch.setattr(module, name, slow)
 
 
 def _in_thread(
@@ -88,11 +91,11 @@ def test_two_all_policy_approvers_at_once_end_approved_exactly_once(
     post = draft(client, desk)
     act(client, desk, post["id"], "submit", "staff")
     act(client, desk, post["id"], "approve", "manager")
-    _slow(monkeypatch, "_live_decisions")
+    _slow(monkeypatch, content_decisions, "live_decisions")
     post_id = uuid.UUID(post["id"])
 
     def approve(access) -> None:  # noqa: ANN001
-        service.decide(access, post_id, Decision.APPROVE, revision=1, via="web")
+        content_decisions.decide(access, post_id, Decision.APPROVE, revision=1, via="web")
 
     errors = _run_together(app, desk, [("cm", approve), ("cm2", approve)])
     assert errors == []
@@ -119,18 +122,18 @@ def test_approve_racing_an_edit_never_approves_an_unapproved_revision(
     post = draft(client, desk)
     act(client, desk, post["id"], "submit", "staff")
     act(client, desk, post["id"], "approve", "manager")
-    _slow(monkeypatch, "current_revision")
+    _slow(monkeypatch, service, "current_revision")  # decide and update_post read it
     post_id = uuid.UUID(post["id"])
 
     def approve(access) -> None:  # noqa: ANN001
-        service.decide(access, post_id, Decision.APPROVE, via="web")
+        content_decisions.decide(access, post_id, Decision.APPROVE, via="web")
 
     def edit(access) -> None:  # noqa: ANN001
         service.update_post(access, post_id, {"body": "Changed at the last second"}, via="web")
 
     errors = _run_together(app, desk, [("cm", approve), ("staff", edit)])
     # Whichever came second may be refused (409), but the end state is consistent.
-    assert all(isinstance(e, service.IllegalTransition) for e in errors), errors
+    assert all(isinstance(e, IllegalTransition) for e in errors), errors
     row = _post_row(desk, post["id"])
     with tenant_context(desk.ids["agency"]):
         live = db.session.scalars(

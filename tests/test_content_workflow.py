@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from agency.audit import AuditEvent
-from agency.content import service
+from agency.content import approval, states
 from agency.content.models import Approval, Post, PostStatus, Revision
 from agency.db import db
 from agency.errors import IllegalTransition
@@ -110,7 +110,7 @@ def test_only_the_approved_revision_can_be_scheduled(app, desk, client):
 
         access = load_access(owner_of(desk.agency), desk.agency)
         with pytest.raises(IllegalTransition):
-            service.schedule(access, row, "api")
+            approval.schedule(access, row, "api")
         assert row.status == PostStatus.APPROVED.value
         db.session.rollback()
 
@@ -138,7 +138,7 @@ def _post_in(client, desk, status: PostStatus) -> str:
 @pytest.mark.parametrize("action", sorted(ACTION_ENDPOINTS))
 def test_every_illegal_transition_is_409_and_changes_nothing(client, desk, action):
     path, who = ACTION_ENDPOINTS[action]
-    illegal = [s for s in PostStatus if s not in service.ACTIONS[action]]
+    illegal = [s for s in PostStatus if s not in states.ACTIONS[action]]
     assert illegal, action
     for status in illegal:
         post_id = _post_in(client, desk, status)
@@ -149,7 +149,7 @@ def test_every_illegal_transition_is_409_and_changes_nothing(client, desk, actio
 
 
 def test_editing_in_a_final_state_is_409(client, desk):
-    for status in set(PostStatus) - service.ACTIONS["edit"]:
+    for status in set(PostStatus) - states.ACTIONS["edit"]:
         post_id = _post_in(client, desk, status)
         before = _snapshot(desk, post_id)
         r = client.patch(f"/api/v1/posts/{post_id}", json={"body": "x"}, headers=desk.h("staff"))
@@ -158,13 +158,13 @@ def test_editing_in_a_final_state_is_409(client, desk):
 
 
 def test_state_graph_has_no_edge_out_of_archived_and_publishing_only_to_outcomes():
-    assert service.EDGES[PostStatus.ARCHIVED] == frozenset()
-    assert service.EDGES[PostStatus.PUBLISHING] == {
+    assert states.EDGES[PostStatus.ARCHIVED] == frozenset()
+    assert states.EDGES[PostStatus.PUBLISHING] == {
         PostStatus.PUBLISHED,
         PostStatus.PARTIALLY_PUBLISHED,
         PostStatus.FAILED,
     }
-    assert set(service.EDGES) == set(PostStatus)
+    assert set(states.EDGES) == set(PostStatus)
 
 
 def test_request_changes_needs_a_comment_and_edit_returns_to_draft(client, desk):

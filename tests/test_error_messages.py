@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from agency.content import service
+from agency.content import decisions
 from agency.errors import IllegalTransition, ValidationFailed, describe, error_messages
 
 CHANNEL = "87dd736d-0000-4000-8000-000000000000"
@@ -23,6 +23,6 @@ def test_bulk_approve_reports_a_refused_post_by_its_messages(monkeypatch):
     def decide(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
         raise ValidationFailed(PER_CHANNEL)
 
-    monkeypatch.setattr(service, "decide", decide)
-    done, problems = service.approve_many(None, [(uuid.uuid4(), 1)])  # type: ignore[arg-type]
+    monkeypatch.setattr(decisions, "decide", decide)
+    done, problems = decisions.approve_many(None, [(uuid.uuid4(), 1)])  # type: ignore[arg-type]
     assert (done, problems) == (0, ["Facebook (by hand): write the text."])

@@ -349,14 +349,14 @@ def _failed_target(world: World) -> None:
 
 def _approve_post(world: World) -> None:
     """The world's post approved by Acme's client manager: ready to publish (by hand)."""
-    from agency.content import service
+    from agency.content import decisions
     from agency.content.models import Decision
     from tenants.context import tenant_context
     from tenants.service import load_access
 
     with tenant_context(world.agency.id):
         access = load_access(world.users["client_manager"], world.agency)
-        service.decide(access, world.objects["post"], Decision.APPROVE)
+        decisions.decide(access, world.objects["post"], Decision.APPROVE)
 
 
 def _second_sessions(world: World) -> None:

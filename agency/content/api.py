@@ -10,7 +10,7 @@ from flask_smorest import Api, Blueprint
 from marshmallow import RAISE
 
 from agency.clients.service import get_client
-from agency.content import discussion, inbox, media, queries, service
+from agency.content import decisions, discussion, inbox, media, queries, service
 from agency.content.models import Decision
 from agency.content.post_json import list_posts_json
 from agency.content.schemas import (
@@ -98,7 +98,7 @@ def _transition(name: str, doc: str, call):  # noqa: ANN001, ANN202
 
 def _decide(decision: Decision):  # noqa: ANN202
     def call(access, post_id, data):  # noqa: ANN001, ANN202
-        return service.decide(access, post_id, decision, via="api", **data)
+        return decisions.decide(access, post_id, decision, via="api", **data)
 
     return call
 

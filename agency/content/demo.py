@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from agency.channels.models import Channel
-from agency.content import discussion, inbox, service
+from agency.content import decisions, discussion, inbox, service
 from agency.content.models import Decision, Post, PostStatus, PostTarget, TargetStatus
 from agency.db import db, utcnow
 from agency.workflow.models import ApprovalPolicy
@@ -59,32 +59,34 @@ def seed_demo_posts(agency: Agency, client: ClientCompany, emails: dict[str, str
         service.submit(staff, make(1, 5).id, via="web")  # in internal review
         waiting = make(2, 4)
         service.submit(staff, waiting.id, via="web")
-        service.decide(manager, waiting.id, Decision.APPROVE, via="web")  # awaiting client
+        decisions.decide(manager, waiting.id, Decision.APPROVE, via="web")  # awaiting client
         discussion.add_comment(
             cm, waiting.id, {"body": "Possiamo aggiungere l'orario?", "visibility": "shared"}
         )
         redo = make(3, 3)
         service.submit(staff, redo.id, via="web")
-        service.decide(
+        decisions.decide(
             manager, redo.id, Decision.REQUEST_CHANGES, comment="Foto più luminosa", via="web"
         )
         for i, day in ((4, 2), (6, 1)):  # scheduled (approved by the client via link)
             post = make(i, day)
             service.submit(staff, post.id, via="web")
-            service.decide(manager, post.id, Decision.APPROVE, via="web")
-            service.decide(cm, post.id, Decision.APPROVE, via="link")
+            decisions.decide(manager, post.id, Decision.APPROVE, via="web")
+            decisions.decide(cm, post.id, Decision.APPROVE, via="link")
         rejected = make(7, 2, 18)
         service.submit(staff, rejected.id, via="web")
-        service.decide(manager, rejected.id, Decision.APPROVE, via="web")
-        service.decide(cm, rejected.id, Decision.REJECT, comment="Non questa settimana", via="web")
+        decisions.decide(manager, rejected.id, Decision.APPROVE, via="web")
+        decisions.decide(
+            cm, rejected.id, Decision.REJECT, comment="Non questa settimana", via="web"
+        )
         service.archive(staff, make(8, 1, 9).id, via="web")
         _published_yesterday(staff, manager, cm, make(5, 1, 10))
         unscheduled = service.create_post(  # approved, waiting for a publishing time
             staff, {"client_id": client.id, "body": TEXTS[9], "channel_ids": [facebook.id]}
         )
         service.submit(staff, unscheduled.id, via="web")
-        service.decide(manager, unscheduled.id, Decision.APPROVE, via="web")
-        service.decide(cm, unscheduled.id, Decision.APPROVE, via="web")
+        decisions.decide(manager, unscheduled.id, Decision.APPROVE, via="web")
+        decisions.decide(cm, unscheduled.id, Decision.APPROVE, via="web")
         item = inbox.create_item(
             staff,
             {"channel_id": facebook.id, "author": "Giulia R.", "body": "Siete aperti a Pasquetta?"},
@@ -95,8 +97,8 @@ def seed_demo_posts(agency: Agency, client: ClientCompany, emails: dict[str, str
 def _published_yesterday(staff, manager, cm, post: Post) -> None:  # noqa: ANN001
     """As the publishing jobs will leave a post once it is out (they do not exist yet)."""
     service.submit(staff, post.id, via="web")
-    service.decide(manager, post.id, Decision.APPROVE, via="web")
-    service.decide(cm, post.id, Decision.APPROVE, via="web")
+    decisions.decide(manager, post.id, Decision.APPROVE, via="web")
+    decisions.decide(cm, post.id, Decision.APPROVE, via="web")
     row = db.session.scalar(select(Post).where(Post.id == post.id))
     row.status = PostStatus.PUBLISHED.value
     row.scheduled_at = utcnow() - timedelta(days=1)

@@ -22,7 +22,7 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from agency.content import changes, discussion, links, media, queries, service
+from agency.content import approval, changes, decisions, discussion, links, media, queries
 from agency.content.forms import COMMENT_MAX, STATUS_LABELS, DecisionForm, approve_done
 from agency.content.models import Decision
 from agency.db import db, utcnow
@@ -110,12 +110,12 @@ def _act(token: str, post_id: uuid.UUID, action: str):  # noqa: ANN202
                     via="link",
                 )  # fmt: skip
             else:
-                decided = service.decide(
+                decided = decisions.decide(
                     reviewer.access, post.id, ACTIONS[action], comment=form.comment.data,
                     revision=form.revision.data, via="link",
                 )  # fmt: skip
-                if action == "approve" and service.approval_outcome(decided):
-                    done = approve_done(service.approval_outcome(decided))
+                if action == "approve" and approval.approval_outcome(decided):
+                    done = approve_done(approval.approval_outcome(decided))
         except IllegalTransition as exc:
             flash(exc.message, "danger")
             return redirect(url_for("review.page", token=token, lang=_lang())), 303

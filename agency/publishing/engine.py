@@ -396,7 +396,7 @@ def _status_event(row: Row, old: PostStatus, new: PostStatus) -> dict:
 def _shared(new: PostStatus, client_revision: int | None) -> bool:
     """Whether the client sees this status change (a client-facing status of a post that
     was ever sent to them)."""
-    from agency.content.service import CLIENT_FACING
+    from agency.content.states import CLIENT_FACING
 
     return new in CLIENT_FACING and client_revision is not None
 
@@ -421,7 +421,7 @@ def _steps(
     old: PostStatus, new: PostStatus, post_id: uuid.UUID
 ) -> list[tuple[PostStatus, PostStatus]]:
     """The moves from ``old`` to ``new`` on the workflow's graph (none if equal)."""
-    from agency.content.service import EDGES
+    from agency.content.states import EDGES
 
     if new == old:
         return []
