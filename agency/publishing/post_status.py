@@ -1,8 +1,9 @@
-"""A post's status while it is published: what its targets' statuses add up to, and the
-moves the engine makes on the workflow's graph (audited as the job, no user).
+"""A post's status while it is published: what its targets' statuses add up to
+(``settled_status``), and the moves the engine makes on the workflow's graph (audited as the
+job, no user).
 
-``settled_status``/``move_post`` work on ORM objects; ``settle_row``/``move_row`` on the rows
-the engine's claim and outcome statements read (the hot path: prebuilt statements, no ORM).
+``move_post`` moves an ORM post; ``settle_row`` and ``move_row`` do the same for the rows the
+engine's claim and outcome statements read (the hot path: prebuilt statements, no ORM).
 """
 
 from __future__ import annotations
