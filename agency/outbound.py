@@ -1,51 +1,30 @@
 """The one outbound HTTP client: every call to a network, Stripe or a webhook goes through here.
 
-It sets timeouts and ``User-Agent: Regia/<version>``, classifies results for the retry
-policy, and guards against server-side request forgery: every connection resolves the host
-itself, refuses loopback, private, link-local, multicast, reserved and cloud-metadata
-addresses (IPv4-mapped and NAT64 forms included) and connects to the address it checked, so
-DNS rebinding cannot swap it afterwards. Redirects are followed hop by hop, each hop through
-the same guard. ``REGIA_ALLOW_PRIVATE_HOSTS`` lifts the guard (tests with loopback fakes).
+It sets timeouts and ``User-Agent: Regia/<version>`` and guards against server-side request
+forgery: every connection resolves the host itself, refuses loopback, private, link-local,
+multicast, reserved and cloud-metadata addresses (the rules: ``agency.outbound_guard``) and
+connects to the address it checked, so DNS rebinding cannot swap it afterwards. Redirects are
+followed hop by hop, each hop through the same guard. ``REGIA_ALLOW_PRIVATE_HOSTS`` lifts the
+guard (tests with loopback fakes). What its results mean for a retry: ``agency.outbound_retry``.
 """
 
 from __future__ import annotations
 
-import enum
 import ipaddress
 import os
-import random
-import re
 import socket
 import ssl
 from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpcore
 import httpx
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from agency import outbound_guard
 
 DEFAULT_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 MAX_REDIRECTS = 5
-# Cloud metadata endpoints; most are also link-local or private, listed so intent is explicit.
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a)
-    for a in (
-        "169.254.169.254",  # AWS, GCP, Azure, OpenStack, DigitalOcean
-        "169.254.170.2",  # AWS ECS task metadata
-        "fd00:ec2::254",  # AWS IPv6
-        "100.100.100.200",  # Alibaba Cloud
-        "192.0.0.192",  # Oracle Cloud
-    )
-)
-METADATA_HOSTNAMES = frozenset({"metadata.google.internal", "metadata", "instance-data"})
-NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
-_NUMERIC_HOST = re.compile(r"^[0-9a-fA-FxX.]+$")
 
 
 def _version() -> str:
@@ -80,92 +59,7 @@ class TooManyRedirects(OutboundError):
     pass
 
 
-# --- the private-address guard ----------------------------------------------------------------
-
-
-def embedded_ipv4(ip: IPAddress) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address stands for (mapped, NAT64, 6to4, Teredo), if any."""
-    if isinstance(ip, ipaddress.IPv4Address):
-        return None
-    if ip.ipv4_mapped is not None:
-        return ip.ipv4_mapped
-    if ip in NAT64_PREFIX:
-        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
-    if ip.sixtofour is not None:
-        return ip.sixtofour
-    if ip.teredo is not None:
-        return ip.teredo[1]
-    return None
-
-
-def is_forbidden_address(ip: IPAddress) -> bool:
-    """True for every address outbound calls must not reach without REGIA_ALLOW_PRIVATE_HOSTS."""
-    inner = embedded_ipv4(ip)
-    if inner is not None and is_forbidden_address(inner):
-        return True
-    if ip in METADATA_ADDRESSES or ip.is_multicast:
-        return True
-    # is_global is False for loopback, RFC 1918, CGNAT, ULA, link-local, unspecified, reserved,
-    # documentation and benchmarking ranges.
-    return not ip.is_global
-
-
-def literal_ip(host: str) -> IPAddress | None:
-    """The address ``host`` spells out literally, including the legacy IPv4 forms
-    (``2130706433``, ``0x7f.1``, ``127.1``) that resolvers accept; None for a name."""
-    host = host.strip("[]").rstrip(".")
-    try:
-        return ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:
-        pass
-    if _NUMERIC_HOST.match(host):
-        try:
-            return ipaddress.IPv4Address(socket.inet_aton(host))
-        except OSError:
-            return None
-    return None
-
-
-def is_forbidden_host(host: str) -> bool:
-    """A literal forbidden address, ``localhost`` or a metadata name: refused before any DNS."""
-    name = host.strip("[]").rstrip(".").lower()
-    if name == "localhost" or name.endswith(".localhost") or name in METADATA_HOSTNAMES:
-        return True
-    ip = literal_ip(name)
-    return ip is not None and is_forbidden_address(ip)
-
-
-class UrlProblem(enum.StrEnum):
-    SCHEME = "scheme"  # not http(s), or http where https is required
-    CREDENTIALS = "credentials"  # user:password@ in the URL
-    HOST = "host"  # no host, or a malformed one
-    PRIVATE = "private"  # a loopback/private/metadata host
-
-
-def url_problem(url: str, *, allow_private: bool) -> UrlProblem | None:
-    """Why ``url`` may not be used as an outbound destination, or None when it may.
-
-    Names are only resolved when connecting (the guard runs again there).
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        parts.port  # noqa: B018 - raises ValueError on a malformed port
-    except ValueError:
-        return UrlProblem.HOST
-    if parts.scheme not in ("http", "https") or any(c.isspace() for c in url):
-        return UrlProblem.SCHEME
-    if parts.username is not None or parts.password is not None:
-        return UrlProblem.CREDENTIALS
-    if not host:
-        return UrlProblem.HOST
-    if allow_private:
-        return None
-    if parts.scheme != "https":
-        return UrlProblem.SCHEME
-    if is_forbidden_host(host):
-        return UrlProblem.PRIVATE
-    return None
+# --- connecting: resolve, check against the guard, connect to the address checked ----------
 
 
 def resolve(host: str, port: int) -> list[str]:
@@ -180,7 +74,7 @@ LOOPBACK_ONLY = "REGIA_OUTBOUND_LOOPBACK_ONLY"
 def _is_loopback_name(host: str) -> bool:
     if host == "localhost":
         return True
-    ip = literal_ip(host)
+    ip = outbound_guard.literal_ip(host)
     return ip is not None and ip.is_loopback
 
 
@@ -198,7 +92,7 @@ class _GuardedBackend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
-        if not self.allow_private and is_forbidden_host(host):
+        if not self.allow_private and outbound_guard.is_forbidden_host(host):
             raise DestinationRefused(f"{host} is a private or loopback address")
         if os.environ.get(LOOPBACK_ONLY) and not _is_loopback_name(host):
             # The test suite's switch: no test may reach the internet, not even a DNS server.
@@ -211,7 +105,9 @@ class _GuardedBackend(httpcore.SyncBackend):
             raise httpcore.ConnectError(f"{host} has no address")
         if not self.allow_private:
             for address in addresses:
-                if is_forbidden_address(ipaddress.ip_address(address.split("%", 1)[0])):
+                if outbound_guard.is_forbidden_address(
+                    ipaddress.ip_address(address.split("%", 1)[0])
+                ):
                     # Any private answer refuses the host: it may be rebinding between lookups.
                     raise DestinationRefused(f"{host} resolves to a private address")
         error: Exception | None = None
@@ -289,7 +185,7 @@ class OutboundClient:
         self._http.close()
 
     def _check(self, url: httpx.URL) -> None:
-        problem = url_problem(str(url), allow_private=self.allow_private)
+        problem = outbound_guard.url_problem(str(url), allow_private=self.allow_private)
         if problem is not None:
             raise DestinationRefused(f"refused destination {url.host!r}: {problem.value}")
 
@@ -341,46 +237,6 @@ def shared_client() -> OutboundClient:
     return found
 
 
-# --- retry policy -----------------------------------------------------------------------------
-
-
-class Outcome(enum.StrEnum):
-    SUCCESS = "success"
-    RETRY = "retry"  # not processed (connect failed, 429, 408): safe to send again later
-    UNKNOWN = "unknown"  # may have been processed: reconcile (look it up), never blind re-send
-    AUTH = "auth"  # credentials refused: the channel needs reconnecting
-    PERMANENT = "permanent"  # will not succeed as is
-
-
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-def classify(result: httpx.Response | BaseException, *, idempotent: bool = False) -> Outcome:
-    """What to do after a response or an exception from ``OutboundClient.request``.
-
-    A timeout or 5xx after the request was sent is UNKNOWN unless the request is idempotent
-    (a GET, or a POST carrying an idempotency key the remote honours).
-    """
-    if isinstance(result, BaseException):
-        if isinstance(result, OutboundError | httpx.InvalidURL | httpx.UnsupportedProtocol):
-            return Outcome.PERMANENT
-        if isinstance(result, _NOT_SENT):
-            return Outcome.RETRY
-        if isinstance(result, httpx.TransportError):
-            return Outcome.RETRY if idempotent else Outcome.UNKNOWN
-        return Outcome.PERMANENT
-    status = result.status_code
-    if 200 <= status < 300:
-        return Outcome.SUCCESS
-    if status in (408, 429):
-        return Outcome.RETRY
-    if status == 401:
-        return Outcome.AUTH
-    if status >= 500:
-        return Outcome.RETRY if idempotent else Outcome.UNKNOWN
-    return Outcome.PERMANENT
-
-
 def json_object(response: httpx.Response) -> dict:
     """The response's JSON object, or ``{}`` when the body is not JSON or not an object
     (networks answer errors in HTML or plain text too)."""
@@ -389,40 +245,3 @@ def json_object(response: httpx.Response) -> dict:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def retry_after(response: httpx.Response, *, now: datetime | None = None) -> float | None:
-    """Seconds the remote asked us to wait (``Retry-After``: seconds or an HTTP date)."""
-    value = response.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, capped, honouring ``Retry-After``."""
-
-    max_attempts: int = 6
-    base_seconds: float = 30.0
-    cap_seconds: float = 3600.0
-
-    def should_retry(self, outcome: Outcome, attempt: int) -> bool:
-        """``attempt`` counts from 1 (the attempt that just failed)."""
-        return outcome is Outcome.RETRY and attempt < self.max_attempts
-
-    def delay(
-        self, attempt: int, *, hint: float | None = None, rng: random.Random | None = None
-    ) -> float:
-        """Seconds to wait before attempt ``attempt + 1``; at least ``hint`` (Retry-After)."""
-        ceiling = min(self.cap_seconds, self.base_seconds * 2 ** max(0, attempt - 1))
-        jittered = (rng or random).uniform(ceiling / 2, ceiling)
-        return min(self.cap_seconds, max(jittered, hint or 0.0))

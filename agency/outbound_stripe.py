@@ -9,7 +9,7 @@ from typing import Any, NoReturn
 import httpx
 import stripe
 
-from agency import outbound
+from agency import outbound, outbound_retry
 
 
 class StripeHTTPClient(stripe.HTTPClient):
@@ -40,7 +40,7 @@ class StripeHTTPClient(stripe.HTTPClient):
 
     def _raise_connection_error(self, exc: Exception) -> NoReturn:
         # A refused destination never gets better; a connection error may (Stripe retries).
-        retry = outbound.classify(exc) is outbound.Outcome.RETRY
+        retry = outbound_retry.classify(exc) is outbound_retry.Outcome.RETRY
         raise stripe.APIConnectionError(
             f"Could not reach Stripe ({type(exc).__name__}: {exc})", should_retry=retry
         ) from exc

@@ -28,7 +28,7 @@ from flask_babel import gettext as _
 from rq import Retry
 from sqlalchemy import select
 
-from agency import audit, crypto, outbound
+from agency import audit, crypto, outbound_retry
 from agency.db import db, utcnow
 from agency.errors import ValidationFailed
 from agency.jobs import job, queue
@@ -42,7 +42,7 @@ from tenants.permissions import Access, Permission
 QUEUE = "billing"
 API_KEY_RE = re.compile(r"^(rk|sk)_(test|live)_[A-Za-z0-9]{10,200}$")
 WEBHOOK_SECRET_RE = re.compile(r"^whsec_[A-Za-z0-9+/=]{10,200}$")
-POLICY = outbound.RetryPolicy(max_attempts=8, base_seconds=60.0, cap_seconds=6 * 3600.0)
+POLICY = outbound_retry.RetryPolicy(max_attempts=8, base_seconds=60.0, cap_seconds=6 * 3600.0)
 # Errors worth retrying: Stripe (or the way to it) is down or busy; all else needs a person.
 _RETRYABLE = (stripe.APIConnectionError, stripe.RateLimitError)
 

@@ -18,9 +18,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from agency import outbound
+from agency import outbound, outbound_guard, outbound_retry
 from agency.config import Settings
-from agency.outbound import DestinationRefused, OutboundClient, Outcome, RetryPolicy
+from agency.outbound import DestinationRefused, OutboundClient
+from agency.outbound_retry import Outcome, RetryPolicy
 
 LOOPBACK = ipaddress.ip_address("127.0.0.1")
 
@@ -149,7 +150,7 @@ def fake_dns(monkeypatch) -> dict[str, list[str]]:
         return list(table[host])
 
     def getaddrinfo(host, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
-        if outbound.literal_ip(str(host)) is None:
+        if outbound_guard.literal_ip(str(host)) is None:
             raise AssertionError(f"the system resolver was asked for {host!r}")
         return real_getaddrinfo(host, *args, **kwargs)
 
@@ -162,8 +163,10 @@ def fake_dns(monkeypatch) -> dict[str, list[str]]:
 def loopback_is_public(monkeypatch) -> None:
     """Within one test, 127.0.0.1 plays "the public internet" so the guard can be seen to act
     on everything else, with the guard otherwise unchanged."""
-    real = outbound.is_forbidden_address
-    monkeypatch.setattr(outbound, "is_forbidden_address", lambda ip: ip != LOOPBACK and real(ip))
+    real = outbound_guard.is_forbidden_address
+    monkeypatch.setattr(
+        outbound_guard, "is_forbidden_address", lambda ip: ip != LOOPBACK and real(ip)
+    )
 
 
 # --- loopback fakes: refused by default, reachable when allowed -------------------------------
@@ -378,7 +381,7 @@ def test_redirect_loops_stop(fake_dns, loopback_is_public, https_fake, tls):
     ],
 )
 def test_forbidden_addresses(address, forbidden):
-    assert outbound.is_forbidden_address(ipaddress.ip_address(address)) is forbidden
+    assert outbound_guard.is_forbidden_address(ipaddress.ip_address(address)) is forbidden
 
 
 @pytest.mark.parametrize(
@@ -402,14 +405,14 @@ def test_forbidden_addresses(address, forbidden):
     ],
 )
 def test_url_problem(url, problem):
-    found = outbound.url_problem(url, allow_private=False)
+    found = outbound_guard.url_problem(url, allow_private=False)
     assert (found.value if found else None) == problem
 
 
 def test_url_problem_with_private_hosts_allowed_still_refuses_credentials_and_odd_schemes():
-    assert outbound.url_problem("http://127.0.0.1:8080", allow_private=True) is None
-    assert outbound.url_problem("https://u:p@127.0.0.1", allow_private=True) == "credentials"
-    assert outbound.url_problem("gopher://127.0.0.1", allow_private=True) == "scheme"
+    assert outbound_guard.url_problem("http://127.0.0.1:8080", allow_private=True) is None
+    assert outbound_guard.url_problem("https://u:p@127.0.0.1", allow_private=True) == "credentials"
+    assert outbound_guard.url_problem("gopher://127.0.0.1", allow_private=True) == "scheme"
 
 
 # --- retry policy ----------------------------------------------------------------------------
@@ -435,7 +438,7 @@ def _response(status: int, **headers: str) -> httpx.Response:
     ],
 )
 def test_classify(result, idempotent, outcome):
-    assert outbound.classify(result, idempotent=idempotent) is outcome
+    assert outbound_retry.classify(result, idempotent=idempotent) is outcome
 
 
 def test_retry_policy_backs_off_exponentially_with_jitter_and_honours_retry_after():
@@ -448,10 +451,10 @@ def test_retry_policy_backs_off_exponentially_with_jitter_and_honours_retry_afte
     assert policy.should_retry(Outcome.RETRY, 3) and not policy.should_retry(Outcome.RETRY, 4)
     assert not policy.should_retry(Outcome.UNKNOWN, 1)
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
-    assert outbound.retry_after(_response(429, **{"Retry-After": "120"})) == 120
+    assert outbound_retry.retry_after(_response(429, **{"Retry-After": "120"})) == 120
     dated = _response(503, **{"Retry-After": format_datetime(now + timedelta(seconds=30), True)})
-    assert outbound.retry_after(dated, now=now) == 30
-    assert outbound.retry_after(_response(503)) is None
+    assert outbound_retry.retry_after(dated, now=now) == 30
+    assert outbound_retry.retry_after(_response(503)) is None
 
 
 def test_the_suite_reaches_no_host_but_loopback(monkeypatch):

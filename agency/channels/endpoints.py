@@ -1,6 +1,6 @@
 """Channel endpoints (base URLs, webhook URLs): which may be saved, and how a stored one is shown.
 
-Saving refuses what the outbound guard would refuse anyway (``agency.outbound``), so a
+Saving refuses what the outbound guard would refuse anyway (``agency.outbound_guard``), so a
 manager learns it when typing the URL rather than when a post fails to publish.
 """
 
@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from flask_babel import gettext as _
 
-from agency import outbound
+from agency import outbound_guard
 
 
 def allow_private_hosts() -> bool:
@@ -21,16 +21,16 @@ def allow_private_hosts() -> bool:
 def url_error(value: str) -> str | None:
     """Why ``value`` cannot be a channel endpoint (a localized message), or None if it can."""
     allow_private = allow_private_hosts()
-    problem = outbound.url_problem(value, allow_private=allow_private)
+    problem = outbound_guard.url_problem(value, allow_private=allow_private)
     if problem is None:
         return None
-    if problem is outbound.UrlProblem.SCHEME:
+    if problem is outbound_guard.UrlProblem.SCHEME:
         if allow_private:
             return _("Enter an http:// or https:// URL.")
         return _("Enter an https:// URL.")
-    if problem is outbound.UrlProblem.CREDENTIALS:
+    if problem is outbound_guard.UrlProblem.CREDENTIALS:
         return _("Leave user names and passwords out of the URL.")
-    if problem is outbound.UrlProblem.PRIVATE:
+    if problem is outbound_guard.UrlProblem.PRIVATE:
         return _("This is a private or local address: channels can only call public hosts.")
     return _("Enter a URL with a valid host name.")
 

@@ -123,7 +123,7 @@ def _settle(access: Access, post: Post, via: str) -> None:
     """Once no target is left to go out, the post ends as the engine would end it: published,
     or partially published when an automatic channel failed (its failure e-mail went out when
     the automatic channels had all ended). While a target is still open nothing changes."""
-    from agency.publishing.engine import settled_status
+    from agency.publishing.post_status import settled_status
 
     statuses = set(
         db.session.scalars(select(PostTarget.status).where(PostTarget.post_id == post.id))

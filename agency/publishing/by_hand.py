@@ -23,7 +23,7 @@ from agency.content.models import Post, PostStatus, PostTarget, TargetStatus
 from agency.db import db
 from agency.notifications import service as inapp
 from agency.notifications.models import Event
-from agency.publishing import engine, notices
+from agency.publishing import engine, notices, post_status
 
 log = logging.getLogger(__name__)
 ACTION = "post.due_by_hand"
@@ -98,7 +98,7 @@ def _announce(post_id: uuid.UUID, revision: int) -> bool:
         db.session.rollback()
         return False
     if all(net == Network.MANUAL.value for _n, net, _s in rows):
-        engine.move_post(post, PostStatus.PUBLISHING)
+        post_status.move_post(post, PostStatus.PUBLISHING)
     audit.record(
         ACTION, actor_id=None, subject_type="post", subject_id=post.id,
         client_id=post.client_id, via="job", revision=revision, channels=by_hand,

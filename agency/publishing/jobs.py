@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from agency import crypto, outbound
+from agency import crypto, outbound, outbound_retry
 from agency.channels.models import Channel, ChannelStatus
 from agency.channels.service import connection_settings, decrypted_settings
 from agency.content.models import InboxItem, PostKind, PostStatus, aware
@@ -259,7 +259,7 @@ def _handle_error(
                 error=error.message,
             ),
         )
-    policy = outbound.RetryPolicy(
+    policy = outbound_retry.RetryPolicy(
         max_attempts=settings.publish_max_attempts,
         base_seconds=float(settings.publish_retry_base_seconds),
     )

@@ -24,7 +24,7 @@ from agency.channels.models import Channel, ChannelStatus
 from agency.content.models import Post, PostStatus, PostTarget, TargetStatus, aware
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, PermissionDenied
-from agency.publishing import engine
+from agency.publishing import engine, post_status
 from agency.publishing.models import ChannelSync, PublishState
 from tenants.context import tenant_context
 from tenants.models import Agency
@@ -268,7 +268,7 @@ def retry_target(access: Access, post_id: uuid.UUID, target_id: uuid.UUID) -> Po
     state.next_attempt_at = state.claimed_until = None
     state.in_flight, state.job_id = False, None
     target.status, target.attempts = TargetStatus.SCHEDULED.value, 0
-    engine.move_post(post, PostStatus.PUBLISHING)
+    post_status.move_post(post, PostStatus.PUBLISHING)
     audit.record_by(
         access, "post.target_retried", subject_type="post", subject_id=post.id,
         client_id=post.client_id, via="web", target=target.id, revision=post.revision,

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from agency import outbound
+from agency import outbound_retry
 from agency.publishing.connectors import support
 from agency.publishing.connectors.base import (
     AccountInfo,
@@ -316,4 +316,4 @@ def _reset(response: httpx.Response) -> float | None:
     reset = response.headers.get("ratelimit-reset")
     if reset and reset.isdigit():
         return max(0.0, int(reset) - time.time())
-    return outbound.retry_after(response)
+    return outbound_retry.retry_after(response)

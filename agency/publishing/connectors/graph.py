@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 
+from agency import outbound_retry
 from agency.publishing.connectors import support
 from agency.publishing.connectors.base import Connector, ErrorClass, PublishError
 
@@ -73,7 +74,7 @@ def classify(response: httpx.Response | BaseException) -> PublishError:
     error = graph_error(support.json_body(response))
     if error is None:  # not Graph speaking (a proxy, a 5xx page): fall back on the status
         message = f"Graph API answered HTTP {response.status_code}"
-        wait = support.outbound.retry_after(response)
+        wait = outbound_retry.retry_after(response)
         return PublishError(support.status_class(response), message, retry_after=wait)
     code = error.get("code")
     subcode = error.get("error_subcode")
@@ -81,7 +82,7 @@ def classify(response: httpx.Response | BaseException) -> PublishError:
     if code in AUTH_CODES or (code is None and error.get("type") == "OAuthException"):
         return PublishError(ErrorClass.AUTH_EXPIRED, message)
     if code in THROTTLE_CODES:
-        wait = regain_seconds(response) or support.outbound.retry_after(response)
+        wait = regain_seconds(response) or outbound_retry.retry_after(response)
         return PublishError(ErrorClass.RETRYABLE, message, retry_after=wait)
     if (code, subcode) == PUBLISHING_LIMIT:
         return PublishError(ErrorClass.RETRYABLE, message, retry_after=3600.0)

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import httpx
 
+from agency import outbound_retry
 from agency.content import limits
 from agency.publishing.connectors import support
 from agency.publishing.connectors.base import (
@@ -212,7 +213,7 @@ class LinkedInConnector(support.AttemptStart, Connector):
         if codes:
             message = f"{message} ({', '.join(str(c) for c in codes if c)})"
         if result.status_code == 429:
-            wait = support.outbound.retry_after(result)
+            wait = outbound_retry.retry_after(result)
             return PublishError(ErrorClass.RETRYABLE, message, retry_after=wait)
         return PublishError(support.status_class(result), message)
 

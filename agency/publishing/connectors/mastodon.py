@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from agency import outbound
+from agency import outbound_retry
 from agency.publishing.connectors import support
 from agency.publishing.connectors.base import (
     AccountInfo,
@@ -218,4 +218,4 @@ def _reset(response: httpx.Response) -> float | None:
             return max(0.0, (_iso(reset) - datetime.now(UTC)).total_seconds())
         except ValueError:
             pass
-    return outbound.retry_after(response)
+    return outbound_retry.retry_after(response)

@@ -17,14 +17,14 @@ from typing import Any, ClassVar
 
 import httpx
 
-from agency import outbound
+from agency import outbound_retry
 from agency.publishing.connectors.base import ErrorClass, Outgoing, PublishError
 
 _OUTCOME_CLASS = {
-    outbound.Outcome.RETRY: ErrorClass.RETRYABLE,
-    outbound.Outcome.UNKNOWN: ErrorClass.UNKNOWN_OUTCOME,
-    outbound.Outcome.AUTH: ErrorClass.AUTH_EXPIRED,
-    outbound.Outcome.PERMANENT: ErrorClass.PERMANENT,
+    outbound_retry.Outcome.RETRY: ErrorClass.RETRYABLE,
+    outbound_retry.Outcome.UNKNOWN: ErrorClass.UNKNOWN_OUTCOME,
+    outbound_retry.Outcome.AUTH: ErrorClass.AUTH_EXPIRED,
+    outbound_retry.Outcome.PERMANENT: ErrorClass.PERMANENT,
 }
 
 
@@ -38,15 +38,15 @@ def is_read(result: httpx.Response | BaseException) -> bool:
 
 
 def transport_error(exc: BaseException) -> PublishError:
-    outcome = outbound.classify(exc, idempotent=is_read(exc))
-    if outcome is outbound.Outcome.SUCCESS:  # pragma: no cover - exceptions never succeed
-        outcome = outbound.Outcome.PERMANENT
+    outcome = outbound_retry.classify(exc, idempotent=is_read(exc))
+    if outcome is outbound_retry.Outcome.SUCCESS:  # pragma: no cover - exceptions never succeed
+        outcome = outbound_retry.Outcome.PERMANENT
     return PublishError(_OUTCOME_CLASS[outcome], f"{type(exc).__name__}: {exc}".strip(": "))
 
 
 def status_class(response: httpx.Response) -> ErrorClass:
-    outcome = outbound.classify(response, idempotent=is_read(response))
-    if outcome is outbound.Outcome.SUCCESS:
+    outcome = outbound_retry.classify(response, idempotent=is_read(response))
+    if outcome is outbound_retry.Outcome.SUCCESS:
         return ErrorClass.PERMANENT  # a 2xx we could not understand: do not retry blindly
     return _OUTCOME_CLASS[outcome]
 

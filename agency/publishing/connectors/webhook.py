@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from agency import outbound
+from agency import outbound, outbound_retry
 from agency.publishing.connectors.base import (
     AccountInfo,
     Connector,
@@ -95,17 +95,17 @@ class WebhookConnector(Connector):
         return [], cursor
 
     def classify(self, result: httpx.Response | BaseException) -> PublishError:
-        outcome = outbound.classify(result)
+        outcome = outbound_retry.classify(result)
         if isinstance(result, BaseException):
             message = f"The webhook could not be reached: {result}"
         else:
             message = f"The webhook answered {result.status_code}: {_text(result)}".rstrip(": ")
-        if outcome is outbound.Outcome.RETRY:
-            hint = None if isinstance(result, BaseException) else outbound.retry_after(result)
+        if outcome is outbound_retry.Outcome.RETRY:
+            hint = None if isinstance(result, BaseException) else outbound_retry.retry_after(result)
             return PublishError(ErrorClass.RETRYABLE, message, retry_after=hint)
-        if outcome is outbound.Outcome.UNKNOWN:
+        if outcome is outbound_retry.Outcome.UNKNOWN:
             return PublishError(ErrorClass.UNKNOWN_OUTCOME, message)
-        if outcome is outbound.Outcome.AUTH:
+        if outcome is outbound_retry.Outcome.AUTH:
             return PublishError(ErrorClass.AUTH_EXPIRED, message)
         return PublishError(ErrorClass.PERMANENT, message)
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import httpx
 
-from agency import config
+from agency import config, outbound_retry
 from agency.content import limits
 from agency.publishing.connectors import support
 from agency.publishing.connectors.base import (
@@ -241,7 +241,7 @@ def _reset_in(response: httpx.Response) -> float | None:
     reset = response.headers.get("x-rate-limit-reset", "").strip()
     if reset.isdigit():
         return max(0.0, float(reset) - time.time())
-    return support.outbound.retry_after(response)
+    return outbound_retry.retry_after(response)
 
 
 def _replied_to(tweet: dict) -> str | None:
