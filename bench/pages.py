@@ -1,6 +1,7 @@
 """Throughput of Regia's busiest pages against a bare Flask page (issue 8, acceptance 7).
 
     .venv/bin/python -m bench.pages [--seconds 8] [--rounds 3] [--posts 10000] [--python-client]
+                                    [--stack-floor]
 
 Needs PostgreSQL and Redis as the test suite does (tests/pg.py: ``REGIA_TEST_ADMIN_DSN``,
 the ``regia_owner``/``regia_app`` roles). It recreates the database ``regia_bench``, migrates
@@ -16,6 +17,11 @@ Each target is driven by wrk (or, without wrk, the small Python client below), a
 (a signed-in session cookie for pages, a bearer token for the API), alternating with the bare
 page in the same run so that the load of a shared machine falls on both alike. The ratio of
 each target to the bare page is printed (median over the rounds). Target: >= 0.70.
+
+``--stack-floor`` serves Regia with two more pages (``regia_with_floor``): the bare page's own
+query and template, without layout or menu, behind Regia's request machinery (signed-in
+session or bearer token, tenant resolved, rows read through the tenant-scoped ORM session
+under RLS). Their ratio is the most any authenticated, scoped page of this stack can reach.
 """
 
 from __future__ import annotations
@@ -84,6 +90,59 @@ def bare_app():  # noqa: ANN201 - gunicorn 'bench.pages:bare_app()'
             found = conn.execute(query).all()
         return template.render(rows=found)
 
+    return app
+
+
+def add_stack_floor(app) -> None:  # noqa: ANN001
+    """The bare page's query and template, behind Regia's request machinery (``--stack-floor``; also
+    ``bench.profile_pages --stack-floor``): the ceiling any page of this stack can reach.."""
+    from flask import jsonify
+    from flask_login import login_required
+    from sqlalchemy import and_, select
+
+    from agency.content.models import Post, Revision
+    from agency.db import db
+
+    query = (
+        select(Post.id, Post.status, Post.scheduled_at, Revision.body)
+        .join(
+            Revision,
+            and_(
+                Revision.agency_id == Post.agency_id,
+                Revision.post_id == Post.id,
+                Revision.number == Post.revision,
+            ),
+        )
+        .order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(BARE_ROWS)
+    )
+
+    template = app.jinja_env.from_string(BARE_TEMPLATE)  # compiled once, as the bare app
+
+    @login_required
+    def floor_page(agency_slug: str):  # noqa: ANN202, ARG001 - the slug resolves the tenant
+        return template.render(rows=db.session.execute(query).all())
+
+    def floor_api():  # noqa: ANN202
+        rows = db.session.execute(query).all()
+        return jsonify(
+            items=[
+                {"id": str(r.id), "status": r.status, "body": r.body,
+                 "scheduled_at": r.scheduled_at.isoformat() if r.scheduled_at else None}
+                for r in rows
+            ]
+        )  # fmt: skip
+
+    app.add_url_rule("/a/<agency_slug>/bench-floor", "bench_floor_page", floor_page)
+    app.add_url_rule("/api/v1/bench-floor", "bench_floor_api", floor_api)
+
+
+def regia_with_floor():  # noqa: ANN201 - gunicorn 'bench.pages:regia_with_floor()'
+    """Regia's app with the stack-floor pages added (``--stack-floor``)."""
+    from agency.app import create_app
+
+    app = create_app()
+    add_stack_floor(app)
     return app
 
 
@@ -283,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=10_000)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--python-client", action="store_true", help="even if wrk is there")
+    parser.add_argument(
+        "--stack-floor", action="store_true",
+        help="also the bare page's rows and template served by Regia's app (page and API)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     load = load_wrk if shutil.which("wrk") and not args.python_client else load_python
     from cryptography.fernet import Fernet
@@ -304,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     seeded = seed(env, args.posts)
     analyze(owner_url)  # fresh bulk-loaded tables have no statistics: plans would be guesses
     print(f"seeded {args.posts} posts in {time.monotonic() - started:.1f}s")
-    regia, regia_port = serve("wsgi:app", env, work / "regia.log")
+    served = "bench.pages:regia_with_floor()" if args.stack_floor else "wsgi:app"
+    regia, regia_port = serve(served, env, work / "regia.log")
     bare, bare_port = serve(
         "bench.pages:bare_app()", {**env, "BENCH_AGENCY_ID": seeded["agency_id"]}, work / "bare.log"
     )
@@ -320,6 +384,11 @@ def main(argv: list[str] | None = None) -> int:
             ("GET /api/v1/clients?limit=50", f"{base}/api/v1/clients?limit=50", api, "Client 49"),
             ("clients page", f"{base}/a/{slug}/clients/", page, "Client 0"),
         ]
+        if args.stack_floor:
+            targets[:0] = [
+                ("stack floor: bare page in Regia", f"{base}/a/{slug}/bench-floor", page, "Post "),
+                ("stack floor: bare rows as API", f"{base}/api/v1/bench-floor", api, '"items"'),
+            ]
         bare_url = f"http://127.0.0.1:{bare_port}/rows"
         check(bare_url, {}, "Post ")
         for _name, url, headers, expect in targets:

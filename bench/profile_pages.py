@@ -168,49 +168,6 @@ def targets(slug: str, cookie: str, token: str) -> list[tuple[str, str, dict, st
     ]
 
 
-def add_stack_floor(app: Any) -> None:
-    """The bare page's query and template, behind Regia's request machinery (``--stack-floor``)."""
-    from flask import jsonify
-    from flask_login import login_required
-    from sqlalchemy import and_, select
-
-    from agency.content.models import Post, Revision
-    from agency.db import db
-
-    query = (
-        select(Post.id, Post.status, Post.scheduled_at, Revision.body)
-        .join(
-            Revision,
-            and_(
-                Revision.agency_id == Post.agency_id,
-                Revision.post_id == Post.id,
-                Revision.number == Post.revision,
-            ),
-        )
-        .order_by(Post.created_at.desc(), Post.id.desc())
-        .limit(pages.BARE_ROWS)
-    )
-
-    template = app.jinja_env.from_string(pages.BARE_TEMPLATE)  # compiled once, as the bare app
-
-    @login_required
-    def floor_page(agency_slug: str):  # noqa: ANN202, ARG001 - the slug resolves the tenant
-        return template.render(rows=db.session.execute(query).all())
-
-    def floor_api():  # noqa: ANN202
-        rows = db.session.execute(query).all()
-        return jsonify(
-            items=[
-                {"id": str(r.id), "status": r.status, "body": r.body,
-                 "scheduled_at": r.scheduled_at.isoformat() if r.scheduled_at else None}
-                for r in rows
-            ]
-        )  # fmt: skip
-
-    app.add_url_rule("/a/<agency_slug>/bench-floor", "bench_floor_page", floor_page)
-    app.add_url_rule("/api/v1/bench-floor", "bench_floor_api", floor_api)
-
-
 def timed(call: Caller, n: int) -> tuple[float, float]:
     """(wall, this process's CPU) ms per call over ``n`` calls, after a warm-up of 20.
 
@@ -253,7 +210,7 @@ def main(argv: list[str] | None = None) -> int:
 
     regia = create_app()
     if args.stack_floor:
-        add_stack_floor(regia)
+        pages.add_stack_floor(regia)
     bare = Caller(pages.bare_app(), "/rows", {"User-Agent": pages.USER_AGENT})
     cookie = sign_in(regia, seeded["slug"])
     chosen = targets(seeded["slug"], cookie, seeded["token"])
