@@ -128,6 +128,7 @@ def _register_blueprints(app: Flask) -> None:
     from agency.content import views as content_views
     from agency.mail import views as mail_views
     from agency.notifications import views as notification_views
+    from agency.publishing import api as publishing_api
     from agency.publishing import views as publishing_views
     from agency.team import api as team_api
     from agency.team import views as team_views
@@ -168,6 +169,7 @@ def _register_blueprints(app: Flask) -> None:
     for feature_api in (tenants_api, clients_api, channels_api, workflow_api, team_api):
         feature_api.register(api)
     content_api.register(api)
+    publishing_api.register(api)
     billing_api.register(api)
     stripe_api.register(api)
     export_api.register(api)

@@ -309,6 +309,10 @@ API: dict[tuple[str, str], Callable[[World], list[dict]]] = {
         }
     ],
     ("api-content.InboxReply", "POST"): lambda w: [{"body": "Hello!"}],
+    ("api-publishing.PostTargetRetry", "POST"): lambda w: [None],  # type: ignore[list-item]
+    ("api-publishing.PostTargetPublished", "POST"): lambda w: [
+        {"url": "https://forum.example/t/sweep-post/1"}
+    ],
     ("api-billing.RateCardResource", "PUT"): lambda w: [_rate_card_json(w)],
     ("api-billing.TimeEntries", "POST"): lambda w: [
         {"client_id": _acme(w), "minutes": 45, "description": "Calls", "date": "2026-10-02"}

@@ -274,6 +274,13 @@ TABLE: dict[tuple[str, str], Allow] = {
     ("review.comment", "POST"): write(NOBODY, refused=frozenset({404}), anonymous_refused=404),
     # A manager sends a failed target again (the world's post gets one on its Mastodon channel).
     ("publishing.retry", "POST"): write(MANAGERS, prepare=lambda w: _failed_target(w)),
+    ("api-publishing.PostTargetRetry", "POST"): write(
+        MANAGERS, prepare=lambda w: _failed_target(w)
+    ),
+    # The URL names the post's manual channel (tests/world.py ROUTE_KINDS), as the web form.
+    ("api-publishing.PostTargetPublished", "POST"): write(
+        DRAFTS_ACME, prepare=lambda w: _approve_post(w)
+    ),
 
     # billing (owner and finance; client managers read their company's finalized invoices)
     ("billing.index", "GET"): page(BILLERS),

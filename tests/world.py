@@ -624,6 +624,11 @@ SEGMENT_KINDS = {
     "invitations": "invitation",
     "tokens": "token",
 }
+# Id parameters whose object depends on the route: (end of the rule, name) -> kind. Only a
+# manual channel's target is marked published by hand.
+ROUTE_KINDS = {
+    ("/targets/<uuid:channel_id>/published", "channel_id"): "content_channel",
+}
 # Non-id parameters, by endpoint: a value that names something real.
 OTHER_PARAMS = {
     "static": {"filename": "regia.css"},
@@ -635,6 +640,9 @@ OTHER_PARAMS = {
 
 
 def kind_for(rule: str, name: str) -> str | None:
+    for (ending, param), kind in ROUTE_KINDS.items():
+        if name == param and rule.endswith(ending):
+            return kind
     if name in ID_KINDS:
         return ID_KINDS[name]
     before = rule.split(f"<{name}>")[0] if f"<{name}>" in rule else rule.split(f":{name}>")[0]

@@ -8,6 +8,7 @@ published (or partially published, when an automatic channel failed).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -18,7 +19,7 @@ from agency.content import access as seen
 from agency.content.models import Post, PostStatus, PostTarget, TargetStatus
 from agency.content.service import get_post
 from agency.db import db, utcnow
-from agency.errors import IllegalTransition, PermissionDenied, ValidationFailed
+from agency.errors import IllegalTransition, NotFound, PermissionDenied, ValidationFailed
 from agency.http_links import is_web_link
 from billing import usage
 from tenants.permissions import Access, Permission
@@ -56,12 +57,33 @@ def clean_url(value: object) -> str:
 def mark_published(
     access: Access, post_id: uuid.UUID, channel_id: object, url: object, *, via: str = "web"
 ) -> PostTarget:
-    """Record that the post went out by hand on a manual channel, at ``url``; commits."""
+    """Record that the post went out by hand on a manual channel, at ``url``; commits.
+
+    The web form's ``channel_id`` is a field: a channel that is not one of the post's manual
+    ones is a field error (422)."""
+    return _record(access, post_id, url, via, lambda post: _manual_target(post, channel_id))[1]
+
+
+def mark_target_published(
+    access: Access, post_id: uuid.UUID, channel_id: uuid.UUID, url: object, *, via: str = "api"
+) -> Post:
+    """``mark_published`` for the API, whose path names the target: a channel the post does
+    not target is 404, and one that publishes by itself 409 (nothing to record by hand)."""
+    return _record(access, post_id, url, via, lambda post: _target_on(post, channel_id))[0]
+
+
+def _record(
+    access: Access,
+    post_id: uuid.UUID,
+    url: object,
+    via: str,
+    find_target: Callable[[Post], PostTarget],
+) -> tuple[Post, PostTarget]:
     try:
         post = get_post(access, post_id, lock=True)
         if not may_record(access, post.client_id):
             raise PermissionDenied(_("Your role does not allow this."))
-        target = _manual_target(post, channel_id)
+        target = find_target(post)
         link = clean_url(url)
         if PostStatus(post.status) not in RECORDABLE or post.approved_revision is None:
             raise IllegalTransition(_("Only an approved post can be marked published."))
@@ -97,7 +119,7 @@ def mark_published(
     except Exception:
         db.session.rollback()
         raise
-    return target
+    return post, target
 
 
 def _manual_target(post: Post, channel_id: object) -> PostTarget:
@@ -116,6 +138,22 @@ def _manual_target(post: Post, channel_id: object) -> PostTarget:
     )
     if target is None:
         raise ValidationFailed({"channel_id": [_("This post has no such manual channel.")]})
+    return target
+
+
+def _target_on(post: Post, channel_id: uuid.UUID) -> PostTarget:
+    row = db.session.execute(
+        select(PostTarget, Channel.network)
+        .join(Channel, Channel.id == PostTarget.channel_id)
+        .where(PostTarget.post_id == post.id, PostTarget.channel_id == channel_id)
+    ).first()
+    if row is None:
+        raise NotFound(_("No such target."))
+    target, network = row
+    if network != Network.MANUAL.value:
+        raise IllegalTransition(
+            _("This channel publishes by itself: only a manual channel is marked published.")
+        )
     return target
 
 

@@ -249,7 +249,27 @@ def failed_with_only_hand_left(post_id: uuid.UUID) -> bool:
 # -- a person retries a failed target -------------------------------------------------------
 
 
-def retry_target(access: Access, post_id: uuid.UUID, target_id: uuid.UUID) -> Post:
+def retry_channel(
+    access: Access, post_id: uuid.UUID, channel_id: uuid.UUID, *, via: str = "api"
+) -> Post:
+    """``retry_target`` for the post's target on ``channel_id`` (the API names the channel)."""
+    from agency.content.service import get_post
+
+    get_post(access, post_id)  # 404 first for a post this user cannot see
+    target_id = db.session.scalar(
+        select(PostTarget.id).where(
+            PostTarget.post_id == post_id, PostTarget.channel_id == channel_id
+        )
+    )
+    if target_id is None:
+        db.session.rollback()
+        raise NotFound(_("No such target."))
+    return retry_target(access, post_id, target_id, via=via)
+
+
+def retry_target(
+    access: Access, post_id: uuid.UUID, target_id: uuid.UUID, *, via: str = "web"
+) -> Post:
     """Managers and owners send a failed target again (same revision, attempts reset)."""
     from agency.content.service import get_post
 
@@ -271,7 +291,7 @@ def retry_target(access: Access, post_id: uuid.UUID, target_id: uuid.UUID) -> Po
     post_status.move_post(post, PostStatus.PUBLISHING)
     audit.record_by(
         access, "post.target_retried", subject_type="post", subject_id=post.id,
-        client_id=post.client_id, via="web", target=target.id, revision=post.revision,
+        client_id=post.client_id, via=via, target=target.id, revision=post.revision,
     )  # fmt: skip
     pending = db.session.info.setdefault(_PENDING, [])
     pending.append((post.agency_id, target.id, post.revision, None))
