@@ -8,13 +8,10 @@ from flask import Blueprint, Flask, flash, g, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 
 from agency.content import access as seen
 from agency.content import service as content_service
-from agency.content.models import PostTarget
-from agency.db import db
-from agency.errors import IllegalTransition, NotFound
+from agency.errors import IllegalTransition
 from agency.publishing import service
 from tenants.permissions import Permission
 
@@ -45,15 +42,8 @@ def retry(agency_slug: str, post_id: uuid.UUID, channel_id: uuid.UUID):  # noqa:
     if not FlaskForm().validate_on_submit():
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
-    target_id = db.session.scalar(
-        select(PostTarget.id).where(
-            PostTarget.post_id == post_id, PostTarget.channel_id == channel_id
-        )
-    )
-    if target_id is None:
-        raise NotFound(_("No such target."))
     try:
-        service.retry_target(g.access, post_id, target_id)
+        service.retry_channel(g.access, post_id, channel_id, via="web")
     except IllegalTransition as exc:
         flash(exc.message, "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
