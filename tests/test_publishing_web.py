@@ -4,12 +4,17 @@ that links straight to the post."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import itertools
 
+from sqlalchemy import select, update
+
+from agency.channels.models import Channel, ChannelStatus
+from agency.content.models import Post, PostStatus, PostTarget, TargetStatus
 from agency.db import db
 from tenants.context import tenant_context
 from tenants.models import Role, User
 from tests.factories import make_member
+from tests.helpers import csrf_from
 from tests.publishing_support import (  # noqa: F401
     Shop,
     _publishing_app,
@@ -41,7 +46,6 @@ def test_a_manager_retries_a_failed_target_and_it_goes_out(app, mastodon):
     slug = shop.agency.slug
     page = web.get(f"/a/{slug}/posts/{post_id}").get_data(as_text=True)
     assert "Retry publishing on Toots" in page and "Validation failed: Nope" in page
-    from tests.helpers import csrf_from
 
     response = web.post(
         f"/a/{slug}/posts/{post_id}/channels/{toots}/retry", data={"csrf_token": csrf_from(page)}
@@ -63,7 +67,6 @@ def test_staff_see_no_retry_button_and_cannot_retry(app, mastodon):
     slug = shop.agency.slug
     page = web.get(f"/a/{slug}/posts/{post_id}").get_data(as_text=True)
     assert "Retry publishing" not in page
-    from tests.helpers import csrf_from
 
     response = web.post(
         f"/a/{slug}/posts/{post_id}/channels/{toots}/retry", data={"csrf_token": csrf_from(page)}
@@ -71,6 +74,67 @@ def test_staff_see_no_retry_button_and_cannot_retry(app, mastodon):
     assert response.status_code == 403
     assert shop.targets(post_id)[toots].status == "failed"
     assert mastodon.statuses == []
+
+
+def _set_states(shop: Shop, post_id, channel_id, states: tuple) -> None:  # noqa: ANN001
+    post_status, approved, target_status, channel_status = states
+    db.session.rollback()
+    with tenant_context(shop.agency_id):
+        revision = db.session.scalar(select(Post.revision).where(Post.id == post_id))
+        db.session.execute(
+            update(Post)
+            .where(Post.id == post_id)
+            .values(status=post_status, approved_revision=revision if approved else None)
+        )
+        db.session.execute(
+            update(PostTarget).where(PostTarget.post_id == post_id).values(status=target_status)
+        )
+        db.session.execute(
+            update(Channel).where(Channel.id == channel_id).values(status=channel_status)
+        )
+        db.session.commit()
+
+
+def test_the_retry_button_shows_exactly_when_the_retry_is_accepted(app, mastodon):
+    """Every post status x target status x approved or not x channel status: the manager's
+    page offers the retry iff the POST is accepted (and nothing answers a 500)."""
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    post_id = shop.approved_post([toots], "Try me")
+    web = app.test_client()
+    with tenant_context(shop.agency_id):
+        manager = db.session.scalar(select(User).where(User.id == shop.manager_id))
+    sign_in(web, manager)
+    url = f"/a/{shop.agency.slug}/posts/{post_id}"
+    combinations = list(
+        itertools.product(
+            [s.value for s in PostStatus],
+            [True, False],
+            [t.value for t in TargetStatus],
+            [c.value for c in ChannelStatus],
+        )
+    )
+    shown, accepted = set(), set()
+    for states in combinations:
+        _set_states(shop, post_id, toots, states)
+        page = web.get(url)
+        assert page.status_code == 200, states
+        html = page.get_data(as_text=True)
+        if "Retry publishing on Toots" in html:
+            shown.add(states)
+        response = web.post(f"{url}/channels/{toots}/retry", data={"csrf_token": csrf_from(html)})
+        assert response.status_code in (302, 303), (states, response.status_code)
+        if response.status_code == 302:
+            assert shop.targets(post_id)[toots].status == "scheduled", states
+            accepted.add(states)
+    assert shown == accepted
+    # What the rule accepts: a failed target of the approved text on a connected channel, of
+    # a post being or done being published.
+    assert accepted == {
+        (status, True, "failed", "connected")
+        for status in ("publishing", "failed", "partially_published")
+    }
+    assert len(combinations) == 12 * 2 * 5 * 3
 
 
 def test_a_failed_post_is_emailed_to_managers_with_a_link_to_it(smtp, mastodon):

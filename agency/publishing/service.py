@@ -274,16 +274,20 @@ def retry_target(
     from agency.content.service import get_post
 
     post = get_post(access, post_id, lock=True)
-    if not access.can(Permission.INTERNAL_REVIEW, post.client_id):
+    if not may_retry(access, post.client_id):
         raise PermissionDenied(_("Only managers can retry publishing."))
     target = engine.lock_target(target_id)
     if target is None or target.post_id != post.id:
         db.session.rollback()
         raise NotFound(_("No such target."))
-    if target.status != TargetStatus.FAILED.value or post.approved_revision != post.revision:
+    channel = db.session.scalar(select(Channel).where(Channel.id == target.channel_id))
+    refusal = retry_refusal(
+        post.status, post.approved_revision, post.revision, target.status,
+        channel.status if channel is not None else None,
+    )  # fmt: skip
+    if refusal is not None:
         db.session.rollback()
-        raise IllegalTransition(_("Only a failed target of the approved text can be retried."))
-    _require_channel_ready(target.channel_id)
+        raise IllegalTransition(_refusal_message(refusal, channel))
     state = engine.ensure_state(target, post.revision)
     state.next_attempt_at = state.claimed_until = None
     state.in_flight, state.job_id = False, None
@@ -303,23 +307,56 @@ def retry_target(
     return post
 
 
-def _require_channel_ready(channel_id: uuid.UUID) -> None:
-    """A retry on a channel that cannot publish would fail at once (and e-mail everyone
-    again): refused, with what to do first; nothing changes."""
-    channel = db.session.scalar(select(Channel).where(Channel.id == channel_id))
-    if channel is None or channel.status == ChannelStatus.CONNECTED.value:
-        return
-    db.session.rollback()
-    if channel.status == ChannelStatus.NEEDS_RECONNECT.value:
-        raise IllegalTransition(
-            _(
-                "%(channel)s needs reconnecting: reconnect the channel first, then retry.",
-                channel=channel.name,
-            )
+#: A failed target is retried while its post is (or ended) being published; not once the
+#: post is archived, edited back into the workflow, or published everywhere.
+RETRY_POST_STATUSES = frozenset(
+    {PostStatus.PUBLISHING.value, PostStatus.FAILED.value, PostStatus.PARTIALLY_PUBLISHED.value}
+)
+#: ``retry_refusal``'s answer when the target or its post is in no state to be retried.
+NOT_RETRYABLE = "not_retryable"
+
+
+def may_retry(access: Access | None, client_id: uuid.UUID) -> bool:
+    """Who retries publishing: the client's owners and managers (never the client side)."""
+    return access is not None and access.can(Permission.INTERNAL_REVIEW, client_id)
+
+
+def retry_refusal(
+    post_status: str,
+    approved_revision: int | None,
+    revision: int,
+    target_status: str,
+    channel_status: str | None,
+) -> str | None:
+    """Why a retry of this target would be refused, ``None`` if it would be accepted.
+
+    The one rule ``retry_target`` enforces and the post page's retry button follows:
+    ``NOT_RETRYABLE`` unless it is a failed target of the approved text (not of an edit
+    waiting for its approval) of a post in ``RETRY_POST_STATUSES``; then the channel's status
+    (``needs_reconnect``, ``disabled``) while the channel cannot publish, since a retry would
+    fail at once (and e-mail everyone again).
+    """
+    if (
+        target_status != TargetStatus.FAILED.value
+        or approved_revision != revision
+        or post_status not in RETRY_POST_STATUSES
+    ):
+        return NOT_RETRYABLE
+    if channel_status is not None and channel_status != ChannelStatus.CONNECTED.value:
+        return channel_status
+    return None
+
+
+def _refusal_message(refusal: str, channel: Channel | None) -> str:
+    """What the person is told when ``retry_refusal`` says no (what to do first, if any)."""
+    if refusal == NOT_RETRYABLE or channel is None:
+        return _("Only a failed target of the approved text can be retried.")
+    if refusal == ChannelStatus.NEEDS_RECONNECT.value:
+        return _(
+            "%(channel)s needs reconnecting: reconnect the channel first, then retry.",
+            channel=channel.name,
         )
-    raise IllegalTransition(
-        _("%(channel)s is disabled: enable the channel first, then retry.", channel=channel.name)
-    )
+    return _("%(channel)s is disabled: enable the channel first, then retry.", channel=channel.name)
 
 
 # -- expired credentials --------------------------------------------------------------------

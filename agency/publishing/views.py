@@ -8,15 +8,10 @@ from flask import Blueprint, Flask, flash, g, redirect, url_for
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 
-from agency.content import access as seen
 from agency.content import service as content_service
-from agency.content.models import PostTarget
-from agency.db import db
-from agency.errors import IllegalTransition, NotFound
+from agency.errors import IllegalTransition
 from agency.publishing import service
-from tenants.permissions import Permission
 
 bp = Blueprint(
     "publishing", __name__, url_prefix="/a/<agency_slug>/posts", template_folder="templates"
@@ -25,17 +20,19 @@ bp = Blueprint(
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
-    app.jinja_env.globals["may_retry_publishing"] = may_retry
+    app.jinja_env.globals["retry_refusal"] = retry_refusal
 
 
-def may_retry(post: dict) -> bool:
-    """The retry button shows to owners and managers, on the agency side only."""
+def retry_refusal(post: dict, target: dict) -> str | None:
+    """The post page's retry button, by the service's rule: ``None`` shows the button, the
+    channel's status shows what to fix first, anything else shows nothing."""
     access = getattr(g, "access", None)
-    return bool(
-        access is not None
-        and seen.agency_view(access, post["client_id"])
-        and access.can(Permission.INTERNAL_REVIEW, post["client_id"])
-    )
+    if not service.may_retry(access, post["client_id"]):
+        return service.NOT_RETRYABLE
+    return service.retry_refusal(
+        post["status"], post["approved_revision"], post["revision"], target["status"],
+        target["channel_status"],
+    )  # fmt: skip
 
 
 @bp.post("/<uuid:post_id>/channels/<uuid:channel_id>/retry")
@@ -45,15 +42,8 @@ def retry(agency_slug: str, post_id: uuid.UUID, channel_id: uuid.UUID):  # noqa:
     if not FlaskForm().validate_on_submit():
         flash(_("The form expired; try again."), "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
-    target_id = db.session.scalar(
-        select(PostTarget.id).where(
-            PostTarget.post_id == post_id, PostTarget.channel_id == channel_id
-        )
-    )
-    if target_id is None:
-        raise NotFound(_("No such target."))
     try:
-        service.retry_target(g.access, post_id, target_id)
+        service.retry_channel(g.access, post_id, channel_id, via="web")
     except IllegalTransition as exc:
         flash(exc.message, "danger")
         return redirect(url_for("content.detail", post_id=post_id)), 303
