@@ -4,8 +4,9 @@ fails on it.
 Each connected channel with a connector is verified again. Refused credentials (expired or
 revoked token, wrong password) mark it ``needs_reconnect`` — its settings are kept, so the
 manager only re-enters the secret or connects again — and the agency's owners and managers
-are e-mailed. An unreachable network is not a verdict on the credentials: the check's time
-and error are recorded and the status is left alone (no disconnect on a transient error).
+are told in the app (with the verdict) and e-mailed (after it). An unreachable network is not
+a verdict on the credentials: the check's time and error are recorded and the status is left
+alone (no disconnect on a transient error).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from agency import crypto
 from agency.channels import connect
 from agency.channels.models import Channel, ChannelStatus
 from agency.db import db, utcnow
+from agency.notifications import service as inapp
+from agency.notifications.models import Event
 from tenants.models import Agency, ClientCompany, Membership, Role, User
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,11 @@ def check_channel(channel: Channel, report: HealthReport) -> None:
         channel.checked_at = utcnow()
         channel.check_error = failure.message
         if failure.credentials_refused:
+            if channel.status != ChannelStatus.NEEDS_RECONNECT.value:  # told once per breakage
+                notified = db.session.scalars(
+                    _notified(channel.agency_id).with_only_columns(User.id)
+                ).all()
+                inapp.add_about_channel(notified, Event.CHANNEL_NEEDS_RECONNECT, channel)
             channel.status = ChannelStatus.NEEDS_RECONNECT.value
             channel.verified_at = None
             report.needs_reconnect.append(channel.id)
@@ -112,17 +120,7 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
         }
         for name, reason, client_name, client_id, channel_id in rows
     ]
-    recipients = db.session.execute(
-        select(User.email, User.name, User.locale)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            Membership.agency_id == agency_id,
-            Membership.client_id.is_(None),
-            Membership.active.is_(True),
-            Membership.role.in_(NOTIFIED_ROLES),
-        )
-        .order_by(User.email)
-    ).all()
+    recipients = db.session.execute(_notified(agency_id)).all()
     for email, name, locale in recipients:
         mail = render_mail(
             "channels/email/needs_reconnect",
@@ -134,6 +132,21 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
         )
         send_mail(email, mail.subject, mail.text, mail.html, agency_id=agency_id)
     return len(recipients)
+
+
+def _notified(agency_id: uuid.UUID):  # noqa: ANN202 - a Select
+    """The members told a channel broke (e-mail and in-app): active owners and managers."""
+    return (
+        select(User.email, User.name, User.locale)
+        .join(Membership, Membership.user_id == User.id)
+        .where(
+            Membership.agency_id == agency_id,
+            Membership.client_id.is_(None),
+            Membership.active.is_(True),
+            Membership.role.in_(NOTIFIED_ROLES),
+        )
+        .order_by(User.email)
+    )
 
 
 def _base_url() -> str:

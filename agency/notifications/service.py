@@ -1,7 +1,9 @@
 """In-app notifications: written beside the workflow's e-mails, read by their recipient only.
 
 A member sees a notification only while they may still see its post (an unassigned member's
-old notifications disappear with the post), and only their own.
+old notifications disappear with the post), and only their own. A notification about a channel
+(it needs reconnecting) is the agency's to act on: seen only by members who may manage that
+channel's client, never by client users.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import uuid
 from collections.abc import Iterable
 
 from flask_babel import gettext as _
-from sqlalchemy import and_, case, func, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, false, func, or_, select, true, tuple_, update
 
+from agency.channels.models import Channel
 from agency.content import access as seen
 from agency.content.models import Approval, Post, PostStatus, Revision
 from agency.db import db, utcnow
 from agency.errors import NotFound, ValidationFailed
 from agency.notifications.models import Event, Notification
 from tenants.models import ClientCompany
-from tenants.permissions import Access
+from tenants.permissions import Access, Permission
 
 PAGE_SIZE = 25
 EXCERPT = 280
@@ -47,12 +50,43 @@ def add(
         )  # fmt: skip
 
 
+def add_about_channel(user_ids: Iterable[uuid.UUID | None], event: Event, channel: Channel) -> None:
+    """One unread notification about a channel per recipient, in the caller's transaction."""
+    for user_id in dict.fromkeys(u for u in user_ids if u is not None):
+        db.session.add(Notification(user_id=user_id, event=event.value, channel_id=channel.id))
+
+
+def _channel_visible(access: Access) -> ColumnElement[bool]:
+    """SQL: channels whose notices this member sees: those of clients they may manage now
+    (the notice links to the channel's edit page)."""
+    if not access.can(Permission.MANAGE_CLIENTS):
+        return false()
+    agency_ids, _client_ids = seen.scope(access)
+    if agency_ids is None:
+        return true()
+    return Channel.client_id.in_(agency_ids) if agency_ids else false()
+
+
 def _mine(access: Access):  # noqa: ANN202
-    """Notifications of this member on posts they may see now (one join, no N+1)."""
+    """Notifications of this member on posts or channels they may see now (one statement)."""
     return (
         select(Notification)
-        .join(Post, and_(Post.agency_id == Notification.agency_id, Post.id == Notification.post_id))
-        .where(Notification.user_id == access.user.id, seen.visible_filter(access))
+        .outerjoin(
+            Post, and_(Post.agency_id == Notification.agency_id, Post.id == Notification.post_id)
+        )
+        .outerjoin(
+            Channel,
+            and_(
+                Channel.agency_id == Notification.agency_id, Channel.id == Notification.channel_id
+            ),
+        )
+        .where(
+            Notification.user_id == access.user.id,
+            or_(
+                and_(Post.id.is_not(None), seen.visible_filter(access)),
+                and_(Channel.id.is_not(None), _channel_visible(access)),
+            ),
+        )
     )
 
 
@@ -68,13 +102,14 @@ def list_notifications(
     access: Access, *, cursor: str | None = None, limit: int = PAGE_SIZE
 ) -> tuple[list[dict], str | None]:
     """A page of this member's notifications, unread first, newest first; two queries."""
+    client_id = func.coalesce(Post.client_id, Channel.client_id)
     stmt = (
         _mine(access)
         .join(
             ClientCompany,
-            and_(ClientCompany.agency_id == Post.agency_id, ClientCompany.id == Post.client_id),
+            and_(ClientCompany.agency_id == Notification.agency_id, ClientCompany.id == client_id),
         )
-        .join(
+        .outerjoin(  # a channel's notice has no post, so no revision
             Revision,
             and_(
                 Revision.agency_id == Post.agency_id,
@@ -87,9 +122,11 @@ def list_notifications(
             ClientCompany.name,
             Revision.body,
             ClientCompany.timezone,
-            Post.client_id,
+            client_id,
             Post.status,
             _decided_by(access).label("decided"),
+            Channel.name,
+            Channel.network,
         )
         .order_by(_UNREAD.desc(), Notification.created_at.desc(), Notification.id.desc())
     )
@@ -134,11 +171,16 @@ def _still_waiting(
 
 
 def _present(access: Access, row) -> dict:  # noqa: ANN001 - a row of list_notifications
-    n, _unread, client_name, post_text, timezone, client_id, status, decided = row
+    n, _unread, client_name, post_text, timezone, client_id, status, decided = row[:8]
+    channel_name, network = row[8:]
     return {
         "id": n.id,
         "event": n.event,
         "post_id": n.post_id,
+        "channel_id": n.channel_id,
+        "channel_name": channel_name,
+        "network": network,
+        "client_id": client_id,
         "client_name": client_name,
         "post_text": post_text,  # at the revision this member sees
         "actor_name": n.actor_name,

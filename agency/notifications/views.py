@@ -35,6 +35,7 @@ EVENT_LABELS = {
     "approved_late": _l("Approved after the deadline"),
     "publishing_failed": _l("Publishing failed"),
     "due_by_hand": _l("Due to be published by hand"),
+    "channel_needs_reconnect": _l("Reconnect it to publish on it again"),
 }
 
 

@@ -24,7 +24,9 @@ from agency.channels.models import Channel, ChannelStatus
 from agency.content.models import Post, PostStatus, PostTarget, TargetStatus, aware
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, PermissionDenied
-from agency.publishing import engine, post_status
+from agency.notifications import service as inapp
+from agency.notifications.models import Event
+from agency.publishing import engine, notices, post_status
 from agency.publishing.models import ChannelSync, PublishState
 from tenants.context import tenant_context
 from tenants.models import Agency
@@ -364,7 +366,8 @@ def _refusal_message(refusal: str, channel: Channel | None) -> str:
 
 def mark_needs_reconnect(channel_id: uuid.UUID, message: str) -> bool:
     """The channel's credentials stopped working: ``needs_reconnect`` (settings kept) and the
-    agency's owners and managers told once; False if it already was."""
+    agency's owners and managers told once, in the app in this transaction (the caller commits,
+    then e-mails them); False if it already was."""
     channel = db.session.scalar(
         select(Channel).where(Channel.id == channel_id).execution_options(populate_existing=True)
     )
@@ -377,4 +380,6 @@ def mark_needs_reconnect(channel_id: uuid.UUID, message: str) -> bool:
         "channel.needs_reconnect", actor_id=None, subject_type="channel", subject_id=channel.id,
         client_id=channel.client_id, via="job", error=message,
     )  # fmt: skip
+    recipients = notices.recipients(channel.agency_id)  # those channel_needs_reconnect mails
+    inapp.add_about_channel([u.id for u in recipients], Event.CHANNEL_NEEDS_RECONNECT, channel)
     return True
