@@ -86,6 +86,25 @@ def test_revoked_token_marks_needs_reconnect_and_keeps_the_settings(
     assert len(smtp.messages) == 2
 
 
+def test_a_deactivated_account_is_not_told_a_channel_broke(
+    app, smtp, agency, target, mastodon, monkeypatch
+):
+    settings = replace(smtp.app.config["REGIA"], allow_private_hosts=True)
+    monkeypatch.setitem(smtp.app.config, "REGIA", settings)
+    gone = make_member(agency, Role.MANAGER)
+    gone.active = False  # the account is closed; its membership row is still active
+    db.session.commit()
+    _channel(agency, mastodon)
+    mastodon.revoke("good-token")
+    assert jobs.check_channels(str(agency.id))["needs_reconnect"] == 1
+    assert [m["To"] for m in smtp.messages] == [owner_of(agency).email]
+    from agency.notifications.models import Notification
+
+    with tenant_context(agency.id):
+        told = set(db.session.scalars(select(Notification.user_id)))
+    assert told == {owner_of(agency).id}
+
+
 def test_a_working_token_is_stamped_verified(app, agency, target, mastodon):
     channel_id = _channel(agency, mastodon).id
     assert jobs.check_channels(str(agency.id))["verified"] == 1

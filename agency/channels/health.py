@@ -135,11 +135,13 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
 
 
 def _notified(agency_id: uuid.UUID):  # noqa: ANN202 - a Select
-    """The members told a channel broke (e-mail and in-app): active owners and managers."""
+    """The members told a channel broke (e-mail and in-app): active owners and managers
+    (both the membership and the account active, as the publishing failure notices)."""
     return (
         select(User.email, User.name, User.locale)
         .join(Membership, Membership.user_id == User.id)
         .where(
+            User.active.is_(True),
             Membership.agency_id == agency_id,
             Membership.client_id.is_(None),
             Membership.active.is_(True),
