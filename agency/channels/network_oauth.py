@@ -14,26 +14,34 @@ app the operator registered (``REGIA_<X|LINKEDIN|FACEBOOK>_CLIENT_ID`` and ``_SE
    several leave a ``Choice`` (the token encrypted) for the manager to pick from.
 Every save goes through ``connect.add_channel``: the connector verifies the account first.
 The calls to each network (token exchanges, account lists) are in ``network_oauth_providers``.
+
+Reconnecting (``start`` with ``channel``): the flow keeps the channel's id and ``finish``
+replaces that channel's tokens (``connect.update_channel``: verified, audited, needs_reconnect
+cleared), keeping its name and settings, only when the account signed in is the one the
+channel publishes as (its Page, Instagram account or LinkedIn author; on X, its handle).
 """
 
 from __future__ import annotations
 
 import secrets
+import uuid
 from dataclasses import asdict, dataclass, field
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from flask import current_app
 from flask_babel import gettext as _
+from sqlalchemy import select
 
 from agency import crypto, outbound
-from agency.channels import connect
+from agency.channels import connect, service
 from agency.channels import network_oauth_providers as providers
 from agency.channels.models import Channel, Network
 from agency.channels.oauth import _clean_draft_name, pkce_challenge
 from agency.clients.service import require_manage
 from agency.config import OAUTH_PROVIDERS, OAuthApp
-from agency.errors import ValidationFailed
+from agency.db import db
+from agency.errors import NotFound, ValidationFailed
 from agency.publishing.connectors.graph import GRAPH_VERSION
 from tenants.models import ClientCompany
 from tenants.permissions import Access
@@ -55,6 +63,13 @@ SCOPES = {
     Network.INSTAGRAM.value: "pages_show_list,pages_read_engagement,instagram_basic,"
     "instagram_content_publish,instagram_manage_comments,business_management",
 }
+# The setting naming the account a channel publishes as (X stores none: its handle is used).
+ACCOUNT_SETTING = {
+    Network.LINKEDIN.value: "organization_urn",
+    Network.FACEBOOK_PAGE.value: "page_id",
+    Network.INSTAGRAM.value: "ig_user_id",
+}
+BASE_SETTING = {"x": "api_base", "linkedin": "api_base", "facebook": "graph_base"}
 
 
 @dataclass(frozen=True)
@@ -67,6 +82,7 @@ class Flow:
     name: str
     agency_slug: str
     code_verifier: str | None = None
+    channel_id: str | None = None  # reconnecting this channel, not adding one
 
     @property
     def provider(self) -> str:
@@ -125,12 +141,21 @@ def _configured(network: str) -> OAuthApp:
 
 
 def start(
-    access: Access, client: ClientCompany, network: str, data: dict[str, object], agency_slug: str
+    access: Access,
+    client: ClientCompany,
+    network: str,
+    data: dict[str, object],
+    agency_slug: str,
+    channel: Channel | None = None,
 ) -> tuple[str, Flow]:
-    """The network's authorize URL to send the manager to, and the flow to keep in session."""
+    """The network's authorize URL to send the manager to, and the flow to keep in session.
+
+    ``channel``: an existing channel of ``client`` on ``network`` to reconnect (name kept)."""
     require_manage(access, client.id)
     app = _configured(network)
-    name = _clean_draft_name(client, data.get("name"))
+    if channel is not None and (channel.client_id != client.id or channel.network != network):
+        raise NotFound(_("No such channel."))
+    name = channel.name if channel else _clean_draft_name(client, data.get("name"))
     provider = PROVIDER[network]
     state = secrets.token_urlsafe(24)
     query = {
@@ -149,7 +174,8 @@ def start(
         url = f"{app.authorize_base}/oauth/v2/authorization"
     else:
         url = f"{app.authorize_base}/{GRAPH_VERSION}/dialog/oauth"
-    flow = Flow(state, network, str(client.id), name, agency_slug, verifier)
+    channel_id = str(channel.id) if channel else None
+    flow = Flow(state, network, str(client.id), name, agency_slug, verifier, channel_id)
     return f"{url}?{urlencode(query, quote_via=quote)}", flow
 
 
@@ -157,19 +183,25 @@ def finish(access: Access, client: ClientCompany, flow: Flow, code: str) -> Chan
     """Exchange ``code``; save the channel (one account) or return the accounts to pick from."""
     require_manage(access, client.id)
     app = _configured(flow.network)
+    channel = _reconnecting(client, flow)  # before the code is spent: a gone channel stops here
     with outbound.client() as http:
         if flow.provider == "x":
-            tokens = providers.token_x(http, app, code, flow.code_verifier)
-            return _finish_x(access, client, flow, app, tokens)
-        if flow.provider == "linkedin":
+            x_tokens = providers.token_x(http, app, code, flow.code_verifier)
+        elif flow.provider == "linkedin":
             token = providers.token_linkedin(http, app, code)
             options = providers.linkedin_authors(http, app, token)
+            tokens = {o["id"]: token for o in options}  # one member token posts for them all
         else:
             token = providers.token_facebook(http, app, code)
-            options = [
-                {"id": o["id"], "label": o["label"]}
-                for o in providers.facebook_accounts(http, app, token, flow.network)
-            ]
+            accounts = providers.facebook_accounts(http, app, token, flow.network)
+            options = [{"id": a["id"], "label": a["label"]} for a in accounts]
+            tokens = {a["id"]: a["token"] for a in accounts}  # each Page's own token
+    if flow.provider == "x":
+        if channel is not None:
+            return _reconnect_x(access, channel, app, x_tokens)
+        return _finish_x(access, client, flow, app, x_tokens)
+    if channel is not None:
+        return _reconnect(access, channel, app, tokens)
     if not options:
         raise _fail(_nothing_to_connect(flow.network))
     choice = Choice(flow.network, flow.client_id, flow.name, crypto.encrypt_json({"t": token}))
@@ -227,3 +259,58 @@ def _finish_x(
     settings |= _base("api_base", app.api_base, "x")
     data = {"network": flow.network, "name": flow.name, "settings": settings}
     return connect.add_channel(access, client, data, via="oauth")
+
+
+def _reconnecting(client: ClientCompany, flow: Flow) -> Channel | None:
+    """The channel the flow reconnects (None when it adds one); gone since the start: refused."""
+    if not flow.channel_id:
+        return None
+    channel = db.session.scalar(
+        select(Channel).where(
+            Channel.id == uuid.UUID(flow.channel_id), Channel.client_id == client.id
+        )
+    )
+    if channel is None or channel.network != flow.network:
+        raise _fail(_("This channel no longer exists. Start connecting again."))
+    return channel
+
+
+def _another_account(channel: Channel) -> ValidationFailed:
+    return _fail(
+        _(
+            "The %(network)s account you signed in with is not the one %(name)s publishes as, "
+            "so nothing was changed. Sign in with that account and try again.",
+            network=service.NETWORK_LABELS[Network(channel.network)],
+            name=channel.name,
+        )
+    )
+
+
+def _save_tokens(
+    access: Access, channel: Channel, app: OAuthApp, settings: dict[str, str]
+) -> Channel:
+    """New tokens for ``channel``, sent to the API the app got them from; verified on save."""
+    settings[BASE_SETTING[PROVIDER[channel.network]]] = app.api_base
+    return connect.update_channel(access, channel, {"settings": settings}, via="oauth")
+
+
+def _reconnect(access: Access, channel: Channel, app: OAuthApp, tokens: dict[str, str]) -> Channel:
+    """LinkedIn, Facebook, Instagram: the token for the account the channel publishes as."""
+    key = ACCOUNT_SETTING[channel.network]
+    account = str(channel.settings.get(key) or "")
+    if not account or account not in tokens:
+        raise _another_account(channel)
+    return _save_tokens(access, channel, app, {key: account, "access_token": tokens[account]})
+
+
+def _reconnect_x(access: Access, channel: Channel, app: OAuthApp, tokens: dict) -> Channel:
+    """X: channels store no user id, so the account is recognised by its verified handle."""
+    settings = {"access_token": str(tokens["access_token"]), "client_id": app.client_id}
+    if tokens.get("refresh_token"):
+        settings["refresh_token"] = str(tokens["refresh_token"])
+    checked = {**settings, BASE_SETTING["x"]: app.api_base}
+    account = connect.verify_or_refuse(Network.X.value, checked).account
+    handle = (channel.handle or "").casefold()  # X usernames ignore case
+    if account is None or not handle or account.handle.casefold() != handle:
+        raise _another_account(channel)
+    return _save_tokens(access, channel, app, settings)

@@ -12,7 +12,18 @@ import secrets
 import uuid
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import gettext as _
 from flask_login import login_required
 
@@ -23,6 +34,7 @@ from agency.channels.oauth_views import _messages
 from agency.clients.service import get_manageable_client
 from agency.errors import ValidationFailed
 from agency.jobs import redis_client
+from tenants.models import ClientCompany
 
 FLOWS_KEY = "network_oauth"
 CHOICE_KEY = "network_oauth_choice"
@@ -93,12 +105,13 @@ def _take(state: str) -> network_oauth.Flow | None:
 @login_required
 def start(agency_slug: str, client_id: uuid.UUID, network: str):  # noqa: ANN201
     client = get_manageable_client(g.access, client_id)
-    data = {"name": ""}
+    channel = _reconnecting(client, network)
+    data = {"name": channel.name if channel else ""}
     errors: dict = {}
     if request.method == "POST":
-        data = {"name": request.form.get("name", "")}
+        data = data if channel else {"name": request.form.get("name", "")}
         try:
-            url, flow = network_oauth.start(g.access, client, network, data, agency_slug)
+            url, flow = network_oauth.start(g.access, client, network, data, agency_slug, channel)
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -119,7 +132,23 @@ def start(agency_slug: str, client_id: uuid.UUID, network: str):  # noqa: ANN201
         configured=network_oauth.oauth_app(network) is not None,
         data=data,
         errors=errors,
+        channel=channel,
     ), (422 if errors else 200)
+
+
+def _reconnecting(client: ClientCompany, network: str) -> Channel | None:
+    """The channel on ``network`` named by ``?channel=`` (reconnect it); another answers 404."""
+    wanted = request.args.get("channel")
+    if not wanted:
+        return None
+    try:
+        channel_id = uuid.UUID(wanted)
+    except ValueError:
+        abort(404)
+    channel = service.get_channel(g.access, client, channel_id)
+    if channel.network != network:
+        abort(404)
+    return channel
 
 
 @return_bp.get(f"/<{PROVIDERS}:provider>/callback")
@@ -166,6 +195,9 @@ def agency_callback(agency_slug: str, provider: str):  # noqa: ANN201
     if isinstance(outcome, network_oauth.Choice):
         _keep_choice(outcome)
         return redirect(url_for("network_connect.choose", client_id=client.id))
+    if flow.channel_id:
+        flash(_("Reconnected %(name)s.", name=outcome.name), "success")
+        return redirect(back)
     return _connected(outcome, back)
 
 

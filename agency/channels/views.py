@@ -98,6 +98,7 @@ def create(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
         setting_help=labels.help_text,
         checkable=connect.has_connector(network) if network else True,
         oauth_networks=network_oauth.connectable_networks(),
+        reconnect_networks=set(),
     ), (422 if errors else 200)
 
 
@@ -134,6 +135,7 @@ def edit(agency_slug: str, client_id: uuid.UUID, channel_id: uuid.UUID):  # noqa
         setting_help=labels.help_text,
         checkable=connect.has_connector(channel.network),
         oauth_networks=set(),
+        reconnect_networks=network_oauth.connectable_networks(),
     ), (422 if errors else 200)
 
 
