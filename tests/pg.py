@@ -173,6 +173,19 @@ def recreate_database(database: str, *, durable: bool = True, template: str | No
 _OWNER_ENGINES: dict[str, Engine] = {}
 
 
+@contextmanager
+def scratch_database(database: str) -> Iterator[str]:
+    """A fresh, empty ``database`` for one test (the owner's URL), dropped afterwards."""
+    url = recreate_database(database)
+    try:
+        yield url
+    finally:
+        with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(database))
+            )
+
+
 def _owner_engine(url: str) -> Engine:
     if url not in _OWNER_ENGINES:
         if url.startswith("sqlite"):

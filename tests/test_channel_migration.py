@@ -8,10 +8,8 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 import sqlalchemy as sa
-from psycopg import sql
 
 from agency import crypto, migrate
 from tests import pg
@@ -49,12 +47,8 @@ def old_database(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'old.sqlite3'}"
         return
-    name = f"regia_test_chmig_{SLOT}"
-    yield pg.recreate_database(name)
-    with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with pg.scratch_database(f"regia_test_chmig_{SLOT}") as url:
+        yield url
 
 
 def _as_agency(conn: sa.Connection, agency_id: uuid.UUID) -> None:

@@ -124,12 +124,8 @@ def test_runtime_role_owns_nothing_and_has_only_dml(database_url):
 @pytest.fixture
 def fresh_database():
     name = f"regia_test_roles_{SLOT}"
-    pg.recreate_database(name)
-    yield name
-    with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with pg.scratch_database(name):
+        yield name
 
 
 def test_db_upgrade_migrates_as_the_owner_and_grants_the_role_of_database_url(

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from psycopg import sql
 from sqlalchemy import create_engine, inspect, pool, text
 
 import agency.models  # noqa: F401 - every mapped class on Base.metadata
@@ -23,13 +21,8 @@ def fresh_database_url(tmp_path):
     if EMBEDDED:  # the demo's database: a SQLite file
         yield f"sqlite:///{tmp_path / 'migrations.sqlite3'}"
         return
-    name = f"regia_test_migr_{_worker_index()}"
-    url = pg.recreate_database(name)
-    yield url
-    with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with pg.scratch_database(f"regia_test_migr_{_worker_index()}") as url:
+        yield url
 
 
 def _tables(url: str) -> set[str]:
