@@ -438,10 +438,9 @@ def flag_needs_reconnect(channel_id: uuid.UUID, reason: str) -> Channel | None:
         .where(Channel.id == channel_id, Channel.status != ChannelStatus.NEEDS_RECONNECT.value)
         .values(
             status=ChannelStatus.NEEDS_RECONNECT.value,
-            # What the channel pages show as the reason (the network's words).
             verified_at=None,
             checked_at=utcnow(),
-            check_error=reason,
+            check_error=reason,  # what the channel pages show as the reason
         )
         .execution_options(synchronize_session=False)
     )
