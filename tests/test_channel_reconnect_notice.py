@@ -230,6 +230,23 @@ def test_only_members_who_may_manage_the_client_see_a_channel_notice(app, mastod
         db.session.rollback()
 
 
+def test_read_all_leaves_a_channel_notice_the_member_may_not_see_unread(app, mastodon):
+    shop = Shop()
+    toots = shop.mastodon(mastodon)
+    staff_id = shop.member(Role.STAFF).id  # assigned, yet may not manage the client's channels
+    with tenant_context(shop.agency_id):  # as if told before being demoted
+        channel = db.session.scalar(select(Channel).where(Channel.id == toots))
+        inapp.add_about_channel([staff_id, shop.manager_id], Event.CHANNEL_NEEDS_RECONNECT, channel)
+        db.session.commit()
+        agency = db.session.get(Agency, shop.agency_id)
+        staff = db.session.scalar(select(User).where(User.id == staff_id))
+        assert inapp.mark_all_read(load_access(staff, agency)) == 0
+        manager = db.session.scalar(select(User).where(User.id == shop.manager_id))
+        assert inapp.mark_all_read(load_access(manager, agency)) == 1
+    read = {n.user_id: n.read_at is not None for n in _notices(shop)}
+    assert read == {staff_id: False, shop.manager_id: True}
+
+
 def test_deleting_the_channel_deletes_its_notices(app, mastodon):
     shop = Shop()
     toots = shop.mastodon(mastodon, token="revoked-token")

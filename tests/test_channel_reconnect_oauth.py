@@ -1,7 +1,7 @@
-"""Reconnecting a broken X / LinkedIn / Facebook channel through “Connect with <network>”,
-against the loopback fakes: the flow remembers the channel, replaces its tokens (name and
-settings kept), verifies them and clears needs_reconnect; another account is refused and
-changes nothing; no button without the operator's app; another tenant's channel is a 404."""
+"""Reconnecting a broken X / LinkedIn / Facebook / Instagram channel through "Connect with
+<network>", against the loopback fakes: the flow remembers the channel, replaces its tokens
+(name and settings kept), verifies them and clears needs_reconnect; another account is refused
+and changes nothing; no button without the operator's app; another tenant's channel is a 404."""
 
 from __future__ import annotations
 
@@ -121,6 +121,24 @@ def test_a_broken_facebook_page_gets_its_own_page_token(client, auth, agency, ta
     assert networks._secrets(after)["access_token"] == "page-token-bakery-9Kz"
 
 
+def test_a_broken_instagram_account_gets_its_pages_token(client, auth, agency, target, graph):
+    roastery = graph.add_page("Acme Roastery", "page-token-roastery-7Hq")
+    bakery = graph.add_page("Acme Bakery", "page-token-bakery-9Kz")
+    graph.add_instagram(roastery, "acmeroastery")
+    account = graph.add_instagram(bakery, "acmebakery")
+    graph.add_person("Pat Owner", manages=(roastery, bakery))
+    settings = {"ig_user_id": account["id"], "graph_base": graph.url}
+    channel = _broken(agency, target, "instagram", "@acmebakery", settings, "Bakery on IG")
+    auth.login(owner_of(agency).email)
+    done = _reconnect(client, agency, target, channel, "instagram")
+    assert done.headers["location"].endswith(f"/clients/{target.id}/channels/")  # no choice
+    assert "Reconnected Bakery on IG." in networks._page(client, done)
+    after = _channel(agency)
+    assert (after.name, after.settings, after.status) == ("Bakery on IG", settings, "connected")
+    assert networks._secrets(after)["access_token"] == "page-token-bakery-9Kz"
+    assert len(_updates(agency)) == 1
+
+
 def _unchanged(agency, channel: Channel) -> None:
     after = _channel(agency)
     assert after.status == "needs_reconnect" and after.settings == channel.settings
@@ -149,6 +167,21 @@ def test_a_facebook_page_the_person_does_not_manage_is_refused(client, auth, age
     auth.login(owner_of(agency).email)
     page = networks._page(client, _reconnect(client, agency, target, channel, "facebook_page"))
     assert "is not the one Other Page publishes as" in html.unescape(page)
+    _unchanged(agency, channel)
+
+
+def test_an_instagram_account_the_person_does_not_manage_is_refused(
+    client, auth, agency, target, graph
+):
+    mine = graph.add_page("Acme", "page-token-acme-5Rt")
+    graph.add_instagram(mine, "acme")
+    graph.add_person("Pat Owner", manages=(mine,))
+    elsewhere = graph.add_instagram(graph.add_page("Not Pat's", "page-token-other-2Wq"), "other")
+    settings = {"ig_user_id": elsewhere["id"], "graph_base": graph.url}
+    channel = _broken(agency, target, "instagram", "@other", settings, "Other on IG")
+    auth.login(owner_of(agency).email)
+    page = networks._page(client, _reconnect(client, agency, target, channel, "instagram"))
+    assert "is not the one Other on IG publishes as" in html.unescape(page)
     _unchanged(agency, channel)
 
 

@@ -163,6 +163,41 @@ def test_notifications_of_posts_no_longer_visible_are_not_listed(client, auth, d
     assert "Secret plans" not in html and _badge(html) is None
 
 
+def test_mark_all_read_leaves_notices_the_member_no_longer_sees_unread(client, auth, database_url):
+    """Read-all marks what the list shows: a notice on a client the member was taken off is
+    not dismissed unseen, and is there, unread, once they are assigned again."""
+    desk = make_desk(internal_review=False)
+    post = draft(client, desk)
+    act(client, desk, post["id"], "submit", "staff")
+    act(client, desk, post["id"], "request-changes", "cm", comment="Secret plans")
+    from tenants.models import StaffAssignment
+
+    with tenant_context(desk.ids["agency"]):  # the staff member is taken off the client
+        assignments = db.session.scalars(
+            select(StaffAssignment).where(StaffAssignment.client_id == desk.client.id)
+        ).all()
+        taken_off = [(row.membership_id, row.client_id) for row in assignments]
+        for row in assignments:
+            db.session.delete(row)
+        db.session.commit()
+    auth.login(desk.users["staff"].email)
+    page = f"/a/{desk.agency.slug}/notifications/"
+    html = client.get(page).get_data(as_text=True)
+    assert "Secret plans" not in html and _badge(html) is None
+    r = form_post(client, f"/a/{desk.agency.slug}/notifications/read-all", {}, page=page)
+    assert r.status_code == 302
+    with tenant_context(desk.ids["agency"]):
+        hidden = db.session.scalars(
+            select(Notification).where(Notification.user_id == uuid.UUID(desk.ids["staff"]))
+        ).all()
+        assert [n.read_at for n in hidden] == [None]
+        for membership_id, client_id in taken_off:  # assigned to the client again
+            db.session.add(StaffAssignment(membership_id=membership_id, client_id=client_id))
+        db.session.commit()
+    html = client.get(page).get_data(as_text=True)
+    assert "Secret plans" in html and _badge(html) == "1"
+
+
 def test_the_navbar_counts_unread_for_each_role_that_gets_them(client, auth, database_url):
     desk = make_desk()
     post = draft(client, desk)

@@ -19,15 +19,12 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from agency import crypto
-from agency.channels import connect
+from agency.channels import connect, service
 from agency.channels.models import Channel, ChannelStatus
 from agency.db import db, utcnow
-from agency.notifications import service as inapp
-from agency.notifications.models import Event
-from tenants.models import Agency, ClientCompany, Membership, Role, User
+from tenants.models import Agency, ClientCompany
 
 log = logging.getLogger(__name__)
-NOTIFIED_ROLES = (Role.OWNER.value, Role.MANAGER.value)
 
 
 @dataclass
@@ -43,23 +40,18 @@ def check_channel(channel: Channel, report: HealthReport) -> None:
     try:
         account = connect.check(
             channel.network,
-            connect.service.connection_settings(channel),
+            service.connection_settings(channel),
             on_refresh=lambda fresh: _store_secrets(channel, fresh),
         )
     except connect.CheckFailed as failure:
-        channel.checked_at = utcnow()
-        channel.check_error = failure.message
-        if failure.credentials_refused:
-            if channel.status != ChannelStatus.NEEDS_RECONNECT.value:  # told once per breakage
-                notified = db.session.scalars(
-                    _notified(channel.agency_id).with_only_columns(User.id)
-                ).all()
-                inapp.add_about_channel(notified, Event.CHANNEL_NEEDS_RECONNECT, channel)
-            channel.status = ChannelStatus.NEEDS_RECONNECT.value
-            channel.verified_at = None
-            report.needs_reconnect.append(channel.id)
-        else:
+        if not failure.credentials_refused:
+            channel.checked_at = utcnow()
+            channel.check_error = failure.message
             report.unreachable.append(channel.id)
+        # Only the process that made the change tells anyone (and is e-mailed about it):
+        # a publishing job that found the same breakage meanwhile has told them already.
+        elif service.flag_needs_reconnect(channel.id, failure.message) is not None:
+            report.needs_reconnect.append(channel.id)
         return
     if account is None:
         report.skipped.append(channel.id)
@@ -120,7 +112,7 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
         }
         for name, reason, client_name, client_id, channel_id in rows
     ]
-    recipients = db.session.execute(_notified(agency_id)).all()
+    recipients = db.session.execute(service.breakage_recipients(agency_id)).all()
     for email, name, locale in recipients:
         mail = render_mail(
             "channels/email/needs_reconnect",
@@ -132,23 +124,6 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
         )
         send_mail(email, mail.subject, mail.text, mail.html, agency_id=agency_id)
     return len(recipients)
-
-
-def _notified(agency_id: uuid.UUID):  # noqa: ANN202 - a Select
-    """The members told a channel broke (e-mail and in-app): active owners and managers
-    (both the membership and the account active, as the publishing failure notices)."""
-    return (
-        select(User.email, User.name, User.locale)
-        .join(Membership, Membership.user_id == User.id)
-        .where(
-            User.active.is_(True),
-            Membership.agency_id == agency_id,
-            Membership.client_id.is_(None),
-            Membership.active.is_(True),
-            Membership.role.in_(NOTIFIED_ROLES),
-        )
-        .order_by(User.email)
-    )
 
 
 def _base_url() -> str:

@@ -207,10 +207,20 @@ def mark_read(access: Access, notification_id: uuid.UUID) -> None:
 
 
 def mark_all_read(access: Access) -> int:
-    """Mark every unread notification of this member read; how many were."""
+    """Mark read every unread notification this member's list shows; how many were.
+
+    The same filter as the list and the unread count: a notice about a post or channel the
+    member may no longer see (taken off its client, demoted) is not theirs to dismiss unseen,
+    and stays unread should they see it again.
+    """
+    shown = _mine(access).where(Notification.read_at.is_(None)).with_only_columns(Notification.id)
     result = db.session.execute(
         update(Notification)
-        .where(Notification.user_id == access.user.id, Notification.read_at.is_(None))
+        .where(
+            Notification.user_id == access.user.id,
+            Notification.read_at.is_(None),
+            Notification.id.in_(shown),
+        )
         .values(read_at=utcnow())
         .execution_options(synchronize_session=False)
     )

@@ -20,13 +20,12 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import event, select
 
 from agency import audit
+from agency.channels import service as channel_service
 from agency.channels.models import Channel, ChannelStatus
 from agency.content.models import Post, PostStatus, PostTarget, TargetStatus, aware
 from agency.db import db, utcnow
 from agency.errors import IllegalTransition, NotFound, PermissionDenied
-from agency.notifications import service as inapp
-from agency.notifications.models import Event
-from agency.publishing import engine, notices, post_status
+from agency.publishing import engine, post_status
 from agency.publishing.models import ChannelSync, PublishState
 from tenants.context import tenant_context
 from tenants.models import Agency
@@ -367,19 +366,6 @@ def _refusal_message(refusal: str, channel: Channel | None) -> str:
 def mark_needs_reconnect(channel_id: uuid.UUID, message: str) -> bool:
     """The channel's credentials stopped working: ``needs_reconnect`` (settings kept) and the
     agency's owners and managers told once, in the app in this transaction (the caller commits,
-    then e-mails them); False if it already was."""
-    channel = db.session.scalar(
-        select(Channel).where(Channel.id == channel_id).execution_options(populate_existing=True)
-    )
-    if channel is None or channel.status == ChannelStatus.NEEDS_RECONNECT.value:
-        return False
-    channel.status = ChannelStatus.NEEDS_RECONNECT.value
-    # What the channel pages show as the reason (the network's words), as the health check.
-    channel.verified_at, channel.checked_at, channel.check_error = None, utcnow(), message
-    audit.record(
-        "channel.needs_reconnect", actor_id=None, subject_type="channel", subject_id=channel.id,
-        client_id=channel.client_id, via="job", error=message,
-    )  # fmt: skip
-    recipients = notices.recipients(channel.agency_id)  # those channel_needs_reconnect mails
-    inapp.add_about_channel([u.id for u in recipients], Event.CHANNEL_NEEDS_RECONNECT, channel)
-    return True
+    then e-mails them); False if it already was, also when another process has just marked it
+    (exactly one of them tells anyone: ``flag_needs_reconnect``)."""
+    return channel_service.flag_needs_reconnect(channel_id, message) is not None
