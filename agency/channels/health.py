@@ -19,7 +19,7 @@ from flask_babel import force_locale
 from sqlalchemy import select
 
 from agency import crypto
-from agency.channels import connect, service
+from agency.channels import breakage, connect, service
 from agency.channels.models import Channel, ChannelStatus
 from agency.db import db, utcnow
 from tenants.models import Agency, ClientCompany
@@ -50,7 +50,7 @@ def check_channel(channel: Channel, report: HealthReport) -> None:
             report.unreachable.append(channel.id)
         # Only the process that made the change tells anyone (and is e-mailed about it):
         # a publishing job that found the same breakage meanwhile has told them already.
-        elif service.flag_needs_reconnect(channel.id, failure.message) is not None:
+        elif breakage.flag_needs_reconnect(channel.id, failure.message) is not None:
             report.needs_reconnect.append(channel.id)
         return
     if account is None:
@@ -112,7 +112,7 @@ def notify_broken(agency_id: uuid.UUID, channel_ids: list[uuid.UUID]) -> int:
         }
         for name, reason, client_name, client_id, channel_id in rows
     ]
-    recipients = db.session.execute(service.breakage_recipients(agency_id)).all()
+    recipients = db.session.execute(breakage.breakage_recipients(agency_id)).all()
     for email, name, locale in recipients:
         mail = render_mail(
             "channels/email/needs_reconnect",

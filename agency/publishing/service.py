@@ -20,7 +20,7 @@ from rq.registry import ScheduledJobRegistry
 from sqlalchemy import event, select
 
 from agency import audit
-from agency.channels import service as channel_service
+from agency.channels import breakage
 from agency.channels.models import Channel, ChannelStatus
 from agency.content.models import Post, PostStatus, PostTarget, TargetStatus, aware
 from agency.db import db, utcnow
@@ -368,4 +368,4 @@ def mark_needs_reconnect(channel_id: uuid.UUID, message: str) -> bool:
     agency's owners and managers told once, in the app in this transaction (the caller commits,
     then e-mails them); False if it already was, also when another process has just marked it
     (exactly one of them tells anyone: ``flag_needs_reconnect``)."""
-    return channel_service.flag_needs_reconnect(channel_id, message) is not None
+    return breakage.flag_needs_reconnect(channel_id, message) is not None
