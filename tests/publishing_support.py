@@ -32,6 +32,30 @@ def app(_publishing_app) -> Iterator:
         yield _publishing_app
 
 
+@pytest.fixture(scope="session")
+def _mail_app(make_app, smtp_server):
+    _sink, port = smtp_server
+    return make_app(
+        allow_private_hosts=True, publish_retry_base_seconds=1, publish_lease_seconds=5,
+        smtp_host="127.0.0.1", smtp_port=port,
+    )  # fmt: skip
+
+
+@pytest.fixture(name="app")
+def mailing_app(_mail_app, smtp_server) -> Iterator:
+    """``app`` for a module that imports this: the publishing app, sending its e-mails to
+    the suite's SMTP sink (emptied first; read them with ``sent``)."""
+    sink, _port = smtp_server
+    sink.messages.clear()
+    with _mail_app.app_context():
+        yield _mail_app
+
+
+@pytest.fixture
+def sent(smtp_server) -> list:
+    return smtp_server[0].messages
+
+
 @pytest.fixture
 def mastodon() -> Iterator[FakeMastodon]:
     fake = FakeMastodon(media_processing_polls=1).start()

@@ -8,14 +8,11 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
-import psycopg
 import pytest
 import sqlalchemy as sa
-from psycopg import sql
 from sqlalchemy import select, update
 
 from agency import migrate
@@ -32,32 +29,10 @@ from tests import pg
 from tests.conftest import EMBEDDED, SLOT
 from tests.factories import make_client, make_member, owner_of
 from tests.helpers import csrf_from
-from tests.publishing_support import Shop, mastodon  # noqa: F401
+from tests.publishing_support import Shop, _mail_app, mailing_app, mastodon, sent  # noqa: F401
 from tests.world import sign_in
 
 EVENT = Event.CHANNEL_NEEDS_RECONNECT.value
-
-
-@pytest.fixture(scope="session")
-def _mail_app(make_app, smtp_server):
-    _sink, port = smtp_server
-    return make_app(
-        allow_private_hosts=True, publish_retry_base_seconds=1, publish_lease_seconds=5,
-        smtp_host="127.0.0.1", smtp_port=port,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def app(_mail_app, smtp_server) -> Iterator:
-    sink, _port = smtp_server
-    sink.messages.clear()
-    with _mail_app.app_context():
-        yield _mail_app
-
-
-@pytest.fixture
-def sent(smtp_server) -> list:
-    return smtp_server[0].messages
 
 
 def _email(shop: Shop, user_id: uuid.UUID) -> str:
@@ -283,12 +258,8 @@ def fresh_url(tmp_path):
     if EMBEDDED:
         yield f"sqlite:///{tmp_path / 'channel_notices.sqlite3'}"
         return
-    name = f"regia_test_chnotice_{SLOT}"
-    yield pg.recreate_database(name)
-    with psycopg.connect(pg.ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
+    with pg.scratch_database(f"regia_test_chnotice_{SLOT}") as url:
+        yield url
 
 
 def _as_agency(conn: sa.Connection, agency_id: uuid.UUID) -> None:

@@ -6,7 +6,6 @@ and a retry is refused while the channel cannot publish."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import select
@@ -16,32 +15,10 @@ from tenants.context import tenant_context
 from tenants.models import User
 from tests.factories import make_channel
 from tests.helpers import csrf_from
-from tests.publishing_support import Shop, mastodon  # noqa: F401
+from tests.publishing_support import Shop, _mail_app, mailing_app, mastodon, sent  # noqa: F401
 from tests.world import sign_in
 
 LINK = "https://forum.example/t/hello/1"
-
-
-@pytest.fixture(scope="session")
-def _mail_app(make_app, smtp_server):
-    _sink, port = smtp_server
-    return make_app(
-        allow_private_hosts=True, publish_retry_base_seconds=1, publish_lease_seconds=5,
-        smtp_host="127.0.0.1", smtp_port=port,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def app(_mail_app, smtp_server) -> Iterator:
-    sink, _port = smtp_server
-    sink.messages.clear()
-    with _mail_app.app_context():
-        yield _mail_app
-
-
-@pytest.fixture
-def sent(smtp_server) -> list:
-    return smtp_server[0].messages
 
 
 def _publish_automatic(shop: Shop, post_id: uuid.UUID, channel_ids: list) -> list[str]:
