@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy import func, select
@@ -29,32 +29,10 @@ from agency.publishing import service as publishing
 from tenants.context import tenant_context
 from tenants.models import User
 from tests.factories import owner_of
-from tests.publishing_support import Shop, mastodon  # noqa: F401
+from tests.publishing_support import Shop, _mail_app, mailing_app, mastodon, sent  # noqa: F401
 
 PAUSE = 0.4
 ACTION = "channel.needs_reconnect"
-
-
-@pytest.fixture(scope="session")
-def _mail_app(make_app, smtp_server):
-    _sink, port = smtp_server
-    return make_app(
-        allow_private_hosts=True, publish_retry_base_seconds=1, publish_lease_seconds=5,
-        smtp_host="127.0.0.1", smtp_port=port,
-    )  # fmt: skip
-
-
-@pytest.fixture
-def app(_mail_app, smtp_server) -> Iterator:
-    sink, _port = smtp_server
-    sink.messages.clear()
-    with _mail_app.app_context():
-        yield _mail_app
-
-
-@pytest.fixture
-def sent(smtp_server) -> list:
-    return smtp_server[0].messages
 
 
 def _publish_job_finds_it_broken(channel_id: uuid.UUID) -> None:
@@ -125,9 +103,17 @@ def _to_be_told(shop: Shop) -> tuple[list[uuid.UUID], list[str]]:
     return sorted(ids), sorted(emails)
 
 
+# What finds the channel broken beside a publish job, in another process.
+SECOND = {
+    "a second publish job": lambda shop, toots: _publish_job_finds_it_broken(toots),
+    "the health check": lambda shop, toots: channel_jobs.check_channels(str(shop.agency_id)),
+}
+
+
 @pytest.mark.postgresql
-def test_two_workers_finding_the_same_breakage_at_once_tell_everyone_once(
-    app, mastodon, sent, monkeypatch
+@pytest.mark.parametrize("second", list(SECOND))
+def test_two_processes_finding_the_same_breakage_at_once_tell_everyone_once(
+    app, mastodon, sent, monkeypatch, second
 ):
     shop = Shop()
     toots = shop.mastodon(mastodon, token="revoked-token")
@@ -137,26 +123,7 @@ def test_two_workers_finding_the_same_breakage_at_once_tell_everyone_once(
         app,
         shop.agency_id,
         lambda: _publish_job_finds_it_broken(toots),
-        lambda: _publish_job_finds_it_broken(toots),
-    )
-
-    ids, emails = _to_be_told(shop)
-    assert _told(shop, sent) == (1, ids, emails)
-
-
-@pytest.mark.postgresql
-def test_a_publish_job_and_the_health_check_at_once_tell_everyone_once(
-    app, mastodon, sent, monkeypatch
-):
-    shop = Shop()
-    toots = shop.mastodon(mastodon, token="revoked-token")
-    _slow_notices(monkeypatch)
-
-    _together(
-        app,
-        shop.agency_id,
-        lambda: _publish_job_finds_it_broken(toots),
-        lambda: channel_jobs.check_channels(str(shop.agency_id)),
+        lambda: SECOND[second](shop, toots),
     )
 
     ids, emails = _to_be_told(shop)
