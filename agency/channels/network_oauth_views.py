@@ -15,7 +15,6 @@ from urllib.parse import urlencode
 from flask import (
     Blueprint,
     Flask,
-    abort,
     flash,
     g,
     redirect,
@@ -30,11 +29,10 @@ from flask_login import login_required
 from agency.channels import network_oauth, service
 from agency.channels.models import Channel, Network
 from agency.channels.network_oauth_providers import NETWORK_NAMES
-from agency.channels.oauth_views import _messages
+from agency.channels.oauth_views import _messages, channel_to_reconnect
 from agency.clients.service import get_manageable_client
 from agency.errors import ValidationFailed
 from agency.jobs import redis_client
-from tenants.models import ClientCompany
 
 FLOWS_KEY = "network_oauth"
 CHOICE_KEY = "network_oauth_choice"
@@ -105,7 +103,7 @@ def _take(state: str) -> network_oauth.Flow | None:
 @login_required
 def start(agency_slug: str, client_id: uuid.UUID, network: str):  # noqa: ANN201
     client = get_manageable_client(g.access, client_id)
-    channel = _reconnecting(client, network)
+    channel = channel_to_reconnect(client, network)
     data = {"name": channel.name if channel else ""}
     errors: dict = {}
     if request.method == "POST":
@@ -134,21 +132,6 @@ def start(agency_slug: str, client_id: uuid.UUID, network: str):  # noqa: ANN201
         errors=errors,
         channel=channel,
     ), (422 if errors else 200)
-
-
-def _reconnecting(client: ClientCompany, network: str) -> Channel | None:
-    """The channel on ``network`` named by ``?channel=`` (reconnect it); another answers 404."""
-    wanted = request.args.get("channel")
-    if not wanted:
-        return None
-    try:
-        channel_id = uuid.UUID(wanted)
-    except ValueError:
-        abort(404)
-    channel = service.get_channel(g.access, client, channel_id)
-    if channel.network != network:
-        abort(404)
-    return channel
 
 
 @return_bp.get(f"/<{PROVIDERS}:provider>/callback")

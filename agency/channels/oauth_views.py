@@ -54,7 +54,7 @@ def _take(state: str) -> oauth.Pending | None:
 @login_required
 def mastodon(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     client = get_manageable_client(g.access, client_id)
-    channel = _reconnecting(client)
+    channel = channel_to_reconnect(client)
     data = {"instance_url": "", "name": ""}
     if channel is not None:
         data = {"instance_url": channel.settings.get("instance_url", ""), "name": channel.name}
@@ -83,8 +83,11 @@ def mastodon(agency_slug: str, client_id: uuid.UUID):  # noqa: ANN201
     ), (422 if errors else 200)
 
 
-def _reconnecting(client: ClientCompany) -> Channel | None:
-    """The Mastodon channel named by ``?channel=`` (reconnect it); another answers 404."""
+def channel_to_reconnect(
+    client: ClientCompany, network: str = Network.MASTODON.value
+) -> Channel | None:
+    """The channel on ``network`` named by ``?channel=`` (reconnect it); another answers 404.
+    Shared by the Mastodon flow and the networks' OAuth flows."""
     wanted = request.args.get("channel")
     if not wanted:
         return None
@@ -93,7 +96,7 @@ def _reconnecting(client: ClientCompany) -> Channel | None:
     except ValueError:
         abort(404)
     channel = service.get_channel(g.access, client, channel_id)
-    if channel.network != Network.MASTODON.value:
+    if channel.network != network:
         abort(404)
     return channel
 
