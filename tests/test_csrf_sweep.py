@@ -21,7 +21,7 @@ from tests.world import (
     describe,
     route_methods,
     send,
-    sign_in,
+    sign_in_as,
     snapshot,
     world_url,
 )
@@ -62,7 +62,7 @@ def test_every_form_route_refuses_a_post_without_csrf_token(app, database_url):
         role = next((r for r in ROLES if r in allowed), ANONYMOUS)
         web = app.test_client()
         if role != ANONYMOUS:
-            sign_in(web, world.users[role])
+            sign_in_as(web, world, role)
         web.get("/login")  # a session with a token in it, as a browser would have
         body = MultiDict(WEB[(rule.endpoint, method)](world))
         before = snapshot()

@@ -22,8 +22,14 @@ from tests.factories import (
     owner_of,
     token_for,
 )
-from tests.helpers import AuthActions, bearer, csrf_from
-from tests.world import changed_tables, close_admin_connections, snapshot
+from tests.helpers import bearer
+from tests.world import (
+    changed_tables,
+    close_admin_connections,
+    csrf_token,
+    sign_in,
+    snapshot,
+)
 
 ROLES = (
     "owner",
@@ -232,9 +238,8 @@ def test_web_permissions(app, database_url, action):
     for role in ROLES:
         channel_id = _reset(world)
         http = app.test_client()
-        AuthActions(http).login(world.users[role].email)
-        # Every role sees a page in its own agency with a CSRF token (the dashboard).
-        token = csrf_from(http.get(f"/a/{world.home[role]}/").get_data(as_text=True))
+        sign_in(http, world.users[role])
+        token = csrf_token(http)
         # Other-agency owners aim at *this* agency's client through their own agency's URL.
         slug = world.home[role]
         method, path, data = _web(slug, world.target.id, channel_id)[action]

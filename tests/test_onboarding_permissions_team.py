@@ -13,7 +13,14 @@ from agency.db import db
 from tenants.models import Agency, Invitation, Membership, Role, User
 from tests.factories import make_agency, make_client, make_member, owner_of, token_for
 from tests.helpers import AuthActions, bearer, form_post
-from tests.world import changed_tables, close_admin_connections, seeded, snapshot
+from tests.world import (
+    changed_tables,
+    close_admin_connections,
+    csrf_token,
+    seeded,
+    sign_in,
+    snapshot,
+)
 
 ROLES = ["owner", "manager", "staff", "finance", "client_manager", "client_viewer"]
 MANAGERS = {"owner", "manager"}
@@ -191,14 +198,14 @@ def _admin_connections():
 @pytest.mark.parametrize("role", ROLES)
 def test_web_team_action_by_role(client, database_url, role: str, action: str):
     w, actor = _world_for(role)
-    AuthActions(client).login(actor.email)
+    sign_in(client, actor)
     method, path, data, success = _web(w)[action]
     before, digest = _snapshot(w), snapshot()
 
     if method == "GET":
         response = client.get(path)
     else:
-        response = form_post(client, path, data, page=f"/a/{w.agency.slug}/")
+        response = client.post(path, data={"csrf_token": csrf_token(client), **data})
 
     changed = changed_tables(digest, snapshot())
     if role in MANAGERS:

@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from agency.channels.models import Channel, ChannelStatus
 from agency.content.models import Post, PostStatus, PostTarget, TargetStatus
 from agency.db import db
+from agency.publishing.service import retry_refusal
 from tenants.context import tenant_context
 from tenants.models import Role, User
 from tests.factories import make_member
@@ -95,9 +96,45 @@ def _set_states(shop: Shop, post_id, channel_id, states: tuple) -> None:  # noqa
         db.session.commit()
 
 
+# What the rule accepts: a failed target of the approved text on a connected channel, of a
+# post being or done being published.
+ACCEPTED = {
+    (status, True, "failed", "connected")
+    for status in ("publishing", "failed", "partially_published")
+}
+DIMENSIONS = (
+    [s.value for s in PostStatus],
+    [True, False],
+    [t.value for t in TargetStatus],
+    [c.value for c in ChannelStatus],
+)
+
+
+def test_the_retry_rule_accepts_exactly_a_failed_target_of_the_approved_text():
+    """Every post status x approved or not x target status x channel status."""
+    combinations = list(itertools.product(*DIMENSIONS))
+    assert len(combinations) == 12 * 2 * 5 * 3
+    accepted = {
+        (post, approved, target, channel)
+        for post, approved, target, channel in combinations
+        if retry_refusal(post, 3 if approved else None, 3, target, channel) is None
+    }
+    assert accepted == ACCEPTED
+
+
+def _boundary() -> list[tuple]:
+    """The accepted combinations and every combination one state away from one of them: where
+    a page and a POST that followed different rules would disagree."""
+    near = set(ACCEPTED)
+    for states in ACCEPTED:
+        for index, values in enumerate(DIMENSIONS):
+            near.update(states[:index] + (value,) + states[index + 1 :] for value in values)
+    return sorted(near, key=repr)
+
+
 def test_the_retry_button_shows_exactly_when_the_retry_is_accepted(app, mastodon):
-    """Every post status x target status x approved or not x channel status: the manager's
-    page offers the retry iff the POST is accepted (and nothing answers a 500)."""
+    """At the rule's boundary (``_boundary``): the manager's page offers the retry iff the
+    POST is accepted, and nothing answers a 500."""
     shop = Shop()
     toots = shop.mastodon(mastodon)
     post_id = shop.approved_post([toots], "Try me")
@@ -106,14 +143,7 @@ def test_the_retry_button_shows_exactly_when_the_retry_is_accepted(app, mastodon
         manager = db.session.scalar(select(User).where(User.id == shop.manager_id))
     sign_in(web, manager)
     url = f"/a/{shop.agency.slug}/posts/{post_id}"
-    combinations = list(
-        itertools.product(
-            [s.value for s in PostStatus],
-            [True, False],
-            [t.value for t in TargetStatus],
-            [c.value for c in ChannelStatus],
-        )
-    )
+    combinations = _boundary()
     shown, accepted = set(), set()
     for states in combinations:
         _set_states(shop, post_id, toots, states)
@@ -127,14 +157,10 @@ def test_the_retry_button_shows_exactly_when_the_retry_is_accepted(app, mastodon
         if response.status_code == 302:
             assert shop.targets(post_id)[toots].status == "scheduled", states
             accepted.add(states)
-    assert shown == accepted
-    # What the rule accepts: a failed target of the approved text on a connected channel, of
-    # a post being or done being published.
-    assert accepted == {
-        (status, True, "failed", "connected")
-        for status in ("publishing", "failed", "partially_published")
-    }
-    assert len(combinations) == 12 * 2 * 5 * 3
+    assert shown == accepted == ACCEPTED
+    # Every post status, target status and channel status, approved and not, is exercised.
+    for index, values in enumerate(DIMENSIONS):
+        assert {states[index] for states in combinations} == set(values)
 
 
 def test_a_failed_post_is_emailed_to_managers_with_a_link_to_it(smtp, mastodon):

@@ -33,7 +33,7 @@ from tests.world import (
     reset_world,
     route_methods,
     send,
-    sign_in,
+    sign_in_as,
     snapshot,
     world_url,
 )
@@ -400,10 +400,10 @@ def _order(allow: Allow) -> list[str]:
 
 
 def _client_as(app, world: World, role: str):  # noqa: ANN001, ANN201
-    """A test client signed in as ``role`` (before the digest: sign-in writes a session row)."""
+    """A test client signed in as ``role``, on the world's session for it."""
     web = app.test_client()
     if role != ANONYMOUS:
-        sign_in(web, world.users[role])
+        sign_in_as(web, world, role)
     return web
 
 
@@ -519,8 +519,8 @@ def test_role_may_or_may_not(app, database_url, endpoint: str, method: str):
 
 
 def _ready(app, world: World, allow, writes: bool):  # noqa: ANN001, ANN202
-    """The world prepared for the line, a client signed in as each role (sign-in writes a
-    session row: before the digest), and the digest the requests are compared with."""
+    """The world prepared for the line, a client signed in as each role, and the digest the
+    requests are compared with."""
     if allow.prepare:
         allow.prepare(world)
     clients = {role: _client_as(app, world, role) for role in EVERYONE}

@@ -21,7 +21,6 @@ from datetime import timedelta
 from typing import TypeVar
 
 import psycopg
-from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import event, select
 from sqlalchemy.engine import Engine, make_url
 
@@ -45,7 +44,7 @@ from tests.factories import (
     owner_of,
     token_for,
 )
-from tests.helpers import session_id_for
+from tests.helpers import csrf_token, session_id_for  # noqa: F401 - csrf_token: re-exported
 
 #: Who acts in the role sweeps. ``staff`` is assigned to the target client, ``staff_other``
 #: to another one only.
@@ -76,6 +75,8 @@ class World:
     reset_email: str = ""  # a member who asked for a password reset: ``reset_token`` is theirs
     reset_token: str = ""
     verify_token: str = ""  # the e-mail verification link of an unverified bystander
+    #: A live server-side session per role, made with the world (``sign_in_as``).
+    sessions: dict[str, str] = field(default_factory=dict)
 
 
 def _notification_of(agency, user: User) -> uuid.UUID:  # noqa: ANN001
@@ -238,6 +239,7 @@ def _build_world(name: str) -> World:
     objects["notification"] = _notification_of(agency, users["client_manager"])
     _publishing_rows(agency, acme, objects["post"], objects["channel"])
     reset_token, verify_token = _recovery_links(agency, bystander)
+    sessions = {role: session_id_for(user) for role, user in users.items()}
     return World(
         agency,
         agency.slug,
@@ -248,6 +250,7 @@ def _build_world(name: str) -> World:
         reset_email=bystander.email,
         reset_token=reset_token,
         verify_token=verify_token,
+        sessions=sessions,
     )
 
 
@@ -420,19 +423,16 @@ def sign_in(client, user: User) -> None:  # noqa: ANN001
         session["_fresh"] = True
 
 
-CSRF_RE = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
-
-
-def csrf_token(client) -> str:  # noqa: ANN001
-    """A CSRF token valid for ``client``'s session, minted as Flask-WTF's ``generate_csrf``
-    mints it (a random secret kept in the session, signed with the app's key): no page is
-    rendered for it. The sweeps send thousands of forms; other tests
-    (``tests.helpers.csrf_from``) and the browser tests read real pages' tokens."""
-    app = client.application
+def sign_in_as(client, world: World, role: str) -> None:  # noqa: ANN001
+    """Sign ``client`` in as ``role`` on the session made with the world: no row is written
+    (the sweeps sign in thousands of clients). After a request that signed it out or revoked
+    it, the world must be built again (``reset_world``) before it is used again."""
     with client.session_transaction() as session:
-        raw = session.setdefault("csrf_token", hashlib.sha1(os.urandom(64)).hexdigest())  # noqa: S324
-    key = app.config.get("WTF_CSRF_SECRET_KEY") or app.secret_key
-    return URLSafeTimedSerializer(key, salt="wtf-csrf-token").dumps(raw)
+        session["_user_id"] = world.sessions[role]
+        session["_fresh"] = True
+
+
+CSRF_RE = re.compile(r'name="[\w-]*csrf_token"[^>]*value="([^"]+)"')
 
 
 # -- database digests ----------------------------------------------------------------------
