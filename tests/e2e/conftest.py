@@ -3,6 +3,11 @@
 The live server is the same app the other tests use (same database — PostgreSQL as the
 non-superuser role, or the embedded SQLite file — same Redis), so factories committed in the
 test thread are visible to the browser, and the suite's per-test cleanup covers both.
+
+Every browser test is marked ``backend_independent``: what it checks is what the browser does
+(scripts, focus, dialogs, what a person sees and clicks), which no database changes, and the
+requests it sends are the routes the HTTP-level tests check on both backends. ``.ci/test``
+runs them once, in the embedded pass: the demo's backend, what a newcomer opens first.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if here in Path(str(item.fspath)).parents:
             item.add_marker(pytest.mark.e2e)
+            item.add_marker(pytest.mark.backend_independent)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
