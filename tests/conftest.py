@@ -87,7 +87,20 @@ def _cheap_password_hashing() -> None:
 
     from tenants.passwords import use_hasher
 
-    use_hasher(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    class OneHashPerPassword(PasswordHasher):
+        """Hashes each password once per process (salted then) and hands out that hash again:
+        the suite creates thousands of users with the factories' one password."""
+
+        _hashes: dict[str, str] = {}
+
+        def hash(self, password: str | bytes, *, salt: bytes | None = None) -> str:
+            if salt is not None or not isinstance(password, str):
+                return super().hash(password, salt=salt)
+            if password not in self._hashes:
+                self._hashes[password] = super().hash(password)
+            return self._hashes[password]
+
+    use_hasher(OneHashPerPassword(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture(scope="session")
