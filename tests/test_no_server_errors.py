@@ -199,10 +199,6 @@ def _args_read_by_views(app):  # noqa: ANN001, ANN202
 
 
 WEB_GARBAGE = [LONG, NUL, UNICODE, "nope", "-1", '{"a": {"b": 1}}']
-#: Refused by the input guard before any view runs, whatever the field's name or place
-#: (``agency.web.input_guard`` walks every string of a request; tests/test_bad_input.py pins
-#: each place): one body with every field at once is as strong as one body per field.
-UNSTORABLE = [NUL, "\ud800"]
 
 
 def kind(value: object) -> str:
@@ -221,12 +217,8 @@ def web_bodies(baseline: list[tuple[str, object]]) -> Labeled:
     generic = ("role", "client_ids", "locale", "next", "network", "action", "status", "name")
     bodies: Labeled = [("empty", [])]
     bodies += [(f"all={kind(v)}", [(name, v) for name in generic]) for v in WEB_GARBAGE]
-    if baseline:
-        bodies += [(f"every={kind(NUL)}", [(name, NUL) for name, _value in baseline])]
     for index, (name, _value) in enumerate(baseline):
         for value in WEB_GARBAGE:
-            if value in UNSTORABLE:
-                continue  # the every= body above
             body = list(baseline)
             body[index] = (name, value)
             bodies.append((f"{name}={kind(value)}", body))
@@ -285,35 +277,18 @@ def _typed_garbage(prop: dict) -> list[object]:
 UNTYPED_GARBAGE: list[object] = [LONG, "nope", 12345, -1, NUL, {"a": {"b": [1]}}, [1, [2]], None]
 
 
-def _every_string(value: object, bad: str) -> object:
-    """``value`` with each string in it (nested ones too) replaced by ``bad``."""
-    if isinstance(value, str):
-        return bad
-    if isinstance(value, dict):
-        return {key: _every_string(item, bad) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_every_string(item, bad) for item in value]
-    return value
-
-
 def api_bodies(props: dict, baselines: list[dict]) -> Labeled:
     bodies: Labeled = [("empty", {}), ("list", []), ("string", "nope"), ("number", 7)]
     bodies += [("null", None)]
     bodies += [(f"all={kind(v)}", {k: v for k in props}) for v in UNTYPED_GARBAGE]
     for n, baseline in enumerate(baselines):
-        # Each string of the valid body, nested ones too, unstorable (``UNSTORABLE``).
-        for bad in UNSTORABLE:
-            if (body := _every_string(baseline, bad)) != baseline:
-                bodies.append((f"#{n} every={kind(bad)}", body))
         for name, prop in props.items():
             for value in _typed_garbage(prop):
-                if value in UNSTORABLE:
-                    continue  # the every= bodies above
                 bodies.append((f"#{n} {name}={kind(value)}", {**baseline, name: value}))
             if isinstance(baseline.get(name), dict):
                 # Inside a valid object (channel settings): one key at a time.
                 for key in baseline[name]:
-                    for value in (LONG, "x" * 4000, UNICODE, "nope", -1, {"a": [1]}):
+                    for value in (LONG, "x" * 4000, NUL, UNICODE, "nope", -1, {"a": [1]}):
                         body = {**baseline, name: {**baseline[name], key: value}}
                         bodies.append((f"#{n} {name}.{key}={kind(value)}", body))
     return bodies
