@@ -77,8 +77,10 @@ GARBAGE_QUERY = {
     "lang": ["nope", "xx", LONG, "../it"],
 }
 #: Names every page reads through the app's shared hooks (``lang``: the language of the e-mail
-#: whose link opened the page, read by ``select_locale``), so the same code whatever the route:
-#: their garbage goes in the all-at-once queries of every route, not one request per value.
+#: whose link opened the page, read by ``select_locale``): their garbage goes in the
+#: all-at-once queries of every route (values taking turns from route to route), not one
+#: request per value and page. (The review pages also read ``lang`` for their links; the
+#: sweep reaches them only with a token that does not exist.)
 SHARED_NAMES = {"lang"}
 #: For the other names a route reads (dates, periods, ids, views, flags).
 GENERIC_GARBAGE = ["nope", "-1", "99999999999999999999", "2026-13-45", "!!!", LONG]

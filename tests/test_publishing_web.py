@@ -133,8 +133,9 @@ def _boundary() -> list[tuple]:
 
 
 def test_the_retry_button_shows_exactly_when_the_retry_is_accepted(app, mastodon):
-    """At the rule's boundary (``_boundary``): the manager's page offers the retry iff the
-    POST is accepted, and nothing answers a 500."""
+    """At the rule's boundary (``_boundary``, 33 of the 360 states): the manager's page offers
+    the retry iff the POST is accepted, and neither answers a 500. Page and POST both follow
+    ``service.retry_refusal``, checked over all 360 states above."""
     shop = Shop()
     toots = shop.mastodon(mastodon)
     post_id = shop.approved_post([toots], "Try me")

@@ -13,7 +13,7 @@ import pytest
 from agency.jobs import redis_client
 from tests import world as worlds
 from tests.helpers import bearer
-from tests.world import build_world, sign_in, snapshot, truncate_all
+from tests.world import build_world, sign_in, sign_in_as, snapshot, truncate_all
 
 pytestmark = pytest.mark.skipif(
     bool(os.environ.get("REGIA_TEST_FRESH_WORLDS")), reason="REGIA_TEST_FRESH_WORLDS: no copies"
@@ -44,6 +44,12 @@ def test_a_world_is_put_back_exactly_as_it_was_built(app, database_url):
     assert str(again.objects["client"]) in answer.get_data(as_text=True)
     sign_in(web, again.users["client_manager"])
     assert web.get("/account").status_code == 200
+    # The sessions made with the world (``sign_in_as``) are put back live too.
+    assert again.sessions == first.sessions and set(again.sessions) == set(again.users)
+    for role in again.sessions:
+        web = app.test_client()
+        sign_in_as(web, again, role)
+        assert web.get("/account").status_code == 200, role
 
 
 def test_a_copy_older_than_its_limit_is_built_afresh(app, database_url, monkeypatch):

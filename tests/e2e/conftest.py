@@ -4,10 +4,12 @@ The live server is the same app the other tests use (same database — PostgreSQ
 non-superuser role, or the embedded SQLite file — same Redis), so factories committed in the
 test thread are visible to the browser, and the suite's per-test cleanup covers both.
 
-Every browser test is marked ``backend_independent``: what it checks is what the browser does
+Browser tests are marked ``backend_independent``: what they check is what the browser does
 (scripts, focus, dialogs, what a person sees and clicks), which no database changes, and the
-requests it sends are the routes the HTTP-level tests check on both backends. ``.ci/test``
-runs them once, in the embedded pass: the demo's backend, what a newcomer opens first.
+requests they send are the routes the HTTP-level tests check on both backends. ``.ci/test``
+runs them once, in the embedded pass: the demo's backend, what a newcomer opens first. Not
+the role flows (``ON_BOTH_BACKENDS``): a manager who sees only their company and the whole
+approval loop, through a live server, are checked with PostgreSQL's row-level security on.
 """
 
 from __future__ import annotations
@@ -37,12 +39,18 @@ ARTIFACTS = Path(
 )
 
 
+#: Browser tests that run on both backends (see the module's docstring).
+ON_BOTH_BACKENDS = {"test_onboarding_flow.py", "test_content_loop.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     here = Path(__file__).parent
     for item in items:
-        if here in Path(str(item.fspath)).parents:
+        path = Path(str(item.fspath))
+        if here in path.parents:
             item.add_marker(pytest.mark.e2e)
-            item.add_marker(pytest.mark.backend_independent)
+            if path.name not in ON_BOTH_BACKENDS:
+                item.add_marker(pytest.mark.backend_independent)
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
