@@ -78,3 +78,33 @@ def page_as(app, user, path: str) -> str:  # noqa: ANN001
     response = web.get(path)
     assert response.status_code == 200, path
     return response.get_data(as_text=True)
+
+
+def run_together(app, agency_id, works, *, timeout: float = 30) -> list[Exception]:  # noqa: ANN001
+    """Run each callable of ``works`` in its own thread, app context, tenant context and so
+    database connection, all released at once (a barrier that waits ``timeout`` seconds for
+    them); returns what they raised once all have ended (at most a minute each)."""
+    import threading
+
+    from agency.db import db
+    from tenants.context import tenant_context
+
+    errors: list[Exception] = []
+    start = threading.Barrier(len(works))
+
+    def run(work) -> None:  # noqa: ANN001
+        with app.app_context(), tenant_context(agency_id):
+            try:
+                start.wait(timeout)
+                work()
+            except Exception as exc:  # noqa: BLE001 - the caller reports it
+                errors.append(exc)
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in works]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return errors

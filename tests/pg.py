@@ -280,3 +280,12 @@ def bypass_url(database: str) -> str:
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (_ROLE_LOCK,))
     return f"postgresql+psycopg://{BYPASS_ROLE}@{HOST}:{PORT}/{database}"
+
+
+def as_agency(conn: Connection, agency_id) -> None:  # noqa: ANN001
+    """On PostgreSQL, open ``agency_id``'s rows to RLS for ``conn``'s transaction (what the app's
+    identity statement sets); on SQLite nothing (no RLS)."""
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy import text
+
+        conn.execute(text("SELECT set_config('app.agency_id', :a, true)"), {"a": str(agency_id)})

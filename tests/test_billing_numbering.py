@@ -17,6 +17,7 @@ from tenants.models import Role
 from tenants.service import load_access
 from tests.billing_helpers import make_rate_card
 from tests.factories import make_agency, make_client, make_member
+from tests.helpers import run_together
 
 PERIOD = "2026-10"
 
@@ -32,28 +33,11 @@ def _drafts(agency, count: int) -> list[uuid.UUID]:  # noqa: ANN001
 def _finalize_all(app, agency, user, ids: list[uuid.UUID]) -> list[Exception]:  # noqa: ANN001
     """Each draft finalized in its own thread, transaction and connection, all released at
     once (the pool holds 15 connections: the rest queue for one, still racing)."""
-    errors: list[Exception] = []
-    start = threading.Barrier(len(ids))
     with tenant_context(agency.id):
         access = load_access(user, agency)  # read-only from here on: shared by the threads
     db.session.remove()
-
-    def run(invoice_id: uuid.UUID) -> None:
-        with app.app_context(), tenant_context(agency.id):
-            try:
-                start.wait(10)
-                lifecycle.finalize(access, invoice_id)
-            except Exception as exc:  # noqa: BLE001 - reported by the test
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in ids]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60)
-    return errors
+    works = [lambda i=i: lifecycle.finalize(access, i) for i in ids]
+    return run_together(app, agency.id, works, timeout=10)
 
 
 def _numbers(agency) -> list[int]:  # noqa: ANN001

@@ -51,11 +51,6 @@ def old_database(request, tmp_path):
         yield url
 
 
-def _as_agency(conn: sa.Connection, agency_id: uuid.UUID) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT set_config('app.agency_id', :a, true)"), {"a": str(agency_id)})
-
-
 def _seed(engine: sa.Engine) -> dict[str, uuid.UUID]:
     now = datetime.now(UTC)
     ids: dict[str, uuid.UUID] = {}
@@ -68,7 +63,7 @@ def _seed(engine: sa.Engine) -> dict[str, uuid.UUID]:
                     timezone="UTC", default_currency="EUR", created_at=now,
                 )
             )  # fmt: skip
-            _as_agency(conn, agency_id)
+            pg.as_agency(conn, agency_id)
             for client_name in ("one", "two"):
                 client_id = ids[f"{agency_name}-{client_name}"] = uuid.uuid4()
                 conn.execute(
@@ -83,7 +78,7 @@ def _seed(engine: sa.Engine) -> dict[str, uuid.UUID]:
         ids[key] = uuid.uuid4()
         values.setdefault("settings", {})
         with engine.begin() as conn:
-            _as_agency(conn, agency_id)
+            pg.as_agency(conn, agency_id)
             conn.execute(
                 CHANNELS.insert().values(
                     id=ids[key], agency_id=agency_id, client_id=ids[client], network=network,
@@ -111,7 +106,7 @@ def _channels(engine: sa.Engine, ids: dict[str, uuid.UUID]) -> dict[uuid.UUID, s
     rows = {}
     for agency in ("a", "b"):
         with engine.begin() as conn:
-            _as_agency(conn, ids[agency])
+            pg.as_agency(conn, ids[agency])
             for row in conn.execute(sa.select(CHANNELS)):
                 rows[row.id] = row
     return rows
@@ -136,7 +131,7 @@ def test_upgrade_encrypts_webhook_urls_and_renames_duplicate_names(app, old_data
             assert "url" not in row.settings and "legacy" not in json.dumps(row.settings)
             assert crypto.decrypt_json(row.credentials_encrypted) == {"url": url, "secret": secret}
         with pytest.raises(sa.exc.IntegrityError), engine.begin() as conn:
-            _as_agency(conn, ids["a"])
+            pg.as_agency(conn, ids["a"])
             conn.execute(
                 CHANNELS.insert().values(
                     id=uuid.uuid4(), agency_id=ids["a"], client_id=ids["a-one"], name="HOOK",

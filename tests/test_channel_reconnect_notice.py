@@ -262,11 +262,6 @@ def fresh_url(tmp_path):
         yield url
 
 
-def _as_agency(conn: sa.Connection, agency_id: uuid.UUID) -> None:
-    if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT set_config('app.agency_id', :a, true)"), {"a": str(agency_id)})
-
-
 def _t(name: str, *columns: str, uuids: tuple[str, ...] = ()) -> sa.TableClause:
     """A lightweight Core table: the schema as the migrations leave it, nothing from the models."""
     return sa.table(
@@ -306,7 +301,7 @@ def test_migration_0016_downgrades_without_channel_notices_and_upgrades_again(fr
                     active=True, password_changed_at=now, created_at=now,
                 )
             )  # fmt: skip
-            _as_agency(conn, agency_id)
+            pg.as_agency(conn, agency_id)
             conn.execute(
                 CLIENTS.insert().values(
                     id=client_id, agency_id=agency_id, name="C", status="active",
@@ -329,7 +324,7 @@ def test_migration_0016_downgrades_without_channel_notices_and_upgrades_again(fr
         columns = {c["name"]: c for c in sa.inspect(engine).get_columns("notifications")}
         assert "channel_id" not in columns and columns["post_id"]["nullable"] is False
         with engine.begin() as conn:
-            _as_agency(conn, agency_id)
+            pg.as_agency(conn, agency_id)
             assert conn.scalar(sa.text("SELECT count(*) FROM notifications")) == 0
             assert conn.scalar(sa.text("SELECT count(*) FROM channels")) == 1
         migrate.upgrade(fresh_url)

@@ -10,7 +10,6 @@ one's transaction open while the second one decides.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -29,6 +28,7 @@ from agency.publishing import service as publishing
 from tenants.context import tenant_context
 from tenants.models import User
 from tests.factories import owner_of
+from tests.helpers import run_together
 from tests.publishing_support import Shop, _mail_app, mailing_app, mastodon, sent  # noqa: F401
 
 PAUSE = 0.4
@@ -55,25 +55,7 @@ def _slow_notices(monkeypatch) -> None:
 
 
 def _together(app, agency_id: uuid.UUID, *works: Callable[[], object]) -> None:
-    errors: list[Exception] = []
-    start = threading.Barrier(len(works))
-
-    def run(work: Callable[[], object]) -> None:
-        with app.app_context(), tenant_context(agency_id):
-            try:
-                start.wait(5)
-                work()
-            except Exception as exc:  # noqa: BLE001 - the test reports it
-                errors.append(exc)
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=run, args=(work,)) for work in works]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert errors == []
+    assert run_together(app, agency_id, works, timeout=5) == []
 
 
 def _told(shop: Shop, sent: list) -> tuple[int, list[uuid.UUID], list[str]]:
