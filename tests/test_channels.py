@@ -227,6 +227,7 @@ def test_channels_are_listed_by_name_on_the_api_and_the_page(client, auth, agenc
     # The names as the table's cells show them: a bare substring can also turn up in the
     # page's random tokens (once "Mid", before the table).
     assert re.findall(r">(Alpha|Mid|Zeta|Else)</td>", page) == ["Alpha", "Mid", "Zeta"]
+    assert "Else" not in page  # nor anywhere else on the page
 
 
 def test_channel_of_another_client_is_404(client, agency, target, headers):
